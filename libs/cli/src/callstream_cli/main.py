@@ -1,0 +1,13 @@
+"""The ``callstream`` command: one Typer app, one sub-app per area."""
+
+from __future__ import annotations
+
+import typer
+
+from callstream_cli.stack.cli import app as stack_app
+
+app = typer.Typer(help="callstream developer and operator commands.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,215 @@
+"""Versioned data contracts shared by every service.
+
+Two families live here:
+
+* the *results* a call accumulates (``Transcript``, ``MeddicAnalysis``) — stored in
+  PostgreSQL, returned by the read API, rendered by the notifier;
+* the *events* on Kafka (``CallUploaded``, ``CallTranscribed``, ``CallAnalyzed``,
+  ``CompactionRequested``) — small, carrying ids rather than payloads, so a 2-hour
+  transcript never travels through the broker.
+
+Every event carries ``schema_version``; a consumer that meets a version it does not know
+rejects the record as a permanent failure instead of guessing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """Base of every boundary model: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- results
+
+
+class TranscriptSegment(Contract):
+    start: Annotated[float, Field(ge=0)]
+    end: Annotated[float, Field(ge=0)]
+    text: str
+    speaker: str | None = None
+
+
+class Transcript(Contract):
+    language: str
+    duration_seconds: Annotated[float, Field(ge=0)]
+    segments: list[TranscriptSegment]
+    provider: str = "builtin"
+    model: str = ""
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+class MeddicDimension(StrEnum):
+    METRICS = "metrics"
+    ECONOMIC_BUYER = "economic_buyer"
+    DECISION_CRITERIA = "decision_criteria"
+    DECISION_PROCESS = "decision_process"
+    IDENTIFY_PAIN = "identify_pain"
+    CHAMPION = "champion"
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return {
+            "metrics": "Metrics",
+            "economic_buyer": "Economic Buyer",
+            "decision_criteria": "Decision Criteria",
+            "decision_process": "Decision Process",
+            "identify_pain": "Identify Pain",
+            "champion": "Champion",
+        }[self.value]
+
+
+class QualificationStatus(StrEnum):
+    STRONG = "Strong"
+    MEDIUM = "Medium"
+    WEAK = "Weak"
+    AT_RISK = "At Risk"
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Evidence(Contract):
+    """A quote from the transcript that supports a score, with where it was said."""
+
+    quote: str
+    start: Annotated[float, Field(ge=0)] | None = None
+    end: Annotated[float, Field(ge=0)] | None = None
+    speaker: str | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class DimensionAssessment(Contract):
+    dimension: MeddicDimension
+    score: Annotated[int, Field(ge=1, le=5)]
+    evidence: list[Evidence] = []
+    gaps: list[str] = []
+    recommendations: list[str] = []
+    rationale: str = ""
+
+
+class NextStep(Contract):
+    action: str
+    priority: Priority = Priority.MEDIUM
+
+
+class Risk(Contract):
+    description: str
+    severity: Priority = Priority.MEDIUM
+
+
+class MeddicAnalysis(Contract):
+    """The scorecard: one assessment per MEDDIC dimension plus what follows from them."""
+
+    dimensions: list[DimensionAssessment]
+    overall_score: Annotated[float, Field(ge=1, le=5)]
+    qualification_status: QualificationStatus
+    key_findings: list[str] = []
+    next_steps: list[NextStep] = []
+    risks: list[Risk] = []
+    provider: str = "builtin"
+    model: str = ""
+    agent_outputs: dict[str, object] = {}
+
+    @field_validator("dimensions")
+    @classmethod
+    def _one_per_dimension(cls, v: list[DimensionAssessment]) -> list[DimensionAssessment]:
+        names = [d.dimension for d in v]
+        if sorted(names) != sorted(MeddicDimension):
+            raise ValueError("exactly one assessment per MEDDIC dimension is required")
+        return v
+
+    def dimension(self, name: MeddicDimension) -> DimensionAssessment:
+        return next(d for d in self.dimensions if d.dimension == name)
+
+    def summary(self) -> dict[str, object]:
+        """The compact form stored on the conversation row (JSONB) and sent in alerts."""
+        return {
+            "overall_score": self.overall_score,
+            "qualification_status": self.qualification_status.value,
+            "scores": {d.dimension.value: d.score for d in self.dimensions},
+            "top_risks": [r.description for r in self.risks[:3]],
+            "next_steps": [s.action for s in self.next_steps[:3]],
+        }
+
+
+# --------------------------------------------------------------------------- events
+
+
+class ConversationMetadata(Contract):
+    opportunity_name: str
+    company_name: str | None = None
+    rep_id: str
+    title: str | None = None
+    conversation_date: date | None = None
+
+
+class Event(Contract):
+    """Fields every event carries. ``event_id`` is the idempotency key of a delivery."""
+
+    schema_version: Literal[1] = 1
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    conversation_id: uuid.UUID
+
+
+class CallUploaded(Event):
+    event_type: Literal["call.uploaded"] = "call.uploaded"
+    object_key: str
+    content_type: str
+    size_bytes: Annotated[int, Field(gt=0)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    filename: str | None = None
+    metadata: ConversationMetadata
+    priority: Annotated[int, Field(ge=0, le=10)] = 5
+    not_before: datetime | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
+
+
+class CallTranscribed(Event):
+    event_type: Literal["call.transcribed"] = "call.transcribed"
+    language: str
+    duration_seconds: float
+    segment_count: int
+    priority: Annotated[int, Field(ge=0, le=10)] = 5
+
+
+class CallAnalyzed(Event):
+    event_type: Literal["call.analyzed"] = "call.analyzed"
+    overall_score: float
+    qualification_status: QualificationStatus
+    priority: Annotated[int, Field(ge=0, le=10)] = 5
+
+
+class CompactionTrigger(StrEnum):
+    EVENT = "event"
+    MANUAL = "manual"
+    UPLOAD = "upload"
+    SCHEDULE = "schedule"
+
+
+class CompactionRequested(Contract):
+    schema_version: Literal[1] = 1
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    occurred_at: datetime = Field(default_factory=utcnow)
+    dataset: str
+    partition_date: date | None = None
+    trigger: CompactionTrigger

@@ -1,0 +1,220 @@
+"""Tables of the system (SQLModel), shared because several services meet in them.
+
+The conversation row is the unit the user sees; transcripts and analyses hang off it,
+one each (unique ``conversation_id``), which is also what makes a redelivered event
+harmless: the second insert of the same natural key is a no-op.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, LargeBinary, String, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from callstream_common.contracts import utcnow
+
+
+def _ts(nullable: bool = False, default: bool = True) -> Any:
+    return Field(
+        default_factory=utcnow if default else None,
+        sa_column=Column(
+            DateTime(timezone=True),
+            nullable=nullable,
+            server_default=func.now() if default else None,
+        ),
+    )
+
+
+def _json(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSONB, nullable=nullable))
+
+
+class ConversationStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class Role(StrEnum):
+    USER = "user"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class Rep(SQLModel, table=True):
+    __tablename__ = "reps"
+
+    id: str = Field(primary_key=True, max_length=128)
+    name: str
+    team_id: str | None = Field(default=None, index=True, max_length=128)
+    email: str | None = None
+
+
+class ApiCredential(SQLModel, table=True):
+    """A bearer token, stored only as its SHA-256, tied to a role and (for users) a rep."""
+
+    __tablename__ = "api_credentials"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    role: Role = Field(sa_column=Column(String(16), nullable=False))
+    rep_id: str | None = Field(default=None, max_length=128)
+    team_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_status_created", "status", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    idempotency_key: str | None = Field(
+        default=None, sa_column=Column(String(255), unique=True, nullable=True)
+    )
+    status: ConversationStatus = Field(
+        default=ConversationStatus.PENDING, sa_column=Column(String(16), nullable=False)
+    )
+    failure_reason: str | None = None
+    failure_stage: str | None = None
+    opportunity_name: str = Field(index=True)
+    company_name: str | None = None
+    rep_id: str = Field(index=True, max_length=128)
+    title: str | None = None
+    conversation_date: date | None = None
+    object_key: str
+    content_type: str
+    size_bytes: int
+    sha256: str = Field(max_length=64)
+    filename: str | None = None
+    priority: int = 5
+    duration_seconds: float | None = None
+    trace_id: str | None = Field(default=None, max_length=32)
+    analysis_summary: dict[str, Any] | None = _json()
+    timings: dict[str, Any] | None = _json()
+    created_by: uuid.UUID | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    completed_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class TranscriptRow(SQLModel, table=True):
+    __tablename__ = "transcripts"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", unique=True)
+    language: str
+    duration_seconds: float
+    text: str
+    segments: list[dict[str, Any]] = _json(nullable=False)
+    provider: str
+    model: str
+    created_at: datetime = _ts()
+
+
+class MeddicAnalysisRow(SQLModel, table=True):
+    """The full analysis; its summary is also copied onto the conversation (JSONB)."""
+
+    __tablename__ = "meddic_analyses"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", unique=True)
+    overall_score: float
+    qualification_status: str = Field(max_length=16)
+    dimensions: list[dict[str, Any]] = _json(nullable=False)
+    key_findings: list[str] = _json(nullable=False)
+    next_steps: list[dict[str, Any]] = _json(nullable=False)
+    risks: list[dict[str, Any]] = _json(nullable=False)
+    agent_outputs: dict[str, Any] = _json(nullable=False)
+    provider: str
+    model: str
+    created_at: datetime = _ts()
+
+
+class Notification(SQLModel, table=True):
+    """One delivery to one target; unique per (conversation, channel, target) so a
+    redelivered ``CallAnalyzed`` never sends the same Slack message twice."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("conversation_id", "channel", "target"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", index=True)
+    channel: str = Field(max_length=32)
+    target: str = Field(max_length=512)
+    status: str = Field(max_length=16)
+    payload: dict[str, Any] = _json(nullable=False)
+    response: dict[str, Any] | None = _json()
+    attempts: int = 0
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class AlertRuleRow(SQLModel, table=True):
+    __tablename__ = "alert_rules"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(unique=True)
+    kind: str = Field(max_length=32)
+    params: dict[str, Any] = _json(nullable=False)
+    enabled: bool = True
+    created_at: datetime = _ts()
+
+
+class AlertRow(SQLModel, table=True):
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("rule_id", "conversation_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    rule_id: uuid.UUID = Field(foreign_key="alert_rules.id")
+    conversation_id: uuid.UUID | None = Field(default=None, foreign_key="conversations.id")
+    message: str
+    severity: str = Field(max_length=16)
+    created_at: datetime = _ts()
+
+
+class ProcessedMessage(SQLModel, table=True):
+    """The ledger of handled events per consumer group, written in the same transaction
+    as the stage's effects: a redelivery finds its ``event_id`` here and does nothing."""
+
+    __tablename__ = "processed_messages"
+
+    consumer_group: str = Field(primary_key=True, max_length=128)
+    event_id: uuid.UUID = Field(primary_key=True)
+    processed_at: datetime = _ts()
+
+
+class DlqEntry(SQLModel, table=True):
+    __tablename__ = "dlq_entries"
+    __table_args__ = (
+        UniqueConstraint("dlq_partition", "dlq_offset"),
+        Index("ix_dlq_entries_stage_created", "service", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    dlq_partition: int
+    dlq_offset: int
+    original_topic: str
+    original_partition: int | None = None
+    original_offset: int | None = None
+    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    headers: dict[str, Any] = _json(nullable=False)
+    service: str = Field(max_length=64)
+    consumer_group: str = Field(max_length=128)
+    error_class: str = Field(max_length=256, index=True)
+    error_message: str
+    stack_trace: str | None = None
+    attempts: int = 0
+    conversation_id: uuid.UUID | None = Field(default=None, index=True)
+    trace_id: str | None = Field(default=None, max_length=32)
+    status: str = Field(default="new", max_length=16)
+    created_at: datetime = _ts()
+    resolved_at: datetime | None = _ts(nullable=True, default=False)

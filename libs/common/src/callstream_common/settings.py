@@ -1,0 +1,69 @@
+"""Configuration shared by every service, read from the environment and `.env`.
+
+One prefix (``CALLSTREAM_``) for the whole system so that one `.env` file configures a
+laptop; each service subclasses :class:`CommonSettings` with its own fields. Secrets are
+``SecretStr`` so that printing a settings object, or logging it, shows ``**********``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from callstream_common.retry import RetryPolicy
+
+VERSION = "0.1.0"
+
+
+class Profile(StrEnum):
+    DEV = "dev"
+    PREVIEW = "preview"
+    PROD = "prod"
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CALLSTREAM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    profile: Profile = Profile.DEV
+    service_name: str = "callstream"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_idempotent_producer: bool = True
+    """Apache Kafka supports idempotent producers; turn off only for brokers that do not."""
+
+    database_url: SecretStr = SecretStr(
+        "postgresql+asyncpg://callstream:callstream@127.0.0.1:15432/callstream"
+    )
+    database_pool_size: int = 5
+
+    s3_endpoint: str = "127.0.0.1:18333"
+    s3_access_key: SecretStr = SecretStr("callstream")
+    s3_secret_key: SecretStr = SecretStr("callstream-secret")
+    s3_bucket: str = "callstream"
+    s3_secure: bool = False
+    s3_region: str | None = None
+
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:16379/0")
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    """Where people reach the ingest API; used to build links in notifications."""
+
+    tracing_ui_url: str = Field(default="http://127.0.0.1:19411/zipkin")
+
+    retry_max_attempts: int = Field(default=3, ge=1, le=20)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_cap_seconds: float = Field(default=300.0, gt=0)
+    """Per-stage retry policy: each service process reads its own values."""
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.retry_max_attempts, self.retry_base_seconds, self.retry_cap_seconds)

@@ -1,0 +1,272 @@
+"""The consuming side of every stage: decode, run the handler, route failures.
+
+``Stage.consume`` registers two FastStream subscribers in the stage's consumer group:
+
+* the main one on the input topic. It decodes the record into the stage's event contract
+  and calls the handler. A failure is classified (:mod:`callstream_common.retry`): a
+  retryable one is republished to the stage's retry topic with the attempt count and the
+  due time in headers, a permanent or exhausted one to the shared DLQ with its reason.
+  Only once that publish is acknowledged is the input offset committed; if even that
+  fails (Kafka unreachable) the record is sought back and processed again.
+* the retry one on ``<topic>.retry``. A record that is not due yet pauses its partition
+  and is sought back; the partition resumes at the due time, so the event loop never
+  sleeps and other partitions keep flowing. A due record is republished to the input
+  topic with its attempt headers.
+
+Headers follow Spring Kafka's retry topics and Kafka Connect's DLQ context: the original
+topic/partition/offset, attempts, first failure time, due time, exception class, message
+and a truncated stack trace. The trace context travels in ``traceparent``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar, cast
+
+from aiokafka import ConsumerRecord, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import BaseModel, ValidationError
+
+from callstream_common import topics
+from callstream_common.retry import (
+    FailureDecision,
+    PermanentError,
+    RetryPolicy,
+    UnknownSchemaVersion,
+    decide,
+)
+
+log = logging.getLogger(__name__)
+
+H_ATTEMPT = "x-callstream-attempt"
+H_MAX_ATTEMPTS = "x-callstream-max-attempts"
+H_FIRST_FAILURE = "x-callstream-first-failure-at"
+H_DUE_AT = "x-callstream-due-at"
+H_ORIGINAL_TOPIC = "x-callstream-original-topic"
+H_ORIGINAL_PARTITION = "x-callstream-original-partition"
+H_ORIGINAL_OFFSET = "x-callstream-original-offset"
+H_SERVICE = "x-callstream-service"
+H_GROUP = "x-callstream-consumer-group"
+H_EXC_CLASS = "x-callstream-exception-class"
+H_EXC_MESSAGE = "x-callstream-exception-message"
+H_EXC_STACK = "x-callstream-exception-stacktrace"
+H_REASON = "x-callstream-dlq-reason"
+
+STACK_LIMIT = 4000
+KNOWN_SCHEMA_VERSIONS = {1}
+
+EventT = TypeVar("EventT", bound=BaseModel)
+
+
+def _str_headers(raw: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in (raw or {}).items():
+        out[k] = v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else str(v)
+    return out
+
+
+def decode_event(model: type[EventT], body: bytes) -> EventT:
+    """Parse a record value into its contract, naming precisely what is wrong with it."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PermanentError(f"malformed JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PermanentError(f"expected a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version")
+    if version not in KNOWN_SCHEMA_VERSIONS:
+        raise UnknownSchemaVersion(
+            f"unknown schema_version {version!r} for {model.__name__} "
+            f"(known: {sorted(KNOWN_SCHEMA_VERSIONS)})"
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise PermanentError(f"{model.__name__} failed validation: {problems}") from exc
+
+
+@dataclass
+class DeadLetter(Generic[EventT]):
+    """What a stage's ``on_dead_letter`` callback learns about a message it gave up on."""
+
+    event: EventT | None
+    reason: str
+    error_class: str
+    error_message: str
+
+
+@dataclass
+class Stage(Generic[EventT]):
+    broker: KafkaBroker
+    service: str
+    group_id: str
+    topic: str
+    model: type[EventT]
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    on_dead_letter: Callable[[DeadLetter[EventT]], Awaitable[None]] | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _resume_handles: dict[TopicPartition, asyncio.TimerHandle] = field(default_factory=dict)
+
+    def consume(self, handler: Callable[[EventT], Awaitable[None]]) -> None:
+        retry_topic = topics.retry_topic_for(self.topic)
+
+        @self.broker.subscriber(
+            self.topic,
+            group_id=self.group_id,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_raw_decoder,
+            title=f"{self.service}:{self.topic}",
+        )
+        async def main(body: bytes, message: KafkaMessage) -> None:
+            await self._process(handler, body, message)
+
+        @self.broker.subscriber(
+            retry_topic,
+            group_id=self.group_id,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            decoder=_raw_decoder,
+            title=f"{self.service}:{retry_topic}",
+        )
+        async def retry(body: bytes, message: KafkaMessage) -> None:
+            await self._release_when_due(body, message)
+
+    async def _process(
+        self, handler: Callable[[EventT], Awaitable[None]], body: bytes, message: KafkaMessage
+    ) -> None:
+        headers = _str_headers(message.headers)
+        attempt = int(headers.get(H_ATTEMPT, "0")) + 1
+        event: EventT | None = None
+        try:
+            event = decode_event(self.model, body)
+            not_before = getattr(event, "not_before", None)
+            if not_before is not None and not_before > self.clock():
+                await self._defer(body, message, headers, not_before)
+                return
+            await handler(event)
+        except Exception as exc:
+            limit = getattr(event, "max_attempts", None) if event is not None else None
+            decision = decide(exc, attempt, self.clock(), self.policy, limit)
+            log.warning(
+                "stage %s failed on attempt %d: %s: %s -> %s",
+                self.service,
+                attempt,
+                type(exc).__name__,
+                exc,
+                "DLQ" if decision.dead_letter else f"retry at {decision.due_at}",
+            )
+            await self._route_failure(body, message, headers, exc, decision)
+            if decision.dead_letter and self.on_dead_letter is not None:
+                await self.on_dead_letter(
+                    DeadLetter(event, decision.reason, type(exc).__name__, str(exc))
+                )
+
+    async def _route_failure(
+        self,
+        body: bytes,
+        message: KafkaMessage,
+        headers: dict[str, str],
+        exc: BaseException,
+        decision: FailureDecision,
+    ) -> None:
+        record = _record(message)
+        now = self.clock()
+        attempts_made = decision.next_attempt - (0 if decision.dead_letter else 1)
+        out = {
+            k: v
+            for k, v in headers.items()
+            if not k.startswith("x-callstream-") and k not in ("traceparent", "tracestate")
+        }
+        out.update(
+            {
+                H_ATTEMPT: str(attempts_made),
+                H_FIRST_FAILURE: headers.get(H_FIRST_FAILURE, now.isoformat()),
+                H_ORIGINAL_TOPIC: headers.get(H_ORIGINAL_TOPIC, str(record.topic)),
+                H_ORIGINAL_PARTITION: headers.get(
+                    H_ORIGINAL_PARTITION,
+                    str(record.partition),
+                ),
+                H_ORIGINAL_OFFSET: headers.get(H_ORIGINAL_OFFSET, str(record.offset)),
+                H_SERVICE: self.service,
+                H_GROUP: self.group_id,
+                H_EXC_CLASS: f"{type(exc).__module__}.{type(exc).__qualname__}",
+                H_EXC_MESSAGE: str(exc)[:1000],
+            }
+        )
+        key = record.key
+        if decision.dead_letter:
+            stack = "".join(traceback.format_exception(exc))[-STACK_LIMIT:]
+            out[H_EXC_STACK] = stack
+            out[H_REASON] = decision.reason
+            await self.broker.publish(body, topics.DLQ, key=key, headers=out)
+        else:
+            assert decision.due_at is not None
+            out[H_DUE_AT] = str(int(decision.due_at.timestamp() * 1000))
+            await self.broker.publish(
+                body, topics.retry_topic_for(self.topic), key=key, headers=out
+            )
+
+    async def _defer(
+        self, body: bytes, message: KafkaMessage, headers: dict[str, str], due: datetime
+    ) -> None:
+        """Delayed work ("not before"): park it on the retry topic without using an attempt."""
+        out = {k: v for k, v in headers.items() if k not in ("traceparent", "tracestate")}
+        out[H_DUE_AT] = str(int(due.timestamp() * 1000))
+        await self.broker.publish(
+            body,
+            topics.retry_topic_for(self.topic),
+            key=_record(message).key,
+            headers=out,
+        )
+
+    async def _release_when_due(self, body: bytes, message: KafkaMessage) -> None:
+        headers = _str_headers(message.headers)
+        due_ms = int(headers.get(H_DUE_AT, "0"))
+        now_ms = int(self.clock().timestamp() * 1000)
+        record = _record(message)
+        consumer: Any = message.consumer
+        if due_ms > now_ms:
+            tp = TopicPartition(record.topic, record.partition)
+            consumer.seek(tp, record.offset)
+            consumer.pause(tp)
+            loop = asyncio.get_running_loop()
+            old = self._resume_handles.pop(tp, None)
+            if old is not None:
+                old.cancel()
+            self._resume_handles[tp] = loop.call_later(
+                (due_ms - now_ms) / 1000, self._resume, consumer, tp
+            )
+            return
+        forward = {k: v for k, v in headers.items() if k not in (H_DUE_AT,)}
+        forward.pop("traceparent", None)
+        forward.pop("tracestate", None)
+        await self.broker.publish(body, self.topic, key=record.key, headers=forward)
+        await message.ack()
+
+    def _resume(self, consumer: Any, tp: TopicPartition) -> None:
+        self._resume_handles.pop(tp, None)
+        if tp in consumer.assignment():
+            consumer.resume(tp)
+
+
+def _record(message: KafkaMessage) -> ConsumerRecord[bytes, bytes]:
+    """The aiokafka record behind a (non-batch) FastStream message."""
+    return cast("ConsumerRecord[bytes, bytes]", message.raw_message)
+
+
+async def _raw_decoder(msg: Any) -> bytes:
+    """Hand the handler the record's raw bytes so that a poison record reaches our own
+    decoding (and the DLQ with its reason) instead of failing inside the framework."""
+    return bytes(msg.body)

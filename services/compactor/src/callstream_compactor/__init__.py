@@ -1,0 +1,1 @@
+"""callstream compactor service."""

@@ -1,0 +1,1 @@
+"""callstream ingest service."""

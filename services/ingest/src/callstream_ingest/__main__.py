@@ -1,0 +1,3 @@
+from callstream_ingest.app import main
+
+main()

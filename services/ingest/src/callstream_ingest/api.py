@@ -1,0 +1,328 @@
+"""HTTP routes of ingest: upload, conversation status, health."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from callstream_common.contracts import CallUploaded, ConversationMetadata
+from callstream_common.db.models import (
+    Conversation,
+    ConversationStatus,
+    MeddicAnalysisRow,
+    Role,
+    TranscriptRow,
+)
+from callstream_common.settings import VERSION
+from callstream_common.telemetry import current_trace_id
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from callstream_ingest.auth import Principal, can_see
+from callstream_ingest.errors import ApiError
+from callstream_ingest.sniff import sniff_audio
+from callstream_ingest.state import IngestState
+from callstream_ingest.upload import UploadBody, read_multipart, read_raw, too_large
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def state(request: Request) -> IngestState:
+    ingest: IngestState = request.app.state.ingest
+    return ingest
+
+
+async def principal(request: Request) -> Principal:
+    return await state(request).auth.principal(request)
+
+
+class UploadMetadata(BaseModel):
+    """Form fields (multipart) or query parameters (raw body) describing the call."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)]
+    company_name: Annotated[str, Field(max_length=300)] | None = None
+    rep_id: Annotated[str, Field(min_length=1, max_length=128)]
+    title: Annotated[str, Field(max_length=300)] | None = None
+    conversation_date: date | None = None
+    priority: Annotated[int, Field(ge=0, le=10)] = 5
+    not_before: datetime | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
+
+
+REQUIRED_FIELDS = ("opportunity_name", "rep_id")
+
+
+def parse_metadata(fields: dict[str, str], who: Principal) -> UploadMetadata:
+    data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
+    if "rep_id" not in data and who.rep_id:
+        data["rep_id"] = who.rep_id
+    missing = [f for f in REQUIRED_FIELDS if f not in data]
+    if missing:
+        raise ApiError(
+            422,
+            "missing_metadata",
+            f"missing required metadata: {', '.join(missing)}",
+            {"missing": missing},
+        )
+    try:
+        meta = UploadMetadata.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        raise ApiError(
+            422, "invalid_metadata", "the metadata is not valid", {"problems": problems}
+        ) from exc
+    if who.role == Role.USER and meta.rep_id != who.rep_id:
+        raise ApiError(403, "forbidden", "a user may upload only their own calls")
+    return meta
+
+
+def conversation_urls(request: Request, conversation_id: uuid.UUID) -> str:
+    return str(request.url_for("get_conversation", conversation_id=conversation_id))
+
+
+def accepted(request: Request, conv: Conversation, replayed: bool = False) -> JSONResponse:
+    return JSONResponse(
+        {
+            "id": str(conv.id),
+            "status": conv.status,
+            "status_url": conversation_urls(request, conv.id),
+            "trace_id": conv.trace_id,
+            "idempotent_replay": replayed,
+        },
+        status_code=202,
+        headers={"Location": conversation_urls(request, conv.id)},
+    )
+
+
+@router.post("/v1/conversations", status_code=202)
+async def upload_conversation(
+    request: Request,
+    who: Annotated[Principal, Depends(principal)],
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> JSONResponse:
+    st = state(request)
+    limit = st.settings.max_upload_bytes
+    if idempotency_key:
+        existing = await st.find_by_idempotency_key(idempotency_key)
+        if existing is not None:
+            return accepted(request, existing, replayed=True)
+
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) == 0:
+            raise ApiError(400, "empty_body", "the request has no recording")
+        if int(declared) > limit + 64 * 1024:
+            raise too_large(limit)
+
+    content_type = request.headers.get("content-type", "")
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype == "application/x-www-form-urlencoded":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the recording as multipart/form-data (field 'file') or as a raw body",
+        )
+    body: UploadBody
+    if ctype == "multipart/form-data":
+        body = await read_multipart(request.stream(), content_type, limit)
+    else:
+        body = await read_raw(request.stream(), limit)
+    if not body.head:
+        raise ApiError(400, "empty_body", "the recording is empty")
+    fmt = sniff_audio(body.head)
+    if fmt is None:
+        raise ApiError(
+            415,
+            "not_audio",
+            "the content is not a recognised audio container "
+            "(wav, mp3, ogg, flac, m4a/mp4, webm, aac, aiff, amr)",
+        )
+    # Metadata in the query string (raw uploads) or before the file part is checked
+    # before a byte is stored; fields after the file part are checked once it is read.
+    early = dict(request.query_params) | body.fields
+    if all(f in early or (f == "rep_id" and who.rep_id) for f in REQUIRED_FIELDS):
+        parse_metadata(early, who)
+
+    conv_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    key = f"recordings/{now:%Y/%m/%d}/{conv_id}.{fmt.extension}"
+    stored = await st.store.put_stream(key, body.rest, fmt.content_type, first=body.head)
+    try:
+        meta = parse_metadata(dict(request.query_params) | body.fields, who)
+        conv = Conversation(
+            id=conv_id,
+            idempotency_key=idempotency_key,
+            status=ConversationStatus.PENDING,
+            opportunity_name=meta.opportunity_name,
+            company_name=meta.company_name,
+            rep_id=meta.rep_id,
+            title=meta.title,
+            conversation_date=meta.conversation_date,
+            object_key=key,
+            content_type=fmt.content_type,
+            size_bytes=stored.size,
+            sha256=stored.sha256,
+            filename=body.filename,
+            priority=meta.priority,
+            trace_id=current_trace_id(),
+            created_by=who.credential_id,
+            timings={
+                "upload": {
+                    "started_at": now.isoformat(),
+                    "finished_at": datetime.now(UTC).isoformat(),
+                    "seconds": round((datetime.now(UTC) - now).total_seconds(), 3),
+                }
+            },
+        )
+        event = CallUploaded(
+            conversation_id=conv_id,
+            object_key=key,
+            content_type=fmt.content_type,
+            size_bytes=stored.size,
+            sha256=stored.sha256,
+            filename=body.filename,
+            metadata=ConversationMetadata(
+                opportunity_name=meta.opportunity_name,
+                company_name=meta.company_name,
+                rep_id=meta.rep_id,
+                title=meta.title,
+                conversation_date=meta.conversation_date,
+            ),
+            priority=meta.priority,
+            not_before=meta.not_before,
+            max_attempts=meta.max_attempts,
+        )
+        await st.save_and_publish(conv, event)
+    except IntegrityError:
+        await asyncio.to_thread(st.store.remove, key)
+        existing = await st.find_by_idempotency_key(idempotency_key or "")
+        if existing is None:
+            raise
+        return accepted(request, existing, replayed=True)
+    except BaseException:
+        await asyncio.to_thread(st.store.remove, key)
+        raise
+    log.info("accepted conversation %s (%d bytes, %s)", conv_id, stored.size, fmt.name)
+    return accepted(request, conv)
+
+
+class ConversationView(BaseModel):
+    id: uuid.UUID
+    status: str
+    failure_reason: str | None
+    failure_stage: str | None
+    opportunity_name: str
+    company_name: str | None
+    rep_id: str
+    title: str | None
+    conversation_date: date | None
+    content_type: str
+    size_bytes: int
+    sha256: str
+    priority: int
+    duration_seconds: float | None
+    trace_id: str | None
+    trace_url: str | None
+    timings: dict[str, Any]
+    summary: dict[str, Any] | None
+    transcript: dict[str, Any] | None
+    analysis: dict[str, Any] | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@router.get("/v1/conversations/{conversation_id}", name="get_conversation")
+async def get_conversation(
+    request: Request,
+    conversation_id: uuid.UUID,
+    who: Annotated[Principal, Depends(principal)],
+) -> ConversationView:
+    st = state(request)
+    async with st.sessions() as session:
+        conv = await session.get(Conversation, conversation_id)
+        if conv is None or not await can_see(session, who, conv):
+            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
+        transcript = (
+            await session.execute(
+                select(TranscriptRow).where(TranscriptRow.conversation_id == conversation_id)  # type: ignore[arg-type]
+            )
+        ).scalar_one_or_none()
+        analysis = (
+            await session.execute(
+                select(MeddicAnalysisRow).where(
+                    col(MeddicAnalysisRow.conversation_id) == conversation_id
+                )
+            )
+        ).scalar_one_or_none()
+    trace_url = (
+        f"{st.settings.tracing_ui_url.rstrip('/')}/traces/{conv.trace_id}"
+        if conv.trace_id
+        else None
+    )
+    return ConversationView(
+        id=conv.id,
+        status=conv.status,
+        failure_reason=conv.failure_reason,
+        failure_stage=conv.failure_stage,
+        opportunity_name=conv.opportunity_name,
+        company_name=conv.company_name,
+        rep_id=conv.rep_id,
+        title=conv.title,
+        conversation_date=conv.conversation_date,
+        content_type=conv.content_type,
+        size_bytes=conv.size_bytes,
+        sha256=conv.sha256,
+        priority=conv.priority,
+        duration_seconds=conv.duration_seconds,
+        trace_id=conv.trace_id,
+        trace_url=trace_url,
+        timings=conv.timings or {},
+        summary=conv.analysis_summary,
+        transcript=None
+        if transcript is None
+        else {
+            "language": transcript.language,
+            "duration_seconds": transcript.duration_seconds,
+            "text": transcript.text,
+            "segments": transcript.segments,
+            "provider": transcript.provider,
+            "model": transcript.model,
+        },
+        analysis=None
+        if analysis is None
+        else {
+            "overall_score": analysis.overall_score,
+            "qualification_status": analysis.qualification_status,
+            "dimensions": analysis.dimensions,
+            "key_findings": analysis.key_findings,
+            "next_steps": analysis.next_steps,
+            "risks": analysis.risks,
+            "provider": analysis.provider,
+            "model": analysis.model,
+        },
+        created_at=conv.created_at,
+        completed_at=conv.completed_at,
+    )
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    st = state(request)
+    checks = await st.check_dependencies()
+    ok = all(c == "ok" for c in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ok else "degraded", "version": VERSION, "services": checks},
+        status_code=200 if ok else 503,
+    )

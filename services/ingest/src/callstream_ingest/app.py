@@ -1,0 +1,64 @@
+"""Wiring of the ingest HTTP service: FastAPI plus FastStream's Kafka router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from callstream_common.db.engine import make_engine, make_sessionmaker
+from callstream_common.kafka import broker_options
+from callstream_common.logs import setup_logging
+from callstream_common.objectstore import ObjectStore
+from callstream_common.settings import VERSION
+from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
+from fastapi import FastAPI
+from faststream.kafka.fastapi import KafkaRouter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from callstream_ingest.api import router
+from callstream_ingest.auth import Authenticator
+from callstream_ingest.errors import install_error_handlers
+from callstream_ingest.settings import IngestSettings
+from callstream_ingest.state import IngestState
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    setup_logging(settings.service_name, settings.log_level, settings.log_json)
+    setup_telemetry(settings.service_name)
+    engine = make_engine(settings)
+    sessions = make_sessionmaker(engine)
+    kafka = KafkaRouter(**broker_options(settings), include_in_schema=False)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with kafka.lifespan_context(app):
+            yield
+        await engine.dispose()
+        shutdown_telemetry()
+
+    app = FastAPI(title="callstream ingest", version=VERSION, lifespan=lifespan)
+    app.state.ingest = IngestState(
+        settings=settings,
+        sessions=sessions,
+        store=ObjectStore(settings),
+        broker=kafka.broker,
+        auth=Authenticator(sessions),
+    )
+    install_error_handlers(app)
+    app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    settings = IngestSettings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=20,
+    )

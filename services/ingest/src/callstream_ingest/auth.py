@@ -1,0 +1,79 @@
+"""Bearer credentials: only their SHA-256 is stored; a role and a rep/team scope each.
+
+Users see their own rep's conversations, managers their team's, admins everything.
+Lookups are cached for a few seconds so that authentication costs no database round
+trip on the upload hot path; revocation takes effect within that TTL.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from callstream_common.credentials import hash_token
+from callstream_common.db.models import ApiCredential, Conversation, Rep, Role
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from callstream_ingest.errors import ApiError
+
+CACHE_TTL_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    credential_id: uuid.UUID
+    name: str
+    role: Role
+    rep_id: str | None
+    team_id: str | None
+
+
+class Authenticator:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    async def principal(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "a bearer token is required")
+        digest = hash_token(token.strip())
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            found = cached[1]
+        else:
+            async with self._sessions() as session:
+                row = (
+                    await session.execute(
+                        select(ApiCredential).where(
+                            ApiCredential.token_hash == digest,  # type: ignore[arg-type]
+                            ApiCredential.revoked_at.is_(None),  # type: ignore[union-attr]
+                        )
+                    )
+                ).scalar_one_or_none()
+            found = (
+                Principal(row.id, row.name, Role(row.role), row.rep_id, row.team_id)
+                if row is not None
+                else None
+            )
+            self._cache[digest] = (now + CACHE_TTL_SECONDS, found)
+        if found is None:
+            raise ApiError(401, "unauthorized", "the bearer token is not valid")
+        return found
+
+
+async def can_see(session: AsyncSession, who: Principal, conversation: Conversation) -> bool:
+    if who.role == Role.ADMIN:
+        return True
+    if who.role == Role.USER:
+        return conversation.rep_id == who.rep_id
+    if conversation.rep_id == who.rep_id:
+        return True
+    rep = await session.get(Rep, conversation.rep_id)
+    return rep is not None and who.team_id is not None and rep.team_id == who.team_id

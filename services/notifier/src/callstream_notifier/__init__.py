@@ -1,0 +1,1 @@
+"""callstream notifier service."""

@@ -1,0 +1,43 @@
+"""Wiring of the notifier service."""
+
+from __future__ import annotations
+
+from callstream_common import topics
+from callstream_common.contracts import CallAnalyzed
+from callstream_common.runtime import build_runtime
+from callstream_common.stage import Stage
+from faststream import FastStream
+
+from callstream_notifier.handlers import NotifierHandlers
+from callstream_notifier.settings import NotifierSettings
+from callstream_notifier.slack import SlackClient
+from callstream_notifier.webhooks import WebhookTarget
+
+
+def create_app(settings: NotifierSettings | None = None) -> FastStream:
+    settings = settings or NotifierSettings()
+    runtime = build_runtime(settings)
+    slack = None
+    if settings.slack_bot_token is not None or settings.slack_webhook_url is not None:
+        slack = SlackClient(
+            bot_token=settings.slack_bot_token,
+            channel=settings.slack_channel,
+            webhook_url=None if settings.slack_bot_token else settings.slack_webhook_url,
+            api_base_url=settings.slack_api_base_url,
+        )
+    webhook = None
+    if settings.webhook_url and settings.webhook_secret is not None:
+        webhook = WebhookTarget(url=settings.webhook_url, secret=settings.webhook_secret)
+    handlers = NotifierHandlers(
+        runtime, settings.console_base_url or settings.public_base_url, slack, webhook
+    )
+    Stage(
+        broker=runtime.broker,
+        service=settings.service_name,
+        group_id=settings.consumer_group,
+        topic=topics.CALLS_ANALYZED,
+        model=CallAnalyzed,
+        policy=settings.retry_policy(),
+        on_dead_letter=handlers.on_dead_letter,
+    ).consume(handlers.on_analyzed)
+    return FastStream(runtime.broker, on_shutdown=[runtime.engine.dispose])

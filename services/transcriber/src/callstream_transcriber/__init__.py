@@ -1,0 +1,1 @@
+"""callstream transcriber service."""

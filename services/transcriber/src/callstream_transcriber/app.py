@@ -1,0 +1,44 @@
+"""Wiring of the transcriber service."""
+
+from __future__ import annotations
+
+from callstream_common import topics
+from callstream_common.contracts import CallUploaded
+from callstream_common.runtime import build_runtime
+from callstream_common.stage import Stage
+from faststream import FastStream
+
+from callstream_transcriber.handlers import TranscriberHandlers
+from callstream_transcriber.instant import InstantTranscriber
+from callstream_transcriber.settings import TranscriberSettings
+from callstream_transcriber.transcription import Transcriber, build_transcriber
+
+
+def make_transcriber(settings: TranscriberSettings) -> Transcriber:
+    if settings.transcriber_provider == "instant":
+        return InstantTranscriber()
+    return build_transcriber(
+        provider=settings.transcriber_provider,
+        base_url=settings.transcriber_base_url,
+        api_key=settings.transcriber_api_key,
+        model=settings.transcriber_model,
+        beam_size=settings.transcriber_beam_size,
+        chunk_seconds=settings.transcriber_chunk_seconds,
+        cpu_threads=settings.transcriber_cpu_threads,
+    )
+
+
+def create_app(settings: TranscriberSettings | None = None) -> FastStream:
+    settings = settings or TranscriberSettings()
+    runtime = build_runtime(settings)
+    handlers = TranscriberHandlers(runtime, make_transcriber(settings), settings.work_dir)
+    Stage(
+        broker=runtime.broker,
+        service=settings.service_name,
+        group_id=settings.consumer_group,
+        topic=topics.CALLS_UPLOADED,
+        model=CallUploaded,
+        policy=settings.retry_policy(),
+        on_dead_letter=handlers.on_dead_letter,
+    ).consume(handlers.on_uploaded)
+    return FastStream(runtime.broker, on_shutdown=[runtime.engine.dispose])

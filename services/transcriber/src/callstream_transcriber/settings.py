@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from callstream_common.settings import CommonSettings
+from pydantic import SecretStr
+
+
+class TranscriberSettings(CommonSettings):
+    service_name: str = "transcriber"
+    consumer_group: str = "transcriber"
+    transcriber_provider: str = "builtin"
+    """``builtin`` (local Whisper tiny.en), ``openai`` (any OpenAI-compatible
+    /audio/transcriptions: Groq, OpenAI, a local server) or ``instant`` (benchmark mode:
+    no speech recognition, a fixed transcript at once)."""
+    transcriber_base_url: str = "https://api.groq.com/openai/v1"
+    transcriber_api_key: SecretStr | None = None
+    transcriber_model: str = "whisper-large-v3-turbo"
+    transcriber_beam_size: int = 1
+    transcriber_chunk_seconds: float = 600.0
+    transcriber_cpu_threads: int = 2
+    work_dir: str | None = None

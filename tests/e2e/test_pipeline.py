@@ -1,0 +1,142 @@
+"""A synthesized sales call through ingest → transcriber → analyzer → notifier, for real."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.stack, pytest.mark.e2e]
+
+
+def wait_terminal(base: str, token: str, cid: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = httpx.get(
+            f"{base}/v1/conversations/{cid}", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
+            return body
+        time.sleep(0.5)
+
+
+def zipkin_trace(
+    zipkin_url: str, trace_id: str, services: set[str], timeout: float = 60
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    spans: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{zipkin_url}/api/v2/trace/{trace_id}")
+        if r.status_code == 200:
+            spans = r.json()
+            seen = {s.get("localEndpoint", {}).get("serviceName") for s in spans}
+            if services <= seen:
+                return spans
+        time.sleep(1)
+    return spans
+
+
+def test_sample_call_end_to_end(
+    services: Any, tokens: dict[str, str], sample_wav: Any, fake_slack: Any, endpoints: Any
+) -> None:
+    base = services.base_url
+    started = time.monotonic()
+    with sample_wav.open("rb") as fh:
+        r = httpx.post(
+            f"{base}/v1/conversations",
+            headers={"Authorization": f"Bearer {tokens['admin']}"},
+            files={"file": ("call.wav", fh, "audio/wav")},
+            data={"opportunity_name": "Northwind", "rep_id": "rep-a", "title": "Discovery"},
+            timeout=60,
+        )
+    assert r.status_code == 202, r.text
+    accepted = r.json()
+    cid = accepted["id"]
+    conv = wait_terminal(base, tokens["admin"], cid)
+    elapsed = time.monotonic() - started
+    assert conv["status"] == "completed", conv.get("failure_reason")
+
+    text = conv["transcript"]["text"].lower()
+    for phrase in (
+        "twenty hours",
+        "chief financial officer",
+        "security review",
+        "procurement",
+        "champion",
+    ):
+        assert phrase in text, phrase
+
+    dims = {d["dimension"]: d for d in conv["analysis"]["dimensions"]}
+    assert set(dims) == {
+        "metrics",
+        "economic_buyer",
+        "decision_criteria",
+        "decision_process",
+        "identify_pain",
+        "champion",
+    }
+    for name in (
+        "metrics",
+        "economic_buyer",
+        "decision_criteria",
+        "decision_process",
+        "identify_pain",
+        "champion",
+    ):
+        assert dims[name]["score"] >= 2 and dims[name]["evidence"], name
+        assert all(e["start"] is not None for e in dims[name]["evidence"])
+    assert set(conv["timings"]) >= {"upload", "transcription", "analysis", "notification"}
+
+    messages = fake_slack.wait_for_messages(1, needle=cid, timeout=30)
+    main = [m for m in messages if "MEDDIC" in m.text or "overall" in m.text.lower()]
+    assert len(messages) >= 1 and main
+    assert len(
+        [m for m in fake_slack.messages_for(cid) if m.json.get("channel") == "#sales-calls"]
+    ) == len(messages)
+
+    trace_id = conv["trace_id"]
+    assert trace_id and accepted["trace_id"] == trace_id
+    spans = zipkin_trace(
+        endpoints.zipkin_url, trace_id, {"ingest", "transcriber", "analyzer", "notifier"}
+    )
+    seen = {s.get("localEndpoint", {}).get("serviceName") for s in spans}
+    assert {"ingest", "transcriber", "analyzer", "notifier"} <= seen, seen
+    print(
+        f"\nend to end {elapsed:.1f}s; stages: "
+        + ", ".join(f"{k}={v.get('seconds')}" for k, v in conv["timings"].items())
+    )
+
+
+def test_a_call_missing_dimensions_names_them_as_gaps(
+    services: Any, tokens: dict[str, str], tmp_path: Any
+) -> None:
+    from callstream_cli.sample import synthesize
+
+    audio = synthesize(
+        [
+            ("en-us", "Hi, thanks for joining. How is the weather over there?"),
+            (
+                "en-gb",
+                "It is sunny. Our team wastes hours every week fixing broken spreadsheets "
+                "by hand, it is a real problem.",
+            ),
+            ("en-us", "Sounds painful. Let us talk again next month."),
+        ],
+        tmp_path / "short.wav",
+    )
+    with audio.open("rb") as fh:
+        r = httpx.post(
+            f"{services.base_url}/v1/conversations",
+            headers={"Authorization": f"Bearer {tokens['admin']}"},
+            files={"file": ("short.wav", fh)},
+            data={"opportunity_name": "Contoso", "rep_id": "rep-b"},
+        )
+    assert r.status_code == 202, r.text
+    conv = wait_terminal(services.base_url, tokens["admin"], r.json()["id"])
+    assert conv["status"] == "completed", conv.get("failure_reason")
+    dims = {d["dimension"]: d for d in conv["analysis"]["dimensions"]}
+    for name in ("economic_buyer", "champion", "decision_process"):
+        assert dims[name]["score"] == 1 and dims[name]["gaps"], name
+    assert dims["identify_pain"]["evidence"]

@@ -1,0 +1,156 @@
+"""libs/common against the real servers: broker, database, object store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from callstream_common.contracts import CallUploaded, ConversationMetadata
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+pytestmark = pytest.mark.stack
+
+
+def _event() -> CallUploaded:
+    return CallUploaded(
+        conversation_id=uuid.uuid4(),
+        object_key="recordings/t.wav",
+        content_type="audio/wav",
+        size_bytes=1,
+        sha256="b" * 64,
+        metadata=ConversationMetadata(opportunity_name="Acme", rep_id="r1"),
+    )
+
+
+async def test_subscriber_receives_a_published_contract_with_its_trace_context(
+    common_settings: Any,
+) -> None:
+    from callstream_common.kafka import make_broker
+    from faststream.kafka import KafkaBroker
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    topic = f"it.contract.{uuid.uuid4().hex[:8]}"
+    broker: KafkaBroker = make_broker(common_settings)
+    # the middleware reads the global provider; give it ours for this test
+    from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+    broker = KafkaBroker(
+        common_settings.kafka_bootstrap_servers,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=provider)],
+        acks="all",
+        enable_idempotence=True,
+    )
+    received: asyncio.Future[tuple[CallUploaded, str | None]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    @broker.subscriber(topic, group_id="it-contract", auto_offset_reset="earliest")
+    async def handle(event: CallUploaded) -> None:
+        ctx = trace.get_current_span().get_span_context()
+        if not received.done():
+            received.set_result((event, format(ctx.trace_id, "032x") if ctx.is_valid else None))
+
+    sent = _event()
+    async with broker:
+        await broker.start()
+        tracer = provider.get_tracer("test")
+        with tracer.start_as_current_span("upload") as parent:
+            parent_trace = format(parent.get_span_context().trace_id, "032x")
+            await broker.publish(sent.model_dump(mode="json"), topic)
+        event, trace_id = await asyncio.wait_for(received, 60)
+    assert event == sent
+    assert trace_id == parent_trace
+    names = {s.name for s in exporter.get_finished_spans()}
+    assert any("publish" in n for n in names) and any("process" in n for n in names)
+
+
+async def test_migrations_apply_to_an_empty_database(endpoints: Any) -> None:
+    import asyncpg
+    from callstream_common.db.migrate import downgrade, upgrade
+
+    url = endpoints.database_url.get_secret_value()
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    db = f"empty_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{db}"')
+    finally:
+        await conn.close()
+    target = url.rsplit("/", 1)[0] + f"/{db}"
+    await asyncio.to_thread(upgrade, target)
+    conn = await asyncpg.connect(dsn.rsplit("/", 1)[0] + f"/{db}")
+    try:
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        }
+    finally:
+        await conn.close()
+    assert {
+        "conversations",
+        "transcripts",
+        "meddic_analyses",
+        "notifications",
+        "alerts",
+        "alert_rules",
+        "processed_messages",
+        "dlq_entries",
+        "api_credentials",
+        "reps",
+    } <= tables
+    await asyncio.to_thread(downgrade, target)
+
+
+async def _chunks(total: int, size: int) -> AsyncIterator[bytes]:
+    sent = 0
+    while sent < total:
+        n = min(size, total - sent)
+        yield os.urandom(n)
+        sent += n
+
+
+async def test_object_round_trips_through_the_store(common_settings: Any, tmp_path: Any) -> None:
+    import hashlib
+
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
+    store.ensure_bucket()
+    data = os.urandom(20 * 1024 * 1024 + 123)  # spans several multipart parts
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 256 * 1024):
+            yield data[i : i + 256 * 1024]
+
+    key = f"it/{uuid.uuid4()}.bin"
+    stored = await store.put_stream(key, chunks())
+    assert stored.size == len(data) and stored.sha256 == hashlib.sha256(data).hexdigest()
+    path = tmp_path / "back.bin"
+    store.download(key, path)
+    assert path.read_bytes() == data
+    store.remove(key)
+    assert not store.exists(key)
+
+
+async def test_a_failed_stream_leaves_no_object(common_settings: Any) -> None:
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * (9 * 1024 * 1024)
+        raise RuntimeError("client went away")
+
+    key = f"it/{uuid.uuid4()}.bin"
+    with pytest.raises(RuntimeError, match="client went away"):
+        await store.put_stream(key, broken())
+    assert not store.exists(key)

@@ -1,0 +1,723 @@
+"""A fake Slack (and generic webhook receiver) that is a real HTTP server.
+
+Tests talk to it over TCP exactly as production talks to Slack, so the adapters' real HTTP
+stack, retry loop and error mapping are exercised — not a mocked transport. It serves:
+
+* ``POST /api/chat.postMessage`` and ``POST /api/auth.test`` — bearer token checked, Block
+  Kit checked against Slack's limits (an independent implementation, deliberately not the
+  notifier's own validator), answers in Slack's ``{"ok": ...}`` shape;
+* ``POST <webhook_path>`` (default ``/services/T000/B000/XXX``) — an incoming webhook,
+  answering ``ok`` or a 4xx code such as ``invalid_payload``;
+* ``POST /hooks/<name>`` — a generic webhook receiver that records headers and body and,
+  when given a secret, checks the ``X-Callstream-Signature`` itself (401 when wrong).
+
+Faults are scripted per test (``fail_next``, ``fail_for``, ``delay_next``) and every request
+is recorded thread-safely, so a test can say "exactly one message for conversation X arrived
+after one 429". Usage::
+
+    with FakeSlack() as slack:
+        client = SlackClient(bot_token=SecretStr(slack.bot_token), channel="#deals",
+                             api_base_url=slack.api_url)
+        slack.fail_next(1, status=429, retry_after=1)
+        ...
+        assert len(slack.messages_for(conversation_id)) == 1
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+Kind = Literal["api", "slack_webhook", "receiver", "other"]
+
+DEFAULT_BOT_TOKEN = "xoxb-fake-test-token"
+DEFAULT_WEBHOOK_PATH = "/services/T000/B000/XXX"
+
+# Block Kit limits, counted in UTF-16 code units like Slack does.
+_MAX_BLOCKS = 50
+_MAX_SECTION_TEXT = 3000
+_MAX_FIELDS = 10
+_MAX_FIELD_TEXT = 2000
+_MAX_HEADER_TEXT = 150
+_MAX_CONTEXT_ELEMENTS = 10
+_MAX_ACTION_ELEMENTS = 25
+_MAX_BUTTON_TEXT = 75
+_MAX_URL = 3000
+_MAX_ID = 255
+_KNOWN_BLOCKS = frozenset(
+    {
+        "actions",
+        "context",
+        "divider",
+        "file",
+        "header",
+        "image",
+        "input",
+        "markdown",
+        "rich_text",
+        "section",
+        "video",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as received, with what the fake answered."""
+
+    method: str
+    path: str
+    query: str
+    kind: Kind
+    headers: Mapping[str, str]  # keys lower-cased
+    body: bytes
+    json: Any
+    status: int
+    response: bytes
+    faulted: bool
+    accepted: bool
+    received_at: float
+    signature_valid: bool | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def receiver(self) -> str | None:
+        """The ``<name>`` of ``/hooks/<name>`` for generic webhook deliveries."""
+        return self.path.removeprefix("/hooks/") if self.kind == "receiver" else None
+
+
+@dataclass
+class _Fault:
+    status: int | None  # None: answer normally, only after ``delay``
+    retry_after: float | None
+    error: str | None
+    delay: float
+    path: str | None
+    remaining: int | None
+    until: float | None
+
+    def live(self, now: float) -> bool:
+        if self.remaining is not None and self.remaining <= 0:
+            return False
+        return self.until is None or now < self.until
+
+    def matches(self, path: str) -> bool:
+        return self.path is None or path.startswith(self.path)
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, data: object, **headers: str) -> _Reply:
+        body = json.dumps(data).encode()
+        return cls(status, body, "application/json; charset=utf-8", dict(headers))
+
+    @classmethod
+    def text(cls, status: int, text: str, **headers: str) -> _Reply:
+        return cls(status, text.encode(), "text/html; charset=utf-8", dict(headers))
+
+
+def _slack_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _text_problem(where: str, obj: object, limit: int, *, plain: bool = False) -> list[str]:
+    if not isinstance(obj, dict):
+        return [f"{where}: must be a text object"]
+    allowed = {"plain_text"} if plain else {"plain_text", "mrkdwn"}
+    if obj.get("type") not in allowed:
+        return [f"{where}: type must be one of {sorted(allowed)}"]
+    text = obj.get("text")
+    if not isinstance(text, str) or not text:
+        return [f"{where}: text must be a non-empty string"]
+    if _slack_len(text) > limit:
+        return [f"{where}: must be less than {limit + 1} characters"]
+    return []
+
+
+def block_kit_problems(blocks: object) -> list[str]:
+    """Why Slack would refuse ``blocks`` (empty list: it would accept them)."""
+    if not isinstance(blocks, list):
+        return ["blocks: must be an array"]
+    if not 1 <= len(blocks) <= _MAX_BLOCKS:
+        return [f"blocks: must hold 1 to {_MAX_BLOCKS} blocks"]
+    problems: list[str] = []
+    block_ids: set[str] = set()
+    for i, block in enumerate(blocks):
+        at = f"/blocks/{i}"
+        if not isinstance(block, dict) or block.get("type") not in _KNOWN_BLOCKS:
+            problems.append(f"{at}: unknown block type")
+            continue
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if not isinstance(block_id, str) or not block_id or len(block_id) > _MAX_ID:
+                problems.append(f"{at}/block_id: invalid")
+            elif block_id in block_ids:
+                problems.append(f"{at}/block_id: duplicate")
+            else:
+                block_ids.add(block_id)
+        kind = block["type"]
+        if kind == "header":
+            problems += _text_problem(f"{at}/text", block.get("text"), _MAX_HEADER_TEXT, plain=True)
+        elif kind == "section":
+            text, fields = block.get("text"), block.get("fields")
+            if text is None and fields is None:
+                problems.append(f"{at}: section needs text or fields")
+            if text is not None:
+                problems += _text_problem(f"{at}/text", text, _MAX_SECTION_TEXT)
+            if fields is not None:
+                if not isinstance(fields, list) or not 1 <= len(fields) <= _MAX_FIELDS:
+                    problems.append(f"{at}/fields: must hold 1 to {_MAX_FIELDS} items")
+                else:
+                    for j, item in enumerate(fields):
+                        problems += _text_problem(f"{at}/fields/{j}", item, _MAX_FIELD_TEXT)
+        elif kind == "context":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 1 <= len(elements) <= _MAX_CONTEXT_ELEMENTS:
+                problems.append(f"{at}/elements: must hold 1 to {_MAX_CONTEXT_ELEMENTS} items")
+            else:
+                for j, element in enumerate(elements):
+                    if isinstance(element, dict) and element.get("type") == "image":
+                        continue
+                    problems += _text_problem(f"{at}/elements/{j}", element, _MAX_SECTION_TEXT)
+        elif kind == "actions":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 1 <= len(elements) <= _MAX_ACTION_ELEMENTS:
+                problems.append(f"{at}/elements: must hold 1 to {_MAX_ACTION_ELEMENTS} items")
+                continue
+            action_ids: set[str] = set()
+            for j, element in enumerate(elements):
+                where = f"{at}/elements/{j}"
+                if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+                    problems.append(f"{where}: must be an element object")
+                    continue
+                action_id = element.get("action_id")
+                if action_id is not None:
+                    if not isinstance(action_id, str) or len(action_id) > _MAX_ID:
+                        problems.append(f"{where}/action_id: invalid")
+                    elif action_id in action_ids:
+                        problems.append(f"{where}/action_id: duplicate")
+                    else:
+                        action_ids.add(action_id)
+                if element["type"] != "button":
+                    continue
+                problems += _text_problem(
+                    f"{where}/text", element.get("text"), _MAX_BUTTON_TEXT, plain=True
+                )
+                url = element.get("url")
+                if url is not None and (not isinstance(url, str) or not url or len(url) > _MAX_URL):
+                    problems.append(f"{where}/url: invalid")
+                if element.get("style") not in (None, "primary", "danger"):
+                    problems.append(f"{where}/style: invalid")
+    return problems
+
+
+def _sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "v1=" + digest.hexdigest()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, fake: FakeSlack, address: tuple[str, int]) -> None:
+        self.fake = fake
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # idle keep-alive connections close eventually
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        self.server.fake._track(self.connection, add=False)
+
+    def do_POST(self) -> None:
+        self.server.fake._serve(self)
+
+    def do_GET(self) -> None:
+        self.server.fake._serve(self)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the per-request stderr line; the fake records requests instead."""
+
+    def read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def reply(self, reply: _Reply) -> None:
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+            self.wfile.flush()
+        except OSError:
+            # The client gave up (e.g. its timeout fired during a scripted delay).
+            self.close_connection = True
+
+
+class FakeSlack:
+    """Local fake of Slack's Web API, incoming webhooks and a generic webhook receiver.
+
+    ``channels`` limits which channels exist (others answer ``channel_not_found``); ``None``
+    accepts any. ``receiver_secret`` makes ``/hooks/*`` verify signatures.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = DEFAULT_BOT_TOKEN,
+        webhook_path: str = DEFAULT_WEBHOOK_PATH,
+        channels: Iterable[str] | None = None,
+        receiver_secret: str | None = None,
+        signature_tolerance: float = 300,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.bot_token = bot_token
+        self.webhook_path = webhook_path
+        self.channels = frozenset(channels) if channels is not None else None
+        self.receiver_secret = receiver_secret
+        self.signature_tolerance = signature_tolerance
+        self._host = host
+        self._cond = threading.Condition()
+        self._requests: list[RecordedRequest] = []
+        self._faults: list[_Fault] = []
+        self._connections: set[socket.socket] = set()
+        self._ts = itertools.count(1)
+        self._port = 0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeSlack:
+        if self._server is not None:
+            return self
+        # A restarted fake keeps its port, so clients configured with its URLs see Slack
+        # "come back" after an outage simulated with stop().
+        self._server = _Server(self, (self._host, self._port))
+        self._port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-slack-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and drop open keep-alive connections, so a stopped fake really
+        looks like an unreachable Slack to a client with pooled connections."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        with self._cond:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The listening port; still known after ``stop()`` (URLs then point at nothing)."""
+        if not self._port:
+            raise RuntimeError("FakeSlack was never started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """Pass as the Slack client's API base URL (``.../api``)."""
+        return f"{self.base_url}/api"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.base_url}{self.webhook_path}"
+
+    def receiver_url(self, name: str = "default") -> str:
+        return f"{self.base_url}/hooks/{name}"
+
+    # ------------------------------------------------------------------ fault scripting
+
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        status: int = 500,
+        retry_after: float | None = None,
+        error: str | None = None,
+        delay: float = 0.0,
+        path: str | None = None,
+    ) -> None:
+        """Answer the next ``n`` requests (under ``path`` prefix, or any) with a failure.
+
+        ``status=429`` answers like Slack's rate limiter (``Retry-After`` when given, Web API
+        body ``{"ok": false, "error": "ratelimited"}``); ``status=200, error="..."`` answers
+        the Web API's ``{"ok": false, "error": ...}``; other statuses answer an error body.
+        """
+        self._add_fault(status, retry_after, error, delay, path, remaining=n, until=None)
+
+    def fail_for(
+        self,
+        seconds: float,
+        *,
+        status: int = 503,
+        retry_after: float | None = None,
+        error: str | None = None,
+        delay: float = 0.0,
+        path: str | None = None,
+    ) -> None:
+        """Fail every matching request for the next ``seconds`` (an outage window)."""
+        until = time.monotonic() + seconds
+        self._add_fault(status, retry_after, error, delay, path, remaining=None, until=until)
+
+    def delay_next(self, n: int, seconds: float, *, path: str | None = None) -> None:
+        """Answer the next ``n`` matching requests normally, but only after ``seconds``."""
+        self._add_fault(None, None, None, seconds, path, remaining=n, until=None)
+
+    def clear_faults(self) -> None:
+        with self._cond:
+            self._faults.clear()
+
+    def reset(self) -> None:
+        """Forget faults and recorded requests (between tests sharing one server)."""
+        with self._cond:
+            self._faults.clear()
+            self._requests.clear()
+
+    def _add_fault(
+        self,
+        status: int | None,
+        retry_after: float | None,
+        error: str | None,
+        delay: float,
+        path: str | None,
+        *,
+        remaining: int | None,
+        until: float | None,
+    ) -> None:
+        with self._cond:
+            self._faults.append(_Fault(status, retry_after, error, delay, path, remaining, until))
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        now = time.monotonic()
+        with self._cond:
+            self._faults = [f for f in self._faults if f.live(now)]
+            for fault in self._faults:
+                if fault.matches(path):
+                    if fault.remaining is not None:
+                        fault.remaining -= 1
+                    return fault
+        return None
+
+    # ------------------------------------------------------------------ recordings
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, faulted ones included, in arrival order."""
+        with self._cond:
+            return list(self._requests)
+
+    @property
+    def messages(self) -> list[RecordedRequest]:
+        """Slack messages that were accepted (``chat.postMessage`` and incoming webhook)."""
+        return [
+            r
+            for r in self.requests
+            if r.accepted and (r.kind == "slack_webhook" or r.path == "/api/chat.postMessage")
+        ]
+
+    def messages_for(self, needle: object) -> list[RecordedRequest]:
+        """Accepted Slack messages whose JSON mentions ``needle`` (e.g. a conversation id,
+        which the notifier puts in block ids)."""
+        text = str(needle)
+        return [m for m in self.messages if text in m.text]
+
+    def deliveries(self, name: str | None = None) -> list[RecordedRequest]:
+        """Accepted generic webhook deliveries (to ``/hooks/<name>``, or any receiver)."""
+        return [
+            r
+            for r in self.requests
+            if r.kind == "receiver" and r.accepted and (name is None or r.receiver == name)
+        ]
+
+    def wait_until(
+        self, predicate: Callable[[list[RecordedRequest]], bool], timeout: float = 10.0
+    ) -> list[RecordedRequest]:
+        """Block until ``predicate(requests)`` holds (for services posting asynchronously);
+        raise ``TimeoutError`` with what did arrive otherwise."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(list(self._requests)):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = [f"{r.method} {r.path} -> {r.status}" for r in self._requests]
+                    raise TimeoutError(f"fake Slack condition not met in {timeout}s; saw {seen}")
+                self._cond.wait(remaining)
+            return list(self._requests)
+
+    def wait_for_messages(
+        self, count: int = 1, *, needle: object | None = None, timeout: float = 10.0
+    ) -> list[RecordedRequest]:
+        """Wait until at least ``count`` accepted Slack messages (mentioning ``needle``)."""
+        self.wait_until(
+            lambda _: len(self.messages if needle is None else self.messages_for(needle)) >= count,
+            timeout,
+        )
+        return self.messages if needle is None else self.messages_for(needle)
+
+    # ------------------------------------------------------------------ serving
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._cond:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _serve(self, handler: _Handler) -> None:
+        received_at = time.time()
+        split = urlsplit(handler.path)
+        path = split.path
+        body = handler.read_body()
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        kind = self._kind(path)
+        parsed = self._parse(headers, body)
+
+        fault = self._take_fault(path)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        signature_valid: bool | None = None
+        if handler.command != "POST":
+            reply, accepted = _Reply.text(405, "method_not_allowed"), False
+        elif fault is not None and fault.status is not None:
+            reply, accepted = self._fault_reply(kind, fault), False
+        elif kind == "api":
+            reply, accepted = self._api(path, headers, parsed)
+        elif kind == "slack_webhook":
+            reply, accepted = self._slack_webhook(path, parsed)
+        elif kind == "receiver":
+            signature_valid = self._check_signature(headers, body)
+            if signature_valid is False:
+                reply, accepted = _Reply.text(401, "invalid signature"), False
+            else:
+                reply, accepted = _Reply.json(200, {"received": True}), True
+        else:
+            reply, accepted = _Reply.text(404, "not_found"), False
+
+        record = RecordedRequest(
+            method=handler.command,
+            path=path,
+            query=split.query,
+            kind=kind,
+            headers=headers,
+            body=body,
+            json=parsed,
+            status=reply.status,
+            response=reply.body,
+            faulted=fault is not None and fault.status is not None,
+            accepted=accepted,
+            received_at=received_at,
+            signature_valid=signature_valid,
+        )
+        with self._cond:
+            self._requests.append(record)
+            self._cond.notify_all()
+        handler.reply(reply)
+
+    def _kind(self, path: str) -> Kind:
+        if path.startswith("/api/"):
+            return "api"
+        if path.startswith("/services/"):
+            return "slack_webhook"
+        if path.startswith("/hooks/") and len(path) > len("/hooks/"):
+            return "receiver"
+        return "other"
+
+    @staticmethod
+    def _parse(headers: Mapping[str, str], body: bytes) -> Any:
+        """JSON bodies as JSON; form bodies (Slack accepts both) as a dict, with a ``blocks``
+        string decoded like Slack does. Unparseable bodies: ``None``."""
+        content_type = headers.get("content-type", "")
+        try:
+            if "application/x-www-form-urlencoded" in content_type:
+                form: dict[str, Any] = {
+                    k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()
+                }
+                if isinstance(form.get("blocks"), str):
+                    form["blocks"] = json.loads(form["blocks"])
+                return form
+            return json.loads(body) if body else None
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def _fault_reply(self, kind: Kind, fault: _Fault) -> _Reply:
+        status = fault.status or 500
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = f"{fault.retry_after:g}"
+        if kind == "api":
+            if status == 429:
+                error = fault.error or "ratelimited"
+                return _Reply.json(429, {"ok": False, "error": error}, **headers)
+            if status == 200 or fault.error is not None:
+                error = fault.error or "fatal_error"
+                return _Reply.json(status, {"ok": False, "error": error}, **headers)
+        reason = fault.error or {429: "rate_limited", 500: "rollup_error"}.get(status)
+        if reason is None:
+            try:
+                reason = HTTPStatus(status).phrase
+            except ValueError:
+                reason = "error"
+        return _Reply.text(status, reason, **headers)
+
+    def _api(self, path: str, headers: Mapping[str, str], data: Any) -> tuple[_Reply, bool]:
+        method = path.removeprefix("/api/")
+        if method not in ("chat.postMessage", "auth.test"):
+            return _Reply.json(200, {"ok": False, "error": "unknown_method"}), False
+        auth = headers.get("authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+        if not token and isinstance(data, dict) and isinstance(data.get("token"), str):
+            token = data["token"]
+        if not token:
+            return _Reply.json(200, {"ok": False, "error": "not_authed"}), False
+        if not hmac.compare_digest(token, self.bot_token):
+            return _Reply.json(200, {"ok": False, "error": "invalid_auth"}), False
+        if method == "auth.test":
+            return _Reply.json(
+                200,
+                {
+                    "ok": True,
+                    "url": f"{self.base_url}/",
+                    "team": "callstream-test",
+                    "user": "callstream",
+                    "team_id": "T000",
+                    "user_id": "U000",
+                    "bot_id": "B000",
+                },
+            ), True
+        if not isinstance(data, dict):
+            return _Reply.json(200, {"ok": False, "error": "invalid_json"}), False
+        channel = data.get("channel")
+        if not isinstance(channel, str) or not channel:
+            return _Reply.json(200, {"ok": False, "error": "channel_not_found"}), False
+        if self.channels is not None and channel not in self.channels:
+            return _Reply.json(200, {"ok": False, "error": "channel_not_found"}), False
+        problem = self._message_problem(data)
+        if problem is not None:
+            return _Reply.json(200, {"ok": False, **problem}), False
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        message = {
+            "type": "message",
+            "bot_id": "B000",
+            "ts": ts,
+            "text": data.get("text", ""),
+            "blocks": data.get("blocks", []),
+        }
+        return _Reply.json(
+            200, {"ok": True, "channel": channel, "ts": ts, "message": message}
+        ), True
+
+    def _slack_webhook(self, path: str, data: Any) -> tuple[_Reply, bool]:
+        if path != self.webhook_path:
+            return _Reply.text(404, "no_service"), False
+        if not isinstance(data, dict):
+            return _Reply.text(400, "invalid_payload"), False
+        problem = self._message_problem(data)
+        if problem is not None:
+            return _Reply.text(400, str(problem["error"])), False
+        return _Reply.text(200, "ok"), True
+
+    @staticmethod
+    def _message_problem(data: Mapping[str, Any]) -> dict[str, Any] | None:
+        blocks = data.get("blocks")
+        text = data.get("text")
+        if blocks is None and not text:
+            return {"error": "no_text"}
+        if blocks is not None:
+            problems = block_kit_problems(blocks)
+            if problems:
+                return {"error": "invalid_blocks", "errors": problems}
+        if text is not None and (not isinstance(text, str) or _slack_len(text) > 40_000):
+            return {"error": "msg_too_long"}
+        return None
+
+    def _check_signature(self, headers: Mapping[str, str], body: bytes) -> bool | None:
+        if self.receiver_secret is None:
+            return None
+        timestamp = headers.get("x-callstream-timestamp", "")
+        signature = headers.get("x-callstream-signature", "")
+        if not timestamp.isdigit():
+            return False
+        if abs(time.time() - int(timestamp)) > self.signature_tolerance:
+            return False
+        expected = _sign(self.receiver_secret, timestamp, body)
+        return hmac.compare_digest(signature, expected)
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    """A running ``FakeSlack`` for one test (import into a conftest to use)."""
+    with FakeSlack() as server:
+        yield server
