@@ -60,7 +60,7 @@ def test_sample_call_end_to_end(
 
     text = conv["transcript"]["text"].lower()
     for phrase in (
-        "twenty hours",
+        "20 hours",
         "chief financial officer",
         "security review",
         "procurement",

@@ -45,7 +45,7 @@ def test_health_is_public_and_checks_every_dependency(services: Any) -> None:
     assert body["services"] == {"database": "ok", "object_store": "ok", "kafka": "ok"}
 
 
-@pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer "])
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer"])
 def test_every_api_needs_a_valid_credential(services: Any, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     r = httpx.post(f"{services.base_url}/v1/conversations", headers=headers, content=b"x")

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from callstream_cli.main import app
 from callstream_cli.stack import (
     StackEndpoints,
@@ -96,9 +97,14 @@ async def test_kafka_has_the_topics_and_carries_a_message(
     await admin.start()
     try:
         described = {t["topic"]: t for t in await admin.describe_topics(["stack-test.events"])}
+        (configs,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, "stack-test.dlq", {"retention.ms": None})]
+        )
     finally:
         await admin.close()
     assert len(described["stack-test.events"]["partitions"]) == 3
+    (resource,) = configs.resources
+    assert [(e[0], e[1]) for e in resource[4]] == [("retention.ms", "60000")]
 
     payload = uuid.uuid4().bytes
     producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap)
@@ -290,7 +296,7 @@ async def test_down_leaves_no_process_behind(
 
     assert stopped == dict.fromkeys(("kafka", "postgres", "s3", "redis", "zipkin"), True)
     assert _processes_mentioning(str(settings.stack_dir)) == []
-    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []  # not even zombies
     assert [p for p in settings.all_ports().values() if port_is_open(settings.host, p)] == []
     assert all(not s.running for s in await status_async(settings))
     assert await down_async(settings) == dict.fromkeys(stopped, False)

@@ -93,8 +93,14 @@ SENTENCES: tuple[str, ...] = (
     "Of course, we will measure delivery time and report accuracy.",
     "Thank you for your time, this was a very helpful conversation.",
     "Talk to you next week, have a great afternoon.",
+    "Before we finish, could you share the current contract terms?",
+    "Our renewal with the old provider comes up in September.",
+    "Legal usually needs two weeks to review a new agreement.",
+    "We can start the paperwork in parallel with the pilot.",
+    "Send me the names of everyone who should receive the proposal.",
+    "I will follow up by email with a summary of today.",
 )
-"""Forty distinct sentences; ``long_dialogue`` cycles through them for minutes of speech."""
+"""Forty-six distinct sentences (~3.8 min); ``long_dialogue`` cycles through them."""
 
 
 def require_tools() -> None:

@@ -32,7 +32,7 @@ def test_stack_settings() -> StackSettings:
         weed_volume_grpc_port=28341,
         weed_filer_port=28388,
         weed_filer_grpc_port=28389,
-        weed_admin_port=28346,
+        weed_admin_port=28446,
         redis_port=26379,
         zipkin_port=29411,
         s3_secret_key=SecretStr("callstream-test-secret"),

@@ -18,7 +18,9 @@ def make_transcript(lines: list[Line], words_per_second: float = 2.5) -> Transcr
     for speaker, text in lines:
         duration = max(len(text.split()) / words_per_second, 0.8)
         segments.append(
-            TranscriptSegment(start=round(t, 2), end=round(t + duration, 2), text=text, speaker=speaker)
+            TranscriptSegment(
+                start=round(t, 2), end=round(t + duration, 2), text=text, speaker=speaker
+            )
         )
         t += duration + 0.6
     return Transcript(language="en", duration_seconds=round(t, 2), segments=segments)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from callstream_common.retry import is_permanent
 from callstream_transcriber.audio import (
     SAMPLE_RATE,
     UndecodableAudio,
@@ -52,6 +53,7 @@ def _reason(path: Path) -> UndecodableAudio:
     with pytest.raises(UndecodableAudio) as err:
         probe_audio(path)
     assert isinstance(err.value, ValueError)
+    assert is_permanent(err.value)  # the stage sends it to the DLQ, never to a retry
     return err.value
 
 
@@ -158,7 +160,8 @@ def test_chunks_tile_the_recording_and_cut_in_pauses(tmp_path: Path) -> None:
     for chunk in chunks[:-1]:  # every cut falls inside a pause
         k = round(chunk.end / 7.5)
         assert k * 7.5 - 0.5 <= chunk.end <= k * 7.5, chunk.end
-        assert 14.0 <= chunk.duration <= 20.0
+    assert all(c.duration >= 14.0 for c in chunks[:-2])
+    assert min(c.duration for c in chunks) >= 7.0  # no stub at the end
 
 
 def test_without_search_window_cuts_are_exact(tmp_path: Path) -> None:
@@ -166,12 +169,24 @@ def test_without_search_window_cuts_are_exact(tmp_path: Path) -> None:
     chunks = list(iter_audio_chunks(path, chunk_seconds=10.0, search_seconds=0))
     assert [round(c.start, 3) for c in chunks] == [0.0, 10.0, 20.0]
     assert [round(c.duration, 3) for c in chunks] == [10.0, 10.0, 5.0]
+    # 24 s: the stream ends with 14 s buffered; 10 + 4 would leave a stub, so it is halved.
+    path = _bursts(tmp_path / "tone24.wav", [(24.0, True)])
+    chunks = list(iter_audio_chunks(path, chunk_seconds=10.0, search_seconds=0))
+    assert [round(c.duration, 3) for c in chunks] == [10.0, 7.0, 7.0]
+
+
+def test_short_recording_is_one_chunk_and_a_little_over_is_halved(tmp_path: Path) -> None:
+    short = _bursts(tmp_path / "short.wav", [(9.0, True)])
+    assert [round(c.duration, 3) for c in iter_audio_chunks(short, 10.0)] == [9.0]
+    over = _bursts(tmp_path / "over.wav", [(10.0, True), (0.4, False), (1.0, True)])
+    halves = [c.duration for c in iter_audio_chunks(over, 10.0, search_seconds=2.0)]
+    assert len(halves) == 2 and all(4.0 < d <= 10.0 for d in halves)
 
 
 def test_find_cut_prefers_latest_quietest_point() -> None:
     audio = np.full(10 * SAMPLE_RATE, 0.5, dtype=np.float32)
     audio[6 * SAMPLE_RATE : 7 * SAMPLE_RATE] = 0.0
-    cut = find_cut(audio, chunk_len=10 * SAMPLE_RATE, search_len=5 * SAMPLE_RATE)
+    cut = find_cut(audio, 5 * SAMPLE_RATE, 10 * SAMPLE_RATE)
     assert 6 * SAMPLE_RATE < cut < 7 * SAMPLE_RATE
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import pytest
+from callstream_common.retry import is_permanent
 from callstream_transcriber.audio import UndecodableAudio, probe_audio
 from callstream_transcriber.errors import PermanentProviderError, RetryableProviderError
 from callstream_transcriber.remote import (
@@ -91,7 +92,9 @@ class FakeOpenAI:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     def record(self, path: str, headers: dict[str, str], body: bytes) -> Recorded:
         msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -238,6 +241,7 @@ def test_401_is_permanent_and_never_leaks_the_key(fake: FakeOpenAI, short_mp3: P
         client(fake).transcribe(short_mp3)
     assert len(fake.requests) == 1
     assert err.value.status_code == 401
+    assert is_permanent(err.value)
     assert "Invalid API Key" in str(err.value)
     assert API_KEY not in str(err.value)
     assert API_KEY not in repr(client(fake).__dict__)
@@ -256,6 +260,8 @@ def test_repeated_503_becomes_retryable(fake: FakeOpenAI, short_mp3: Path) -> No
         client(fake, max_attempts=3).transcribe(short_mp3)
     assert len(fake.requests) == 3
     assert err.value.status_code == 503
+    # The shared retry mechanics recognise it as transient without a mapping.
+    assert not is_permanent(err.value)
 
 
 def test_long_retry_after_is_handed_to_the_pipeline(fake: FakeOpenAI, short_mp3: Path) -> None:
@@ -352,3 +358,14 @@ def test_language_names_become_codes() -> None:
     assert normalise_language("English") == "en"
     assert normalise_language("en") == "en"
     assert normalise_language("") is None
+
+
+def test_server_without_segments_gives_one_segment(fake: FakeOpenAI, short_mp3: Path) -> None:
+    """Some local servers ignore ``timestamp_granularities`` and send only the text."""
+    fake.script.append(Scripted(200, {"text": " Hello there. "}))
+    transcript = client(fake).transcribe(short_mp3)
+    (segment,) = transcript.segments
+    assert segment.text == "Hello there."
+    assert segment.start == 0.0
+    assert segment.end == pytest.approx(transcript.duration_seconds)
+    assert transcript.language == "en"  # the configured language, as none was reported

@@ -147,8 +147,8 @@ def test_chunked_run_matches_whole_file_run(
         assert local_chunked <= local_whole + 2, (cut, ref[lo:hi], local_chunked, local_whole)
 
     # ...and nothing is transcribed twice (what a naive overlap would do).
-    ref_grams = ngrams(ref, 5)
-    repeated = {g: n for g, n in ngrams(chunked_words, 5).items() if n > max(1, ref_grams[g])}
+    expected = ngrams(ref, 5) | ngrams(whole_words, 5)  # | keeps the larger count
+    repeated = {g: n for g, n in ngrams(chunked_words, 5).items() if n > max(1, expected[g])}
     assert not repeated, repeated
 
 
@@ -171,7 +171,8 @@ def test_factory_builds_each_provider() -> None:
         build_transcriber("azure")
     with pytest.raises(ValueError, match="base_url"):
         build_transcriber("openai")
-    with pytest.raises(ValueError, match="only has"):
-        build_transcriber("builtin", model="large-v3")
+    builtin = build_transcriber("builtin", model="whisper-large-v3-turbo", cpu_threads=2)
+    assert isinstance(builtin, WhisperTranscriber)
+    assert builtin.model_name == "whisper-tiny.en"
     with pytest.raises(ValueError, match="chunk_seconds"):
         build_transcriber("builtin", chunk_seconds=5)

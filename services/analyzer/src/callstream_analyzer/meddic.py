@@ -12,23 +12,29 @@ How the built-in analyzer works, and why:
    question/statement distinction is used. The assignment is reported in ``agent_outputs``.
 3. **Labelling sentences by dimension** combines two independent signals, so that neither a
    paraphrase without keywords nor a keyword in an unrelated sentence decides alone:
-   *semantic* — cosine similarity of the sentence embedding to a dozen prototype sentences per
-   dimension, discounted when the sentence is closer to small talk / pitch prototypes; and
+   *semantic* — a softmax over the sentence's similarity (all-MiniLM-L6-v2) to ~10 prototype
+   sentences per dimension, to small-talk/pitch prototypes and to a "none of these" level, so
+   a sentence counts only if it is clearly closer to one dimension than to the rest; and
    *lexical* — weighted cue patterns (money, percentages, "CFO", "sign off", "must have",
    "procurement", "frustrating", "I'll push internally", ...). They are combined as a noisy-or
-   into a confidence; a sentence may support several dimensions. A prospect's answer right
-   after a rep question about dimension D inherits part of that question's topic, so short
-   answers ("That would be Dana.") are understood in context.
-4. **Who said it.** A rep's question is never evidence; a rep's statement counts a third; a
-   prospect's question counts half (it reveals a criterion, not a commitment). Sentences that
-   express not knowing ("not sure who signs off") are kept as *negative* evidence: they show
-   the topic was raised and name the gap, but cannot lift a score above 2.
-5. **Scoring 1–5** per dimension from the evidence: 1 nothing, 2 touched on (only vague, rep-
-   only or negative evidence), 3 the prospect spoke to it, 4 at least two facets with
-   specifics (numbers, names, dates), 5 at least three facets, specifics and two or more
-   statements. Facets are what a complete answer covers, e.g. Economic Buyer: role, named
-   person, authority, access. Missing facets become the gaps and recommendations, so every
-   score is explained by its evidence and by what is absent.
+   into a confidence per dimension. A sentence may support several dimensions, but a secondary
+   one needs 65% of the sentence's best confidence (or a strong cue of its own), and Metrics
+   always needs a cue (a number or a measure). Context counts: a prospect's answer right after
+   a rep question about D borrows part of that question's topic ("That would be Dana."), and
+   "she/he" right after an economic-buyer statement continues it. Back-channel ("Okay.",
+   "Sure.") is never evidence.
+4. **Who said it.** A rep's question is never evidence; a rep's statement counts a third and
+   alone cannot lift a dimension above 2; a prospect's question counts half. Sentences that
+   express not knowing or deflect ("not sure who signs off", "let's cover that later") and
+   pain that is played down ("it's fine, we get by") are *negative* evidence: they show the
+   topic came up and name the gap, but cannot lift a score above 2 and lower a higher one.
+5. **Scoring 1-5** per dimension: 1 not discussed; 2 touched on (only vague, rep-only or
+   negative evidence); 3 the prospect spoke to it; 4 specifics (numbers, names, dates) and
+   three facets, or two facets over two statements; 5 three or more facets, specifics and at
+   least two statements, with this dimension the main topic of at least one (two unless all
+   four facets are covered). Facets are what a complete answer covers, e.g. Economic Buyer:
+   role, named person, authority, access. Missing facets become the gaps and recommendations,
+   so every score is explained by its evidence and by what is absent.
 6. **Overall** is the weighted mean of the six scores (Identify Pain and Economic Buyer weigh
    1.25, Decision Criteria 0.75, the others 1 — no pain or no buyer means no deal, while
    criteria are often set later); the qualification status follows ``StatusPolicy``.
@@ -41,11 +47,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
-
 from callstream_common.contracts import (
     DimensionAssessment,
     Evidence,
@@ -58,6 +62,8 @@ from callstream_common.contracts import (
     Transcript,
     TranscriptSegment,
 )
+from numpy.typing import NDArray
+from pydantic import SecretStr
 
 PROVIDER = "builtin"
 MODEL = "meddic-rules+minilm-l6-int8"
@@ -232,7 +238,7 @@ _REP_LABEL = re.compile(
     r"\b(rep|sales|seller|salesperson|account (?:exec\w*|manager)|ae|se|sdr|bdr|csm|vendor|"
     r"host|interviewer|presales|pre-sales|solutions? (?:engineer|consultant|architect)|"
     r"sales engineer|customer success)\b",
-    re.I
+    re.I,
 )
 _PROSPECT_LABEL = re.compile(r"\b(prospect|customer|client|buyer|lead|guest|caller)\b", re.I)
 _SELLER_TALK = re.compile(
@@ -265,8 +271,10 @@ def assign_roles(sentences: Sequence[Sentence]) -> RoleAssignment:
         return RoleAssignment(
             {sp: by_label.get(sp, Role.PROSPECT) for sp in speakers}, "speaker labels"
         )
-    if by_label and all(r is Role.PROSPECT for r in by_label.values()) and len(by_label) < len(
-        speakers
+    if (
+        by_label
+        and all(r is Role.PROSPECT for r in by_label.values())
+        and len(by_label) < len(speakers)
     ):
         return RoleAssignment({sp: by_label.get(sp, Role.REP) for sp in speakers}, "speaker labels")
     stats: dict[str, float] = {}
@@ -342,9 +350,11 @@ _NEGATIVE = re.compile(
     r"hasn'?t been (?:decided|defined|set|discussed)|not (?:yet )?(?:decided|defined|determined)|"
     r"tbd|to be determined|no budget|(?:don'?t|do not) have (?:a |any )?(?:budget|timeline|"
     r"process|criteria|requirements|metrics|numbers)|there'?s no (?:budget|timeline|process|"
-    r"plan)|nobody|no one|we'?ll see|can'?t say|hard to say|no formal|(?:don'?t|do not) (?:really )?"
+    r"plan)|nobody|no one|we'?ll see|can'?t say|hard to say|no formal|"
+    r"(?:don'?t|do not) (?:really )?"
     r"(?:track|measure))\b"
-    r"|\b(?:good question|(?:get into|cover|discuss|talk about|come back to) (?:that|this) (?:later|"
+    r"|\b(?:good question|(?:get into|cover|discuss|talk about|come back to) (?:that|this) "
+    r"(?:later|"
     r"another time|down the road)|another time|rather not (?:say|share)|can'?t (?:share|disclose)|"
     r"not ready to (?:say|share|talk)|let'?s see how|just (?:curious|browsing|looking)|"
     r"mostly (?:just )?curious|no plans?|not (?:really|at this point|right now)\b|"
@@ -357,6 +367,13 @@ _MINIMIZER = re.compile(
     r"\b(?:we get by|(?:it'?s|that'?s) (?:fine|ok|okay|manageable|not a big deal)|not a big deal|"
     r"manageable|works (?:ok|okay|fine)|good enough|minor|no real (?:problem|issue)|"
     r"not really (?:a|an) (?:problem|issue|priority))\b",
+    re.I,
+)
+#: Back-channel talk ("Okay.", "Sure, makes sense.") answers nothing, whatever was asked.
+_ACK = re.compile(
+    r"^(?:(?:ok(?:ay)?|sure|right|yes|yeah|yep|yup|no|nope|mm+-?hm+|uh-huh|hmm+|got it|great|"
+    r"cool|fine|alright|all right|perfect|sounds good|makes sense|i see|totally|absolutely|"
+    r"exactly|of course|interesting|nice|wow|thanks|thank you|good|true|agreed)[\s,.!?]*)+$",
     re.I,
 )
 #: Concrete details: a negative statement that contains one is still informative.
@@ -378,7 +395,10 @@ _OBJECTION = re.compile(
 _NEXT_STEP = re.compile(
     r"\b(?:next steps?|follow[- ]up|follow up|send (?:over|you|it|me|the)|schedule|set up (?:a|"
     r"the|time)|book (?:a|some|time)|calendar invite|circle back|reconvene|get back to you|"
-    r"share (?:the|a) (?:proposal|deck|pricing|quote)|loop back)\b",
+    r"share (?:the|a) (?:proposal|deck|pricing|quote)|loop back|send (?:\w+ ){0,3}(?:slots|"
+    r"times|invites?|proposal|quote|deck|summary|recap|information|materials|questionnaire|"
+    r"link|pricing|contract|agenda)|(?:i'?ll|we'?ll|let'?s|i will|we will) (?:send|schedule|"
+    r"set up|book|follow up|get back|circle back|share|put together|draft|prepare))\b",
     re.I,
 )
 
@@ -413,7 +433,8 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             0.3,
             r"\b(?:(?:reduce|cut|increase|improve|grow|boost|lower|raise|save|shave|shorten|"
             r"speed up)\w*\b.{0,40}\b(?:by|to|from)\b|double|triple|halve|in half|goal|target|"
-            r"(?:get|keep|bring|stay|drop)\w* (?:\w+ ){0,3}(?:under|below|above|over|down to|up to)|"
+            r"(?:get|keep|bring|stay|drop)\w* (?:\w+ ){0,3}"
+            r"(?:under|below|above|over|down to|up to)|"
             r"(?:under|below|above) " + _NUM + r")\b",
         ),
     ),
@@ -442,7 +463,8 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             "access",
             0.25,
             r"\b(?:(?:meet(?:ing)?|time|call|session) with (?:her|him|them|our (?:cfo|ceo|coo|"
-            r"vp|head|director|boss|founder))|in front of (?:her|him|them|the (?:cfo|ceo|board)))\b",
+            r"vp|head|director|boss|founder))|"
+            r"in front of (?:her|him|them|the (?:cfo|ceo|board)))\b",
         ),
     ),
     D.DECISION_CRITERIA: (
@@ -522,19 +544,21 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
         _cue(
             "advocacy",
             0.6,
-            r"\b(?:champion|advocate|push\w* (?:for |hard )?(?:this|it|for it)|push\w* (?:it |this )?"
+            r"\b(?:champion|advocate|push\w* (?:for |hard )?(?:this|it|for it)|"
+            r"push\w* (?:it |this )?"
             r"internally|sell (?:this|it) (?:internally|to|up)|make the case|build the case|"
             r"get (?:them|him|her|everyone|the team|leadership|people) on board|get buy-?in|"
             r"put in a good word|in your corner|on your side|behind this|fight for|"
             r"bring (?:this|it) (?:to|up with)|pitch (?:this|it) to|go to bat|internally|"
             r"sponsor\w*|drive (?:this|it)|tak\w+ (?:this|it) forward|push\w* (?:to|for)|"
-            r"brought you in|(?:i'?ll|i will|i can|let me) (?:get|bring|invite|pull) (?:\w+ ){0,2}"
-            r"(?:into|to|in|on|along))\b",
+            r"brought you in)\b",
         ),
         _cue(
             "access",
             0.5,
-            r"\b(?:introduce you|intro you|connect you|loop (?:him|her|them|you) in|"
+            r"\b(?:(?:i'?ll|i will|i can|let me) (?:get|bring|invite|pull) (?:\w+ ){0,2}"
+            r"(?:into|to|in|on|along)|introduce you|intro you|connect you|"
+            r"loop (?:him|her|them|you) in|"
             r"get you (?:\w+ ){0,2}(?:in front|time|minutes|meeting|call|with)|"
             r"set up (?:a |some )?(?:meeting|call|time) "
             r"with (?:my|our|the|him|her)|bring you in)\b",
@@ -681,8 +705,20 @@ SPECIFIC_FACETS: Mapping[MeddicDimension, frozenset[str]] = {
 }
 
 
+_HONORIFIC_NAME = re.compile(r"\b(?:dr|doctor|mr|mrs|ms|miss|prof|professor)\.? ([a-z]{2,})", re.I)
+_SELF_AUTHORITY = re.compile(
+    r"\bi (?:own|control|hold|manage|run) (?:the |our |this )?(?:[\w-]+ ){0,3}budget|"
+    r"\bi (?:can |will |would )?(?:approve|sign off|sign|make the (?:call|decision))\b|"
+    r"\bapprove (?:it |this |that |the \w+ )?myself\b|\bmy (?:budget|call|decision|signature)\b",
+    re.I,
+)
+
+
 def _names(text: str) -> list[str]:
-    return [w for w in _CAP_WORD.findall(text) if w not in _NAME_STOP]
+    """Likely person or organisation names: capitalised words that do not start a sentence
+    and are not common capitalised words, plus "Dr Patel"-style names in lower-case ASR."""
+    names = [w for w in _CAP_WORD.findall(text) if w not in _NAME_STOP]
+    return names + _HONORIFIC_NAME.findall(text)
 
 
 # =========================================================================== prototypes
@@ -820,7 +856,9 @@ class PrototypeClassifier:
         n = len(texts)
         if n == 0:
             return np.zeros((0, len(self._dims)), np.float32), np.zeros(0, np.float32)
-        sims = self._embedder.embed(texts) @ matrix.T
+        unique = list(dict.fromkeys(texts))  # calls repeat "Okay." and "Yeah, exactly." a lot
+        row_of = {t: i for i, t in enumerate(unique)}
+        sims = (self._embedder.embed(unique) @ matrix.T)[[row_of[t] for t in texts]]
         owner = np.array(self._owner)
         per_dim = np.zeros((n, len(self._dims)), np.float32)
         for k in range(len(self._dims)):
@@ -875,8 +913,8 @@ class AnalyzerConfig:
 
     The semantic signal is a softmax over the sentence's similarity to the six dimensions, to
     the background prototypes and to a constant ``semantic_none`` ("about none of these"), at
-    ``semantic_temperature``. all-MiniLM-L6-v2 gives ~0.35–0.55 for a sentence and a prototype
-    on the same topic and ~0.1–0.3 otherwise, so a softmax rewards a sentence that is clearly
+    ``semantic_temperature``. all-MiniLM-L6-v2 gives ~0.35-0.55 for a sentence and a prototype
+    on the same topic and ~0.1-0.3 otherwise, so a softmax rewards a sentence that is clearly
     closer to one dimension than to the rest and to small talk, which a fixed cosine threshold
     cannot do for short, generic sentences.
     """
@@ -886,7 +924,7 @@ class AnalyzerConfig:
     semantic_weight: float = 0.85
     evidence_threshold: float = 0.42
     #: A secondary dimension of a sentence needs this share of the sentence's best confidence.
-    relative_threshold: float = 0.6
+    relative_threshold: float = 0.65
     #: A prospect's answer inherits this share of the rep question's confidence per dimension.
     context_share: float = 0.6
     context_min: float = 0.45
@@ -923,6 +961,11 @@ class Signal:
         return bool(self.facets & SPECIFIC_FACETS[self.dimension])
 
 
+#: Dimensions a sentence supports only with a lexical cue: metrics are measurable by
+#: definition, and a sentence "sounding like" metrics without a number or a measure is not one.
+_NEEDS_CUE = frozenset({D.METRICS})
+
+
 def _noisy_or(values: Iterable[float]) -> float:
     p = 1.0
     for v in values:
@@ -932,8 +975,13 @@ def _noisy_or(values: Iterable[float]) -> float:
 
 def _facets(dimension: MeddicDimension, text: str) -> frozenset[str]:
     found = {name for name, pat in FACETS[dimension].items() if pat.search(text)}
-    if dimension is D.ECONOMIC_BUYER and _names(text):
-        found.add("named person")
+    if dimension is D.ECONOMIC_BUYER:
+        if _names(text):
+            found.add("named person")
+        if _SELF_AUTHORITY.search(text):  # the speaker is the buyer: role and person are known
+            found |= {"role", "named person", "authority"}
+        if re.search(r"\bowns? the (?:company|business|practice|firm)\b|\bowner\b", text, re.I):
+            found.add("role")
     if dimension is D.DECISION_PROCESS and _MONTHS.search(text):
         found.add("timeline")
     return frozenset(found)
@@ -943,7 +991,11 @@ def fmt_ts(seconds: float | None) -> str:
     if seconds is None:
         return "?"
     s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+        if s >= 3600
+        else f"{s // 60:02d}:{s % 60:02d}"
+    )
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -979,9 +1031,12 @@ class BuiltinMeddicAnalyzer:
         dims = list(MeddicDimension)
         sims, background = self._classifier.similarities([s.text for s in sentences])
         n = len(sentences)
-        logits = np.concatenate(
-            [sims, background[:, None], np.full((n, 1), cfg.semantic_none)], axis=1
-        ).astype(np.float64) / cfg.semantic_temperature
+        logits = (
+            np.concatenate(
+                [sims, background[:, None], np.full((n, 1), cfg.semantic_none)], axis=1
+            ).astype(np.float64)
+            / cfg.semantic_temperature
+        )
         logits -= logits.max(axis=1, keepdims=True) if n else 0.0
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True) if n else 1.0
@@ -1015,12 +1070,14 @@ class BuiltinMeddicAnalyzer:
         for i, s in enumerate(sentences):
             if not s.is_question or s.role is Role.PROSPECT:
                 continue
-            later = [t for t in sentences[i + 1 :] if t.turn != s.turn]
-            if not later or later[0].role is Role.REP:
+            j = i + 1
+            while j < len(sentences) and sentences[j].turn == s.turn:
+                j += 1
+            if j == len(sentences) or sentences[j].role is Role.REP:
                 continue
             answers: list[Sentence] = []
-            for t in later:
-                if t.turn != later[0].turn or len(answers) == 2:
+            for t in sentences[j : j + 2]:
+                if t.turn != sentences[j].turn:
                     break
                 answers.append(t)
                 if len(t.text.split()) >= 6:
@@ -1061,19 +1118,29 @@ class BuiltinMeddicAnalyzer:
             minimized = bool(_MINIMIZER.search(s.text))
             for k, d in enumerate(dims):
                 c = float(total[i, k])
-                if words < cfg.min_words and context[i, k] == 0:
+                if _ACK.match(s.text) or (
+                    words < cfg.min_words and not (concrete or _names(s.text))
+                ):
                     continue
                 strong_cue = any(
                     cue.weight >= 0.5 for cue in CUES[d] if cue.label in cue_hits[i][k]
                 )
                 if c < cfg.evidence_threshold:
                     continue
+                if d in _NEEDS_CUE and not cue_hits[i][k] and context[i, k] == 0:
+                    continue
                 if c < cfg.relative_threshold * best and not strong_cue:
                     continue
                 weight = c * self._role_weight(s, d)
                 if weight <= 0:
                     continue
-                negative = minimized if d is D.IDENTIFY_PAIN else negative_text
+                if d is D.IDENTIFY_PAIN:
+                    # Pain is negative talk by nature: only playing it down or an evasive
+                    # answer without any strong pain word counts against it.
+                    strong_pain = any(c == "pain" for c in cue_hits[i][k])
+                    negative = minimized or (negative_text and not strong_pain)
+                else:
+                    negative = negative_text
                 out[k].append(
                     Signal(
                         sentence=s,
@@ -1101,16 +1168,20 @@ class BuiltinMeddicAnalyzer:
     # ----------------------------------------------------------------- scoring
 
     def _assess(
-        self, d: MeddicDimension, signals: list[Signal], ctx: _CallContext
+        self, d: MeddicDimension, signals: list[Signal], ctx: _CallContext, buyer: str
     ) -> _DimensionResult:
         cfg = self._config
         positive = [s for s in signals if not s.negative]
-        voiced = [s for s in positive if s.sentence.role is not Role.REP and not s.sentence.is_question]
+        voiced = [
+            s for s in positive if s.sentence.role is not Role.REP and not s.sentence.is_question
+        ]
         negatives = [s for s in signals if s.negative]
         facets = frozenset().union(*(s.facets for s in voiced)) if voiced else frozenset()
         specific = bool(facets & SPECIFIC_FACETS[d])
         strength = sum(sorted((s.weight for s in voiced), reverse=True)[:3])
-        who = "the prospect" if any(s.sentence.role is Role.PROSPECT for s in voiced) else "the call"
+        who = (
+            "the prospect" if any(s.sentence.role is Role.PROSPECT for s in voiced) else "the call"
+        )
 
         if not signals:
             score = 1
@@ -1135,8 +1206,10 @@ class BuiltinMeddicAnalyzer:
                 and (len(facets) >= 4 or primary >= 2)
             ):
                 score = 5
-            elif specific and primary >= 1 and (
-                len(facets) >= 3 or (len(facets) >= 2 and len(voiced) >= 2)
+            elif (
+                specific
+                and primary >= 1
+                and (len(facets) >= 3 or (len(facets) >= 2 and len(voiced) >= 2))
             ):
                 score = 4
             elif facets or strength >= 0.8:
@@ -1148,7 +1221,7 @@ class BuiltinMeddicAnalyzer:
             why = (
                 f"{len(voiced)} statement(s) from {who} (strength {strength:.2f}); covers "
                 f"{', '.join(sorted(facets)) or 'no specific facet'}"
-                f"{'; includes specifics' if specific else '; no specifics (numbers, names, dates)'}"
+                + ("; includes specifics" if specific else "; no specifics (numbers, names, dates)")
             )
             if negatives:
                 why += f"; {len(negatives)} statement(s) of not knowing lower it"
@@ -1160,7 +1233,14 @@ class BuiltinMeddicAnalyzer:
         if any(s.in_context for s in voiced):
             why += " Some evidence is an answer to the rep's question on this topic."
 
-        ranked = sorted(signals, key=lambda s: (s.negative, -s.weight * (1.3 if s.specific else 1.0)))
+        ranked = sorted(
+            signals,
+            key=lambda s: (
+                s.negative,
+                s.sentence.role is Role.REP or s.sentence.is_question,
+                -s.weight * (1.3 if s.specific else 1.0),
+            ),
+        )
         evidence = [
             Evidence(
                 quote=_short(s.sentence.text, 300),
@@ -1171,7 +1251,7 @@ class BuiltinMeddicAnalyzer:
             )
             for s in ranked[: cfg.top_k]
         ]
-        gaps, recs = _gaps_and_recommendations(d, score, facets, negatives, ctx)
+        gaps, recs = _gaps_and_recommendations(d, score, facets, negatives, ctx, buyer)
         assessment = DimensionAssessment(
             dimension=d,
             score=score,
@@ -1188,13 +1268,12 @@ class BuiltinMeddicAnalyzer:
         cfg = self._config
         raw = split_sentences(transcript)
         roles = assign_roles(raw)
-        sentences = [
-            Sentence(**{**s.__dict__, "role": roles.of(s.speaker)}) for s in raw
-        ]
+        sentences = [Sentence(**{**s.__dict__, "role": roles.of(s.speaker)}) for s in raw]
         per_dim = self._signals(sentences)
         ctx = _CallContext.from_sentences(sentences)
+        buyer = _buyer(per_dim[list(MeddicDimension).index(D.ECONOMIC_BUYER)], ctx)
         results = {
-            d: self._assess(d, per_dim[k], ctx) for k, d in enumerate(MeddicDimension)
+            d: self._assess(d, per_dim[k], ctx, buyer) for k, d in enumerate(MeddicDimension)
         }
         scores = {d: r.assessment.score for d, r in results.items()}
         total_weight = sum(cfg.weights[d] for d in MeddicDimension)
@@ -1259,11 +1338,35 @@ class _CallContext:
         ]
         return cls(
             largest_amount=max(amounts)[1] if amounts else None,
-            competitor_quotes=tuple(s for s in voiced if s.role is not Role.REP and _COMPETITOR.search(s.text)),
-            objection_quotes=tuple(s for s in voiced if s.role is not Role.REP and _OBJECTION.search(s.text)),
+            competitor_quotes=tuple(
+                s for s in voiced if s.role is not Role.REP and _COMPETITOR.search(s.text)
+            ),
+            objection_quotes=tuple(
+                s for s in voiced if s.role is not Role.REP and _OBJECTION.search(s.text)
+            ),
             agreed_steps=tuple(steps[-3:]),
             titles=tuple(t for t, _ in titles.most_common(3)),
         )
+
+
+_PERSON = re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?)\b")
+
+
+def _buyer(signals: Sequence[Signal], ctx: _CallContext) -> str:
+    """How to refer to the economic buyer in advice: their name if the prospect said it,
+    else the title most mentioned, else a generic phrase."""
+    for s in sorted(signals, key=lambda s: -s.weight):
+        if s.negative or s.sentence.role is Role.REP:
+            continue
+        for m in _PERSON.finditer(s.sentence.text):
+            first = m.group(1).split()[0]
+            if m.start() > 0 and first not in _NAME_STOP:
+                return m.group(1)
+            if m.start() == 0 and first not in _NAME_STOP and " " in m.group(1):
+                return m.group(1)
+    if ctx.titles:
+        return f"the {ctx.titles[0]}"
+    return "the budget holder"
 
 
 def _amount_value(text: str) -> float:
@@ -1288,7 +1391,7 @@ _GAP_TEXT: Mapping[MeddicDimension, Mapping[str, tuple[str, str]]] = {
         ),
         "target": (
             "No target or expected improvement was stated.",
-            "Ask what result would make this project a success in 6–12 months and how they "
+            "Ask what result would make this project a success in 6-12 months and how they "
             "will measure it.",
         ),
         "baseline": (
@@ -1313,8 +1416,7 @@ _GAP_TEXT: Mapping[MeddicDimension, Mapping[str, tuple[str, str]]] = {
         ),
         "authority": (
             "Budget authority is unconfirmed: nobody said who has the final say.",
-            "Confirm who has the final say and the approval threshold (e.g. purchases "
-            "{amount}).",
+            "Confirm who has the final say and the approval threshold (e.g. purchases {amount}).",
         ),
         "access": (
             "No access to the economic buyer yet.",
@@ -1333,8 +1435,7 @@ _GAP_TEXT: Mapping[MeddicDimension, Mapping[str, tuple[str, str]]] = {
         ),
         "commercial": (
             "Commercial criteria (price, contract terms, support) were not discussed.",
-            "Ask how price and contract terms will be weighed and what budget range is "
-            "expected.",
+            "Ask how price and contract terms will be weighed and what budget range is expected.",
         ),
         "evaluation": (
             "No view of how options will be compared or which vendors are in play.",
@@ -1406,7 +1507,7 @@ _NEGATIVE_GAP: Mapping[MeddicDimension, str] = {
     D.ECONOMIC_BUYER: "The prospect is unsure who approves the budget",
     D.DECISION_CRITERIA: "The prospect has no defined criteria yet",
     D.DECISION_PROCESS: "The prospect does not know the decision process or timeline",
-    D.IDENTIFY_PAIN: "The prospect could not name the problem",
+    D.IDENTIFY_PAIN: "The prospect plays the problem down",
     D.CHAMPION: "Nobody is ready to push this internally",
 }
 
@@ -1417,10 +1518,12 @@ def _gaps_and_recommendations(
     facets: frozenset[str],
     negatives: Sequence[Signal],
     ctx: _CallContext,
+    buyer: str,
 ) -> tuple[list[str], list[str]]:
+    """Gaps name what is missing (at most three), recommendations say what to ask next;
+    ``buyer`` is whoever the call points at as the economic buyer, to make them concrete."""
     amount = f"over {ctx.largest_amount}" if ctx.largest_amount else "of this size"
-    title = ctx.titles[0] if ctx.titles else "the budget holder"
-    fill = {"amount": amount, "title": title}
+    fill = {"amount": amount, "title": buyer}
     gaps: list[str] = []
     recs: list[str] = []
     if negatives:
@@ -1429,19 +1532,27 @@ def _gaps_and_recommendations(
     if score == 1:
         first = next(iter(FACETS[d]))
         gap, rec = _GAP_TEXT[d][first]
-        gaps.append(f"{d.title} was not discussed. {gap}" if gap else f"{d.title} was not discussed.")
+        gaps.append(
+            f"{d.title} was not discussed. {gap}" if gap else f"{d.title} was not discussed."
+        )
         recs.append(rec.format(**fill))
         missing = [f for f in FACETS[d] if f != first]
     else:
         missing = [f for f in FACETS[d] if f not in facets]
     if score >= 5:
         return gaps, recs
+    if score > 1 and not missing and not negatives:
+        gaps.append(f"{d.title} rests on a single statement that nobody else confirmed.")
+        recs.append(
+            f"Confirm the {d.title.lower()} details in the written recap and with a second "
+            "stakeholder."
+        )
     for f in missing[: 3 if score > 1 else 2]:
         gap, rec = _GAP_TEXT[d][f]
         if score > 1:
             gaps.append(gap)
         recs.append(rec.format(**fill))
-    return gaps, recs
+    return gaps[:3], recs[:3]
 
 
 def _key_findings(
@@ -1453,15 +1564,24 @@ def _key_findings(
     ordered = sorted(results.values(), key=lambda r: -r.assessment.score)
     strong = [r for r in ordered if r.assessment.score >= 4]
     weak = [r for r in ordered if r.assessment.score <= 2]
-    findings = [
-        f"{status.value} qualification ({overall:.1f}/5): strongest "
-        + ", ".join(f"{r.assessment.dimension.title} {r.assessment.score}" for r in ordered[:2])
-        + "; weakest "
-        + ", ".join(f"{r.assessment.dimension.title} {r.assessment.score}" for r in ordered[-2:])
-        + "."
-    ]
+
+    def listing(rs: Iterable[_DimensionResult]) -> str:
+        return ", ".join(f"{r.assessment.dimension.title} {r.assessment.score}/5" for r in rs)
+
+    best = [r for r in ordered[:2] if r.assessment.score >= 3]
+    headline = f"{status.value} qualification, overall {overall:.1f}/5"
+    if best:
+        headline += f"; strongest: {listing(best)}"
+    worst = [r for r in reversed(ordered[-2:]) if r.assessment.score <= 3]
+    if worst:
+        headline += f"; weakest: {listing(worst)}"
+    findings = [headline + "."]
+    quoted: set[str] = set()
     for r in strong[:3]:
         ev = r.assessment.evidence[0]
+        if ev.quote in quoted:
+            continue
+        quoted.add(ev.quote)
         findings.append(
             f'{r.assessment.dimension.title}: "{_short(ev.quote, 140)}" ({fmt_ts(ev.start)}).'
         )
@@ -1495,15 +1615,17 @@ def _next_steps(
     )
     for r in ordered:
         a = r.assessment
-        if a.score >= 4 or not a.recommendations:
+        if a.score >= 5 or not a.recommendations:
             continue
         if a.score == 1 or (a.score == 2 and a.dimension in critical):
             priority = Priority.HIGH
         elif a.score == 2:
             priority = Priority.MEDIUM
-        else:
+        else:  # 3, or 4 with a facet still open
             priority = Priority.LOW
-        steps.append(NextStep(action=f"{a.dimension.title}: {a.recommendations[0]}", priority=priority))
+        steps.append(
+            NextStep(action=f"{a.dimension.title}: {a.recommendations[0]}", priority=priority)
+        )
     return steps[:6]
 
 
@@ -1548,11 +1670,28 @@ def _risks(results: Mapping[MeddicDimension, _DimensionResult], ctx: _CallContex
     return sorted(risks, key=lambda r: order[r.severity])
 
 
-def weighted_overall(scores: Mapping[MeddicDimension, int], weights: Mapping[MeddicDimension, float] = DEFAULT_WEIGHTS) -> float:
+def weighted_overall(
+    scores: Mapping[MeddicDimension, int],
+    weights: Mapping[MeddicDimension, float] = DEFAULT_WEIGHTS,
+) -> float:
     """The overall score as the built-in analyzer computes it (exposed for tests and LLM
     post-processing that wants the same aggregation)."""
     total = sum(weights[d] for d in scores)
     return round(sum(weights[d] * s for d, s in scores.items()) / total, 2) if total else 1.0
+
+
+def build_analyzer(
+    provider: str = "builtin",
+    base_url: str | None = None,
+    api_key: SecretStr | str | None = None,
+    model: str | None = None,
+    **options: Any,
+) -> Analyzer:
+    """Same as :func:`callstream_analyzer.factory.build_analyzer` (its home; imported lazily
+    because the remote adapters import this module, and so this module stays free of I/O)."""
+    from callstream_analyzer.factory import build_analyzer as build
+
+    return build(provider, base_url, api_key, model, **options)
 
 
 __all__ = [
@@ -1571,6 +1710,7 @@ __all__ = [
     "Sentence",
     "StatusPolicy",
     "assign_roles",
+    "build_analyzer",
     "fmt_ts",
     "split_sentences",
     "weighted_overall",

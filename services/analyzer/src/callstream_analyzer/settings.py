@@ -10,6 +10,8 @@ class AnalyzerSettings(CommonSettings):
     analyzer_provider: str = "builtin"
     """``builtin`` (offline: MiniLM embeddings + rules), ``openai`` (any OpenAI-compatible
     chat endpoint) or ``gemini``."""
-    analyzer_base_url: str = "https://api.openai.com/v1"
+    analyzer_base_url: str | None = None
+    """Defaults to the provider's public endpoint (OpenAI, Gemini)."""
     analyzer_api_key: SecretStr | None = None
-    analyzer_model: str = "gpt-4o-mini"
+    analyzer_model: str | None = None
+    """Remote model name (e.g. ``gpt-4o-mini``, ``gemini-2.0-flash``); unused by builtin."""

@@ -38,31 +38,33 @@ class IngestState:
             ).scalar_one_or_none()
 
     async def save_and_publish(self, conv: Conversation, event: CallUploaded) -> None:
-        """Row and event together: the row is committed only after Kafka acknowledged
-        the event, so a call is never `pending` without its event on the topic."""
+        """Commit the row, then publish; if Kafka does not acknowledge, delete the row again.
+
+        Committing first means a consumer can never receive the event before the row is
+        visible; the compensating delete means a failed publish leaves nothing behind.
+        """
         async with self.sessions() as session, session.begin():
             session.add(conv)
-            await session.flush()
-            try:
-                await asyncio.wait_for(
-                    self.broker.publish(
-                        event.model_dump(mode="json"),
-                        topics.CALLS_UPLOADED,
-                        key=str(event.conversation_id).encode(),
-                        headers={"x-callstream-priority": str(event.priority)},
-                    ),
-                    self.settings.kafka_publish_timeout_seconds,
+        try:
+            await asyncio.wait_for(
+                self.broker.publish(
+                    event.model_dump(mode="json"),
+                    topics.CALLS_UPLOADED,
+                    key=str(event.conversation_id).encode(),
+                    headers={"x-callstream-priority": str(event.priority)},
+                ),
+                self.settings.kafka_publish_timeout_seconds,
+            )
+        except BaseException as exc:
+            async with self.sessions() as session, session.begin():
+                await session.execute(
+                    text("DELETE FROM conversations WHERE id = :id"), {"id": conv.id}
                 )
-            except (TimeoutError, OSError, ConnectionError) as exc:
+            if isinstance(exc, Exception) and _is_kafka_failure(exc):
                 raise ApiError(
                     503, "kafka_unavailable", "the event bus is unavailable; nothing was stored"
                 ) from exc
-            except Exception as exc:
-                if type(exc).__module__.startswith("aiokafka"):
-                    raise ApiError(
-                        503, "kafka_unavailable", "the event bus is unavailable; nothing was stored"
-                    ) from exc
-                raise
+            raise
 
     async def check_dependencies(self) -> dict[str, str]:
         async def database() -> None:
@@ -86,3 +88,9 @@ class IngestState:
         names = ("database", "object_store", "kafka")
         results = await asyncio.gather(run(database), run(object_store), run(kafka))
         return dict(zip(names, results, strict=True))
+
+
+def _is_kafka_failure(exc: Exception) -> bool:
+    return isinstance(exc, TimeoutError | OSError | ConnectionError) or type(
+        exc
+    ).__module__.startswith("aiokafka")

@@ -331,7 +331,12 @@ def iter_audio_chunks(
     ``default_search_seconds``; 0 cuts at exactly ``chunk_seconds``), which in speech is a
     pause between words, so no word is split between two chunks.
 
-    Memory is bounded by one chunk plus one decode block, whatever the call's length.
+    No stub at the end: a 4-s last chunk gives the model too little context (its first
+    words come out wrong). A cut is only made once half a chunk more audio is buffered, and
+    if the stream then ends with between one and 1.5 chunks left, that remainder is split
+    into two near-equal halves, again at a pause; so every chunk is at least about half
+    ``chunk_seconds`` long unless the whole call is shorter. Memory is bounded by 1.5
+    chunks plus one decode block, whatever the call's length.
     """
     if chunk_seconds <= 0:
         raise ValueError("chunk_seconds must be positive")
@@ -340,21 +345,33 @@ def iter_audio_chunks(
         raise ValueError("search_seconds must be in [0, chunk_seconds)")
     chunk_len = int(chunk_seconds * SAMPLE_RATE)
     search_len = int(search * SAMPLE_RATE)
+    lookahead = chunk_len // 2
     buffer: list[FloatArray] = []
     buffered = 0
     offset = 0  # samples already yielded
     for block in iter_pcm(path, block_seconds=min(5.0, chunk_seconds)):
         buffer.append(block)
         buffered += len(block)
-        while buffered >= chunk_len:
+        while buffered >= chunk_len + lookahead:
             audio = np.concatenate(buffer)
-            cut = find_cut(audio, chunk_len, search_len)
+            cut = find_cut(audio, chunk_len - search_len, chunk_len)
             yield AudioChunk(start=offset / SAMPLE_RATE, samples=audio[:cut].copy())
             offset += cut
             rest = audio[cut:].copy()
             buffer, buffered = [rest], len(rest)
-    if buffered:
-        yield AudioChunk(start=offset / SAMPLE_RATE, samples=np.concatenate(buffer))
+    if not buffered:
+        return
+    audio = np.concatenate(buffer)
+    if buffered > chunk_len:
+        # Both halves stay within chunk_len; the cut lands near the middle, at a pause.
+        half = buffered // 2
+        lo = max(buffered - chunk_len, half - search_len // 2)
+        hi = min(chunk_len, half + search_len // 2)
+        cut = find_cut(audio, lo, hi)
+        yield AudioChunk(start=offset / SAMPLE_RATE, samples=audio[:cut].copy())
+        offset += cut
+        audio = audio[cut:]
+    yield AudioChunk(start=offset / SAMPLE_RATE, samples=audio)
 
 
 _FRAME = SAMPLE_RATE // 50  # 20 ms energy frames
@@ -362,17 +379,17 @@ _WINDOW_FRAMES = 15  # 300 ms: about the shortest pause between words
 _SILENCE_ENERGY = 1e-8  # mean square of a -80 dBFS signal: digital silence plus dither
 
 
-def find_cut(audio: FloatArray, chunk_len: int, search_len: int) -> int:
-    """Sample index in ``(chunk_len - search_len, chunk_len]`` at the quietest 300 ms.
+def find_cut(audio: FloatArray, lo: int, hi: int) -> int:
+    """Sample index in ``[lo, hi]`` at the centre of the quietest 300 ms of ``audio[lo:hi]``.
 
     Frame energies are smoothed over a 300-ms window and the centre of the quietest window
-    wins (the latest of the near-equally quiet ones, to keep chunks long). A plain energy minimum needs no second
-    model and is deterministic; on continuous noise it still lands on the least harmful spot.
+    wins (the latest of the near-equally quiet ones, to keep chunks long). A plain energy
+    minimum needs no second model and is deterministic; on continuous noise it still lands
+    on the least harmful spot. A range shorter than one window yields ``hi``.
     """
-    if search_len < _FRAME * _WINDOW_FRAMES:
-        return chunk_len
-    lo = chunk_len - search_len
-    region = audio[lo:chunk_len]
+    if hi - lo < _FRAME * _WINDOW_FRAMES:
+        return max(1, hi)
+    region = audio[lo:hi]
     n_frames = len(region) // _FRAME
     energy = np.square(region[: n_frames * _FRAME].astype(np.float64)).reshape(n_frames, _FRAME)
     frame_energy = energy.mean(axis=1)
@@ -382,4 +399,4 @@ def find_cut(audio: FloatArray, chunk_len: int, search_len: int) -> int:
     quiet = np.flatnonzero(smooth <= smooth.min() * 2 + _SILENCE_ENERGY)
     best = int(quiet[-1])
     cut = lo + (best + _WINDOW_FRAMES // 2) * _FRAME + _FRAME // 2
-    return max(1, min(cut, chunk_len))
+    return max(1, min(cut, hi))

@@ -13,7 +13,8 @@ class TranscriberSettings(CommonSettings):
     no speech recognition, a fixed transcript at once)."""
     transcriber_base_url: str = "https://api.groq.com/openai/v1"
     transcriber_api_key: SecretStr | None = None
-    transcriber_model: str = "whisper-large-v3-turbo"
+    transcriber_model: str | None = None
+    """Remote model name, e.g. ``whisper-large-v3-turbo`` on Groq; builtin: tiny.en."""
     transcriber_beam_size: int = 1
     transcriber_chunk_seconds: float = 600.0
     transcriber_cpu_threads: int = 2

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from callstream_common.contracts import Transcript, TranscriptSegment
 from pydantic import SecretStr
@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 BUILTIN_PROVIDER = "builtin"
 BUILTIN_MODEL = "whisper-tiny.en"
 DEFAULT_CHUNK_SECONDS = 600.0
-
-ProviderName = Literal["builtin", "openai"]
-
 
 @runtime_checkable
 class Transcriber(Protocol):
@@ -232,14 +229,17 @@ def build_transcriber(
 
     ``"openai"`` means any OpenAI-compatible ``/audio/transcriptions`` endpoint (OpenAI,
     Groq, a local server); it needs ``base_url`` and, unless the server is open, ``api_key``.
-    Only the bundled model exists for ``"builtin"``, so naming another model there is a
-    configuration error rather than a silent substitution.
+    ``model`` names the remote model; the builtin provider only has the bundled tiny.en, so
+    for it another name is ignored (and logged) — one settings file can then carry the
+    remote model while the builtin engine is selected.
     """
     name = provider.strip().lower()
     if name == BUILTIN_PROVIDER:
         if model not in (None, "", BUILTIN_MODEL, "tiny.en"):
-            raise ValueError(
-                f"the builtin provider only has {BUILTIN_MODEL!r}; got model={model!r}"
+            log.info(
+                "model setting ignored: the builtin provider always uses %s (got %r)",
+                BUILTIN_MODEL,
+                model,
             )
         return WhisperTranscriber(
             beam_size=beam_size, chunk_seconds=chunk_seconds, cpu_threads=cpu_threads

@@ -184,7 +184,9 @@ class Postgres(Component):
             verb = "ALTER" if exists else "CREATE"
             # ALTER on every start keeps the password in step with the settings.
             stmt = await conn.fetchval(
-                FORMAT_SQL, f"{verb} ROLE %I WITH LOGIN PASSWORD %L", [s.postgres_user, password]
+                FORMAT_SQL,
+                f"{verb} ROLE %I WITH LOGIN CREATEDB PASSWORD %L",
+                [s.postgres_user, password],
             )
             await conn.execute(stmt)
             has_db = await conn.fetchval(

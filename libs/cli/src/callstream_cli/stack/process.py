@@ -56,15 +56,28 @@ def _pid_exists(pid: int) -> bool:
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status if the process is our own child, so it leaves no zombie."""
+def _exited(pid: int) -> bool:
+    """For a PID whose main thread shows as a zombie: has the whole process exited?
+
+    A zombie main thread is not enough: the JVM's launcher thread exits while the VM's other
+    threads keep running (and may still be shutting down). A child of ours is settled, and
+    reaped, by ``poll()``, which succeeds only once every thread is gone; for other processes
+    the remaining threads are counted.
+    """
     child = _CHILDREN.get(pid)
     if child is not None:
-        if child.poll() is not None:
-            del _CHILDREN[pid]
-        return
+        if child.poll() is None:
+            return False
+        del _CHILDREN[pid]
+        return True
     with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return True
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) <= 1
+    except OSError:
+        return True
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -119,8 +132,7 @@ class ManagedProcess:
             has_proc = Path("/proc/self/stat").exists()
             return None if has_proc or not _pid_exists(pid) else pid
         state, started = stat
-        if state in ("Z", "X"):
-            _reap(pid)
+        if state in ("Z", "X") and _exited(pid):
             return None
         if record.get("start_time") not in (None, started):
             return None  # the PID now belongs to another process

@@ -120,7 +120,9 @@ class StackSettings(BaseSettings):
     mvn_bin: str = "mvn"
     redis_server_bin: str = "redis-server"
     health_timeout: float = Field(
-        default=120.0, description="Seconds to wait for a started component to become healthy."
+        default=180.0,
+        description="Seconds to wait for a started component to become healthy (JVMs boot "
+        "slowly on a busy 2-core machine).",
     )
 
     @property

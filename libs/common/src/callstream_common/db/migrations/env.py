@@ -2,6 +2,7 @@
 
 import asyncio
 
+import callstream_common.db.compaction_models  # registers the archive tables
 import callstream_common.db.models  # noqa: F401  (registers the tables)
 from alembic import context
 from sqlalchemy.engine import Connection
