@@ -15,6 +15,8 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import text
+
 from callstream_common.compaction_store import dataset_prefix
 from callstream_common.db.engine import make_engine, make_sessionmaker
 from callstream_common.objectstore import ObjectStore
@@ -22,7 +24,6 @@ from callstream_common.settings import CommonSettings
 from callstream_compactor import schema as sch
 from callstream_compactor.archive import ensure_dataset, new_file_key, register_files, write_file
 from callstream_compactor.compaction import CompactionContext, compact_partition
-from sqlalchemy import text
 
 DAY = date(2026, 1, 15)
 

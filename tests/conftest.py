@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.stack import running_stack
 
+WEBHOOK_SECRET = "whsec-test-secret"  # noqa: S105 - a test fixture value
+
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Any]:
@@ -65,7 +67,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def fake_slack() -> Iterator[Any]:
     from tests.support.fake_slack import FakeSlack
 
-    with FakeSlack() as fake:
+    with FakeSlack(receiver_secret=WEBHOOK_SECRET) as fake:
         yield fake
 
 
@@ -79,6 +81,8 @@ def services(stack: Any, fake_slack: Any) -> Iterator[Any]:
         "CALLSTREAM_SLACK_BOT_TOKEN": fake_slack.bot_token,
         "CALLSTREAM_SLACK_CHANNEL": "#sales-calls",
         "CALLSTREAM_SLACK_API_BASE_URL": fake_slack.api_url,
+        "CALLSTREAM_WEBHOOK_URL": fake_slack.receiver_url("crm"),
+        "CALLSTREAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "CALLSTREAM_RETRY_BASE_SECONDS": "1.0",
         "CALLSTREAM_MAX_UPLOAD_BYTES": str(20 * 1024 * 1024),
         "OTEL_BSP_SCHEDULE_DELAY": "200",

@@ -38,9 +38,22 @@ def zipkin_trace(
     return spans
 
 
-def test_sample_call_end_to_end(
-    services: Any, tokens: dict[str, str], sample_wav: Any, fake_slack: Any, endpoints: Any
+async def test_sample_call_end_to_end(
+    services: Any,
+    tokens: dict[str, str],
+    sample_wav: Any,
+    fake_slack: Any,
+    endpoints: Any,
+    sessions: Any,
 ) -> None:
+    from callstream_cli.alerts import add_rule
+
+    await add_rule(
+        endpoints.database_url.get_secret_value(),
+        "e2e: anything short of perfect",
+        "overall_below",
+        {"threshold": 5, "severity": "info"},
+    )
     base = services.base_url
     started = time.monotonic()
     with sample_wav.open("rb") as fh:
@@ -89,12 +102,37 @@ def test_sample_call_end_to_end(
         assert all(e["start"] is not None for e in dims[name]["evidence"])
     assert set(conv["timings"]) >= {"upload", "transcription", "analysis", "notification"}
 
-    messages = fake_slack.wait_for_messages(1, needle=cid, timeout=30)
-    main = [m for m in messages if "MEDDIC" in m.text or "overall" in m.text.lower()]
-    assert len(messages) >= 1 and main
-    assert len(
-        [m for m in fake_slack.messages_for(cid) if m.json.get("channel") == "#sales-calls"]
-    ) == len(messages)
+    messages = fake_slack.wait_for_messages(2, needle=cid, timeout=30)
+    alerts_sent = [m for m in messages if "rotating_light" in m.text]
+    scorecards = [m for m in messages if "rotating_light" not in m.text]
+    assert len(scorecards) == 1 and len(alerts_sent) == 1, [m.text[:200] for m in messages]
+    assert all(m.json["channel"] == "#sales-calls" for m in messages)
+    assert f"/v1/conversations/{cid}" in scorecards[0].text
+
+    deliveries = [d for d in fake_slack.deliveries("crm") if cid in d.text]
+    assert len(deliveries) == 1
+    assert (deliveries[0].header("X-Callstream-Signature") or "").startswith("v1=")
+    from sqlalchemy import text as sql
+
+    async with sessions() as s:
+        alerts = (
+            await s.execute(
+                sql("SELECT message FROM alerts WHERE conversation_id = :c"), {"c": cid}
+            )
+        ).all()
+        sent = (
+            await s.execute(
+                sql("SELECT channel, status FROM notifications WHERE conversation_id = :c"),
+                {"c": cid},
+            )
+        ).all()
+    assert any("below" in a.message for a in alerts), alerts
+    assert {(n.channel, n.status) for n in sent} >= {
+        ("log", "sent"),
+        ("slack", "sent"),
+        ("slack-alert", "sent"),
+        ("webhook", "sent"),
+    }
 
     trace_id = conv["trace_id"]
     assert trace_id and accepted["trace_id"] == trace_id

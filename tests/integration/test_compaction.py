@@ -16,6 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from sqlalchemy import select
+
 from callstream_common.compaction_store import (
     dataset_prefix,
     list_datasets,
@@ -41,7 +43,6 @@ from callstream_compactor.compaction import (
     compact_partition,
     sweep_orphans,
 )
-from sqlalchemy import select
 
 pytestmark = pytest.mark.stack
 

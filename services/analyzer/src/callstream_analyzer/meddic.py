@@ -1029,8 +1029,15 @@ class BuiltinMeddicAnalyzer:
         """Per sentence and dimension: combined confidence, semantic probability, cue labels."""
         cfg = self._config
         dims = list(MeddicDimension)
-        sims, background = self._classifier.similarities([s.text for s in sentences])
         n = len(sentences)
+        # Back-channel is never evidence and never a question worth context: skip embedding it.
+        wanted = [i for i, s in enumerate(sentences) if not _ACK.match(s.text)]
+        sims = np.zeros((n, len(dims)), np.float32)
+        background = np.ones(n, np.float32)
+        if wanted:
+            sims[wanted], background[wanted] = self._classifier.similarities(
+                [sentences[i].text for i in wanted]
+            )
         logits = (
             np.concatenate(
                 [sims, background[:, None], np.full((n, 1), cfg.semantic_none)], axis=1

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
+from faststream import FastStream
+
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed, CompactionRequested
 from callstream_common.runtime import build_runtime
 from callstream_common.stage import Stage
-from faststream import FastStream
-
 from callstream_compactor.archive import Flusher, ensure_dataset
 from callstream_compactor.compaction import CompactionContext
 from callstream_compactor.handlers import CompactorHandlers

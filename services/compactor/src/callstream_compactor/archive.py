@@ -27,6 +27,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from callstream_common.compaction_store import dataset_prefix
 from callstream_common.contracts import CallAnalyzed
 from callstream_common.db.compaction_models import (
@@ -42,11 +47,6 @@ from callstream_common.db.compaction_models import (
 from callstream_common.db.models import Conversation, MeddicAnalysisRow
 from callstream_common.objectstore import ObjectStore
 from callstream_common.retry import PermanentError
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from callstream_compactor import schema as sch
 
 log = logging.getLogger(__name__)

@@ -32,6 +32,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from callstream_common.compaction_store import dataset_prefix
 from callstream_common.db.compaction_models import (
     DATASETS,
@@ -45,10 +49,6 @@ from callstream_common.db.compaction_models import (
 )
 from callstream_common.objectstore import ObjectStore
 from callstream_common.retry import PermanentError, RetryableError
-from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from callstream_compactor import schema as sch
 from callstream_compactor.archive import (
     WrittenFile,

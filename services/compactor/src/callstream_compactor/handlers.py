@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed, CompactionRequested, CompactionTrigger
 from callstream_common.db.compaction_models import SCHEDULE_SLOTS, CompactionDataset
 from callstream_common.runtime import Runtime
 from callstream_common.stage import DeadLetter
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
 from callstream_compactor.archive import Flusher, FlushResult, buffer_row, build_row, ingest_uploads
 from callstream_compactor.compaction import CompactionContext, compact_dataset, live_files
 from callstream_compactor.planning import FileInfo, small_file_count

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
+
 from callstream_common.contracts import MeddicDimension
 
 SCHEMA_VERSION = 1

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from callstream_common.settings import CommonSettings
 from croniter import croniter
 from pydantic import Field, field_validator
+
+from callstream_common.settings import CommonSettings
 
 
 class CompactorSettings(CommonSettings):

@@ -20,13 +20,13 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from callstream_common import compaction_store, topics
-from callstream_common.contracts import CompactionRequested, CompactionTrigger
-from callstream_common.db.models import Role
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from callstream_common import compaction_store, topics
+from callstream_common.contracts import CompactionRequested, CompactionTrigger
+from callstream_common.db.models import Role
 from callstream_ingest.api import principal, state
 from callstream_ingest.auth import Principal
 from callstream_ingest.errors import ApiError

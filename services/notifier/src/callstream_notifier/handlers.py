@@ -26,7 +26,9 @@ from callstream_common.db.models import (
 from callstream_common.retry import PermanentError, RetryableError
 from callstream_common.runtime import Runtime
 from callstream_common.stage import DeadLetter
+from pydantic import ValidationError
 from sqlalchemy import select, text
+from sqlmodel import col
 from sqlalchemy.dialects.postgresql import insert
 
 from callstream_notifier.alerts import AlertRule, AlertTriggered, evaluate_rules
@@ -73,12 +75,10 @@ class NotifierHandlers:
             ).scalar_one_or_none()
             if row is None:
                 raise PermanentError(f"conversation {conv.id} has no analysis")
-            rules = [
-                _rule(r)
-                for r in (
-                    await session.execute(select(AlertRuleRow).where(AlertRuleRow.enabled))  # type: ignore[arg-type]
-                ).scalars()
-            ]
+            rows = (
+                await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.enabled)))
+            ).scalars()
+            rules = [rule for rule in map(_rule, rows) if rule is not None]
         analysis = MeddicAnalysis.model_validate(
             {
                 "dimensions": row.dimensions,
@@ -233,10 +233,15 @@ class NotifierHandlers:
             )
 
 
-def _rule(row: AlertRuleRow) -> AlertRule:
-    return AlertRule.model_validate(
-        {"id": str(row.id), "name": row.name, "kind": row.kind, **(row.params or {})}
-    )
+def _rule(row: AlertRuleRow) -> AlertRule | None:
+    """A stored rule, or None (logged) if it is malformed: one bad rule must not fail calls."""
+    try:
+        return AlertRule.model_validate(
+            {"id": str(row.id), "name": row.name, "kind": row.kind, **(row.params or {})}
+        )
+    except ValidationError as exc:
+        log.warning("alert rule %r ignored: %s", row.name, exc)
+        return None
 
 
 def _json(value: Any) -> str:

@@ -2,12 +2,13 @@
 
 import asyncio
 
-import callstream_common.db.compaction_models  # registers the archive tables
-import callstream_common.db.models  # noqa: F401  (registers the tables)
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
+
+import callstream_common.db.compaction_models  # registers the archive tables
+import callstream_common.db.models  # noqa: F401  (registers the tables)
 
 target_metadata = SQLModel.metadata
 
