@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.stack import running_stack
 
-WEBHOOK_SECRET = "whsec-test-secret"  # noqa: S105 - a test fixture value
+WEBHOOK_SECRET = "whsec-test-secret"
 
 
 @pytest.fixture(scope="session")

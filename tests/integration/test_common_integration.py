@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from callstream_common.contracts import CallUploaded, ConversationMetadata
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from callstream_common.contracts import CallUploaded, ConversationMetadata
 
 pytestmark = pytest.mark.stack
 
@@ -32,8 +33,9 @@ def _event() -> CallUploaded:
 async def test_subscriber_receives_a_published_contract_with_its_trace_context(
     common_settings: Any,
 ) -> None:
-    from callstream_common.kafka import make_broker
     from faststream.kafka import KafkaBroker
+
+    from callstream_common.kafka import make_broker
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -75,6 +77,7 @@ async def test_subscriber_receives_a_published_contract_with_its_trace_context(
 
 async def test_migrations_apply_to_an_empty_database(endpoints: Any) -> None:
     import asyncpg
+
     from callstream_common.db.migrate import downgrade, upgrade
 
     url = endpoints.database_url.get_secret_value()

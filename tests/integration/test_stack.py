@@ -23,6 +23,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from minio import Minio
+from minio.error import S3Error
+from pydantic import SecretStr
+from redis.asyncio import Redis
+from typer.testing import CliRunner
+
 from callstream_cli.main import app
 from callstream_cli.stack import (
     StackEndpoints,
@@ -35,11 +41,6 @@ from callstream_cli.stack import (
     up_async,
 )
 from callstream_cli.stack.component import port_is_open
-from minio import Minio
-from minio.error import S3Error
-from pydantic import SecretStr
-from redis.asyncio import Redis
-from typer.testing import CliRunner
 
 pytestmark = pytest.mark.stack
 

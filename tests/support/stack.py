@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from callstream_cli.stack.endpoints import StackEndpoints
 from callstream_cli.stack.settings import StackSettings, project_root
-from pydantic import SecretStr
 
 ROOT = project_root()
 
@@ -77,12 +78,13 @@ def running_stack() -> Iterator[tuple[StackEndpoints, StackSettings]]:
 @contextmanager
 def _containers(settings: StackSettings) -> Iterator[StackEndpoints]:
     """The same components as containers (needs a Docker engine; not used on this machine)."""
-    from callstream_common.topics import all_topics
     from testcontainers.core.container import DockerContainer
     from testcontainers.kafka import KafkaContainer
     from testcontainers.minio import MinioContainer
     from testcontainers.postgres import PostgresContainer
     from testcontainers.redis import RedisContainer
+
+    from callstream_common.topics import all_topics
 
     with (
         KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka,

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
+
 from callstream_analyzer.embeddings import MiniLMEmbedder
 from callstream_analyzer.meddic import BuiltinMeddicAnalyzer
-from numpy.typing import NDArray
 
 
 class HashingEmbedder:

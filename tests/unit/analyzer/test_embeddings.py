@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from callstream_analyzer.embeddings import (
     DIMENSION,
     EmbeddingModelError,

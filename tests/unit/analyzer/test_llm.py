@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from callstream_analyzer.errors import PermanentProviderError, RetryableProviderError
 from callstream_analyzer.factory import build_analyzer
 from callstream_analyzer.llm import GeminiAnalyzer, OpenAIChatAnalyzer, response_schema

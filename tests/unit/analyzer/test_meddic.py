@@ -12,6 +12,7 @@ import re
 import time
 
 import pytest
+
 from callstream_analyzer import meddic
 from callstream_analyzer.meddic import (
     BuiltinMeddicAnalyzer,

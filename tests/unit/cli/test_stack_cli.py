@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from callstream_cli.main import app
 from callstream_cli.stack.cli import declared_topics
-from typer.testing import CliRunner
 
 
 @pytest.fixture

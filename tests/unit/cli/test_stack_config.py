@@ -11,6 +11,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+
 from callstream_cli.stack.component import port_is_open
 from callstream_cli.stack.kafka import (
     TopicSpec,

@@ -6,10 +6,11 @@ import shlex
 import subprocess
 
 import pytest
+from typer.testing import CliRunner
+
 from callstream_cli.main import app
 from callstream_cli.stack.endpoints import StackEndpoints, export_lines
 from callstream_cli.stack.settings import StackSettings
-from typer.testing import CliRunner
 
 SERVICE_VARS = {
     "CALLSTREAM_KAFKA_BOOTSTRAP_SERVERS",

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from callstream_cli.stack.process import ManagedProcess, ProcessError, tail
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]

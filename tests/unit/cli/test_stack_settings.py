@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from callstream_cli.stack.settings import (
     KAFKA_POM,
     WEED_GRPC_OFFSET,

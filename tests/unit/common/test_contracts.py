@@ -3,6 +3,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from pydantic import ValidationError
+
 from callstream_common.contracts import (
     CallUploaded,
     ConversationMetadata,
@@ -14,7 +16,6 @@ from callstream_common.contracts import (
 from callstream_common.retry import PermanentError, UnknownSchemaVersion
 from callstream_common.stage import decode_event
 from callstream_common.topics import DLQ, all_topics, retry_topic_for
-from pydantic import ValidationError
 
 
 def uploaded(**over: object) -> CallUploaded:

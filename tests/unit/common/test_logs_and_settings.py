@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+
 from callstream_common.logs import redact, setup_logging
 from callstream_common.settings import CommonSettings
 

@@ -4,6 +4,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import BaseModel
+
 from callstream_common.retry import (
     PermanentError,
     RetryableError,
@@ -11,7 +13,6 @@ from callstream_common.retry import (
     decide,
     is_permanent,
 )
-from pydantic import BaseModel
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

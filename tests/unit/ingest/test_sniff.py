@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from callstream_ingest.sniff import sniff_audio
 
 

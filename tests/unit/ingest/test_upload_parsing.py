@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+
 from callstream_ingest.errors import ApiError
 from callstream_ingest.upload import read_multipart, read_raw
 

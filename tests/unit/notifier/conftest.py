@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+
 from callstream_common.contracts import (
     DimensionAssessment,
     MeddicAnalysis,
@@ -18,7 +19,6 @@ from callstream_common.contracts import (
     Risk,
 )
 from callstream_notifier.slack import CallSummary, ConversationLinks
-
 from tests.support.fake_slack import fake_slack  # noqa: F401  (fixture re-export)
 
 SCORES = {

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from pydantic import ValidationError
+
 from callstream_common.contracts import MeddicAnalysis, MeddicDimension, QualificationStatus
 from callstream_notifier.alerts import AlertKind, AlertRule, AlertSeverity, evaluate_rules
-from pydantic import ValidationError
 
 MakeAnalysis = Callable[..., MeddicAnalysis]
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from callstream_common.contracts import (
     MeddicAnalysis,
     MeddicDimension,
@@ -33,7 +34,6 @@ from callstream_notifier.slack import (
     slack_length,
     validate_slack_message,
 )
-
 from tests.support.fake_slack import block_kit_problems
 
 MakeAnalysis = Callable[..., MeddicAnalysis]

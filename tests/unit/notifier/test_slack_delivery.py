@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
+
 from callstream_notifier._http import RetryPolicy
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 from callstream_notifier.slack import (
@@ -15,8 +17,6 @@ from callstream_notifier.slack import (
     SlackClient,
     build_slack_message,
 )
-from pydantic import SecretStr
-
 from tests.support.fake_slack import FakeSlack
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=2.0)

@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
+
 from callstream_notifier._http import RetryPolicy
 from callstream_notifier.alerts import AlertRule, evaluate_rules
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
@@ -22,8 +24,6 @@ from callstream_notifier.webhooks import (
     build_webhook_event,
     verify_signature,
 )
-from pydantic import SecretStr
-
 from tests.support.fake_slack import FakeSlack
 
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=2.0)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from callstream_notifier.webhooks import compute_signature, verify_signature
 from pydantic import SecretStr
+
+from callstream_notifier.webhooks import compute_signature, verify_signature
 
 SECRET = "whsec-test"
 BODY = b'{"id":"evt-1","type":"conversation.analyzed"}'

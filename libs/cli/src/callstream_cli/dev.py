@@ -39,10 +39,11 @@ def ensure_dev_credential(settings: StackSettings) -> str:
     path = Path(settings.stack_dir) / "dev-token"
     if path.exists():
         return path.read_text().strip()
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     from callstream_common.credentials import create_credential
     from callstream_common.db.engine import make_sessionmaker
     from callstream_common.db.models import Rep, Role
-    from sqlalchemy.ext.asyncio import create_async_engine
 
     async def create() -> str:
         engine = create_async_engine(database_url(settings))
@@ -225,6 +226,7 @@ def register_remote(app: typer.Typer) -> None:
         """Prepare configured (managed) infrastructure: migrations, bucket, topics."""
         from aiokafka.admin import AIOKafkaAdminClient, NewTopic
         from aiokafka.errors import TopicAlreadyExistsError
+
         from callstream_common.db.migrate import upgrade
         from callstream_common.objectstore import ObjectStore
         from callstream_common.settings import CommonSettings

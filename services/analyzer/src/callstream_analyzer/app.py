@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from callstream_common import topics
-from callstream_common.contracts import CallTranscribed
-from callstream_common.runtime import build_runtime
-from callstream_common.stage import Stage
 from faststream import FastStream
 
 from callstream_analyzer.handlers import AnalyzerHandlers
 from callstream_analyzer.meddic import build_analyzer
 from callstream_analyzer.settings import AnalyzerSettings
+from callstream_common import topics
+from callstream_common.contracts import CallTranscribed
+from callstream_common.runtime import build_runtime
+from callstream_common.stage import Stage
 
 
 def create_app(settings: AnalyzerSettings | None = None) -> FastStream:

@@ -13,6 +13,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from callstream_analyzer.meddic import Analyzer
 from callstream_common import topics
 from callstream_common.contracts import (
     CallAnalyzed,
@@ -32,11 +37,6 @@ from callstream_common.db.models import (
 from callstream_common.retry import PermanentError
 from callstream_common.runtime import Runtime, event_id_for
 from callstream_common.stage import DeadLetter
-from opentelemetry import trace
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
-from callstream_analyzer.meddic import Analyzer
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("callstream.analyzer")

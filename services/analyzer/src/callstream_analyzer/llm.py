@@ -37,12 +37,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from callstream_common.contracts import MeddicAnalysis, MeddicDimension, Transcript
 from pydantic import SecretStr, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from callstream_analyzer.errors import PermanentProviderError, RetryableProviderError
 from callstream_analyzer.meddic import DEFAULT_WEIGHTS, StatusPolicy, fmt_ts, weighted_overall
+from callstream_common.contracts import MeddicAnalysis, MeddicDimension, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Message:
 class _Transient(Exception):
     """An HTTP attempt failed in a way that another attempt may fix."""
 
-    def __init__(self, reason: str, status: int | None, retry_after: float | None = None):
+    def __init__(self, reason: str, status: int | None, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
@@ -123,7 +123,7 @@ class _Transient(Exception):
 class _InvalidOutput(Exception):
     """The model replied, but not with a valid analysis; ``errors`` go into the repair turn."""
 
-    def __init__(self, errors: str, raw: str):
+    def __init__(self, errors: str, raw: str) -> None:
         super().__init__(errors)
         self.errors = errors
         self.raw = raw

@@ -50,6 +50,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
+from pydantic import SecretStr
+
 from callstream_common.contracts import (
     DimensionAssessment,
     Evidence,
@@ -62,8 +65,6 @@ from callstream_common.contracts import (
     Transcript,
     TranscriptSegment,
 )
-from numpy.typing import NDArray
-from pydantic import SecretStr
 
 PROVIDER = "builtin"
 MODEL = "meddic-rules+minilm-l6-int8"

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from callstream_common.settings import CommonSettings
 from pydantic import SecretStr
+
+from callstream_common.settings import CommonSettings
 
 
 class AnalyzerSettings(CommonSettings):

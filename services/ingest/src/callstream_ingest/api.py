@@ -8,6 +8,13 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
 from callstream_common.contracts import CallUploaded, ConversationMetadata
 from callstream_common.db.models import (
     Conversation,
@@ -18,13 +25,6 @@ from callstream_common.db.models import (
 )
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import current_trace_id
-from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
-
 from callstream_ingest.auth import Principal, can_see
 from callstream_ingest.errors import ApiError
 from callstream_ingest.sniff import sniff_audio

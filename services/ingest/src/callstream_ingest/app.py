@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+from faststream.kafka.fastapi import KafkaRouter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
 from callstream_common.db.engine import make_engine, make_sessionmaker
 from callstream_common.kafka import broker_options
 from callstream_common.logs import setup_logging
 from callstream_common.objectstore import ObjectStore
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
-from fastapi import FastAPI
-from faststream.kafka.fastapi import KafkaRouter
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
 from callstream_ingest.api import router
 from callstream_ingest.auth import Authenticator
 from callstream_ingest.compaction_api import compaction_router

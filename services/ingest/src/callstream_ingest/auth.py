@@ -11,13 +11,13 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from callstream_common.credentials import hash_token
-from callstream_common.db.models import ApiCredential, Conversation, Rep, Role
 from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from callstream_common.credentials import hash_token
+from callstream_common.db.models import ApiCredential, Conversation, Rep, Role
 from callstream_ingest.errors import ApiError
 
 CACHE_TTL_SECONDS = 10.0

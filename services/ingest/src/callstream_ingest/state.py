@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from callstream_common import topics
-from callstream_common.contracts import CallUploaded
-from callstream_common.db.models import Conversation
-from callstream_common.objectstore import ObjectStore
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from callstream_common import topics
+from callstream_common.contracts import CallUploaded
+from callstream_common.db.models import Conversation
+from callstream_common.objectstore import ObjectStore
 from callstream_ingest.auth import Authenticator
 from callstream_ingest.errors import ApiError
 from callstream_ingest.settings import IngestSettings

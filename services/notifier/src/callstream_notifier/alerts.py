@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Self
 
-from callstream_common.contracts import MeddicAnalysis, MeddicDimension, QualificationStatus
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from callstream_common.contracts import MeddicAnalysis, MeddicDimension, QualificationStatus
 
 Score = Annotated[float, Field(ge=1, le=5)]
 

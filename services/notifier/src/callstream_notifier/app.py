@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from faststream import FastStream
+
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed
 from callstream_common.runtime import build_runtime
 from callstream_common.stage import Stage
-from faststream import FastStream
-
 from callstream_notifier.handlers import NotifierHandlers
 from callstream_notifier.settings import NotifierSettings
 from callstream_notifier.slack import SlackClient

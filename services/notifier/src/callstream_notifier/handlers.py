@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
+
 from callstream_common.contracts import CallAnalyzed, MeddicAnalysis
 from callstream_common.db import repo
 from callstream_common.db.models import (
@@ -26,11 +31,6 @@ from callstream_common.db.models import (
 from callstream_common.retry import PermanentError, RetryableError
 from callstream_common.runtime import Runtime
 from callstream_common.stage import DeadLetter
-from pydantic import ValidationError
-from sqlalchemy import select, text
-from sqlmodel import col
-from sqlalchemy.dialects.postgresql import insert
-
 from callstream_notifier.alerts import AlertRule, AlertTriggered, evaluate_rules
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 from callstream_notifier.slack import (

@@ -18,6 +18,8 @@ from datetime import date
 from typing import Any, Final
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
 from callstream_common.contracts import (
     ConversationMetadata,
     MeddicAnalysis,
@@ -25,8 +27,6 @@ from callstream_common.contracts import (
     Priority,
     QualificationStatus,
 )
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-
 from callstream_notifier._http import (
     RetryPolicy,
     parse_retry_after,

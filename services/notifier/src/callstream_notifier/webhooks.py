@@ -26,10 +26,10 @@ from datetime import datetime
 from typing import Any, Final
 
 import httpx
-from callstream_common.contracts import MeddicAnalysis, utcnow
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import to_json
 
+from callstream_common.contracts import MeddicAnalysis, utcnow
 from callstream_notifier._http import (
     RetryPolicy,
     describe_url,

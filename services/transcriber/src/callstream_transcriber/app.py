@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from faststream import FastStream
+
 from callstream_common import topics
 from callstream_common.contracts import CallUploaded
 from callstream_common.runtime import build_runtime
 from callstream_common.stage import Stage
-from faststream import FastStream
-
 from callstream_transcriber.handlers import TranscriberHandlers
 from callstream_transcriber.instant import InstantTranscriber
 from callstream_transcriber.settings import TranscriberSettings

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from opentelemetry import trace
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
 from callstream_common import topics
 from callstream_common.contracts import CallTranscribed, CallUploaded, Transcript
 from callstream_common.db import repo
@@ -22,10 +26,6 @@ from callstream_common.db.models import Conversation, ConversationStatus, Transc
 from callstream_common.retry import PermanentError
 from callstream_common.runtime import Runtime, event_id_for
 from callstream_common.stage import DeadLetter
-from opentelemetry import trace
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
 from callstream_transcriber.transcription import Transcriber
 
 log = logging.getLogger(__name__)
