@@ -14,6 +14,7 @@ import io
 import json
 import math
 import re
+import sys
 import threading
 import time
 import uuid
@@ -25,11 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from callstream_cli.stack.endpoints import StackEndpoints
-from callstream_cli.stack.settings import StackSettings, project_root
 from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
+
+from callstream_cli.stack.endpoints import StackEndpoints
+from callstream_cli.stack.settings import StackSettings, project_root
 
 ROOT = project_root()
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -38,7 +40,7 @@ BENCH_STACK_DIR = ROOT / ".local" / "bench-stack"
 BENCH_INGEST_PORT = 31800
 REP_ID = "rep-bench"
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -108,7 +110,7 @@ def fmt_ms(seconds: float | None) -> str:
 
 
 def fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"×{value:.2f}"
+    return "-" if value is None else f"x{value:.2f}"
 
 
 def fmt_mb(n_bytes: float) -> str:
@@ -336,10 +338,11 @@ def bench_stack_settings(stack_dir: Path | None = None) -> StackSettings:
 
 async def create_admin_token(database_url: str, name: str = "bench-admin") -> str:
     """A new admin credential (one per run; only its hash is stored)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     from callstream_common.credentials import create_credential
     from callstream_common.db.engine import make_sessionmaker
     from callstream_common.db.models import Role
-    from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(database_url)
     try:
@@ -382,8 +385,8 @@ def bench_services(
     try:
         upgrade(endpoints.database_url.get_secret_value())
         token = asyncio.run(create_admin_token(endpoints.database_url.get_secret_value()))
-        everything = ServiceSet(settings=settings, ingest_port=BENCH_INGEST_PORT)
-        everything.down()
+        if names:
+            ServiceSet(settings=settings, ingest_port=BENCH_INGEST_PORT).down()
         services = ServiceSet(
             settings=settings,
             ingest_port=BENCH_INGEST_PORT,
@@ -391,12 +394,13 @@ def bench_services(
             names=tuple(names),
         )
         try:
-            services.up(timeout=240)
+            if names:
+                services.up(timeout=240)
+                console.print(
+                    f"services {', '.join(names)} up at {services.base_url} "
+                    f"({time.monotonic() - began:.0f}s)"
+                )
             pid = services.process("ingest").pid() if "ingest" in names else None
-            console.print(
-                f"services {', '.join(names)} up at {services.base_url} "
-                f"({time.monotonic() - began:.0f}s)"
-            )
             yield Target(services.base_url, token, endpoints, pid)
         finally:
             if not keep:
@@ -406,7 +410,9 @@ def bench_services(
             manager.down(settings)
             console.print("bench stack stopped")
         else:
-            console.print(f"[yellow]--keep[/]: bench stack and services left running in {settings.stack_dir}")
+            console.print(
+                f"[yellow]--keep[/]: bench stack and services left running in {settings.stack_dir}"
+            )
 
 
 def arg_parser(description: str) -> argparse.ArgumentParser:

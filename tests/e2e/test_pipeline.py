@@ -178,3 +178,37 @@ def test_a_call_missing_dimensions_names_them_as_gaps(
     for name in ("economic_buyer", "champion", "decision_process"):
         assert dims[name]["score"] == 1 and dims[name]["gaps"], name
     assert dims["identify_pain"]["evidence"]
+
+
+def test_a_high_priority_call_overtakes_a_backlog(
+    services: Any, tokens: dict[str, str], sample_wav: Any
+) -> None:
+    """Five normal calls queue up in the transcriber; a priority-9 call sent after them
+    travels in the priority lane and is done before the backlog is."""
+    base, token = services.base_url, tokens["admin"]
+    wav = sample_wav.read_bytes()
+
+    def upload(priority: int) -> str:
+        r = httpx.post(
+            f"{base}/v1/conversations",
+            params={
+                "opportunity_name": f"lane-{priority}",
+                "rep_id": "rep-a",
+                "priority": priority,
+            },
+            content=wav,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        assert r.status_code == 202, r.text
+        return str(r.json()["id"])
+
+    backlog = [upload(3) for _ in range(5)]
+    urgent = upload(9)
+    done = {cid: wait_terminal(base, token, cid) for cid in [urgent, *backlog]}
+    assert all(c["status"] == "completed" for c in done.values())
+    finished = {cid: c["completed_at"] for cid, c in done.items()}
+    later = [cid for cid in backlog if finished[cid] > finished[urgent]]
+    assert len(later) >= 3, (
+        f"urgent {finished[urgent]}, backlog {sorted(finished[c] for c in backlog)}"
+    )

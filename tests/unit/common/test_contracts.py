@@ -79,3 +79,14 @@ def test_topic_registry_has_a_retry_topic_per_stage_and_one_dlq() -> None:
     assert names.count(DLQ) == 1
     for topic in ("calls.uploaded", "calls.transcribed", "calls.analyzed"):
         assert topic in names and retry_topic_for(topic) in names
+
+
+def test_high_priority_events_travel_in_the_priority_lane() -> None:
+    from callstream_common.topics import input_topics, lane_for, priority_topic_for
+
+    assert lane_for("calls.uploaded", 9) == priority_topic_for("calls.uploaded")
+    assert lane_for("calls.uploaded", 5) == "calls.uploaded"
+    assert lane_for("compaction.requested", 10) == "compaction.requested"
+    assert input_topics("calls.analyzed") == ("calls.analyzed", "calls.analyzed.priority")
+    names = [t.name for t in all_topics()]
+    assert "calls.uploaded.priority" in names

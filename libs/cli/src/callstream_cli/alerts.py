@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import col
 
 from callstream_common.db.engine import make_sessionmaker
 from callstream_common.db.models import AlertRuleRow
@@ -39,7 +40,7 @@ async def add_rule(database_url: str, name: str, kind: str, params: dict[str, An
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             found = (
-                await session.execute(select(AlertRuleRow).where(AlertRuleRow.name == name))
+                await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.name) == name))
             ).scalar_one_or_none()
             if found is not None:
                 return False

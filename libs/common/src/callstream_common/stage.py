@@ -120,17 +120,8 @@ class Stage(Generic[EventT]):
 
     def consume(self, handler: Callable[[EventT], Awaitable[None]]) -> None:
         retry_topic = topics.retry_topic_for(self.topic)
-
-        @self.broker.subscriber(
-            self.topic,
-            group_id=self.group_id,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=_raw_decoder,
-            title=f"{self.service}:{self.topic}",
-        )
-        async def main(body: bytes, message: KafkaMessage) -> None:
-            await self._process(handler, body, message)
+        for lane in topics.input_topics(self.topic):
+            self._subscribe_lane(lane, handler)
 
         @self.broker.subscriber(
             retry_topic,
@@ -142,6 +133,20 @@ class Stage(Generic[EventT]):
         )
         async def retry(body: bytes, message: KafkaMessage) -> None:
             await self._release_when_due(body, message)
+
+    def _subscribe_lane(self, lane: str, handler: Callable[[EventT], Awaitable[None]]) -> None:
+        """One subscriber (its own consumer) per lane: lanes never wait for each other."""
+
+        @self.broker.subscriber(
+            lane,
+            group_id=self.group_id,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_raw_decoder,
+            title=f"{self.service}:{lane}",
+        )
+        async def main(body: bytes, message: KafkaMessage) -> None:
+            await self._process(handler, body, message)
 
     async def _process(
         self, handler: Callable[[EventT], Awaitable[None]], body: bytes, message: KafkaMessage
@@ -224,6 +229,7 @@ class Stage(Generic[EventT]):
         """Delayed work ("not before"): park it on the retry topic without using an attempt."""
         out = {k: v for k, v in headers.items() if k not in ("traceparent", "tracestate")}
         out[H_DUE_AT] = str(int(due.timestamp() * 1000))
+        out.setdefault(H_ORIGINAL_TOPIC, str(_record(message).topic))
         await self.broker.publish(
             body,
             topics.retry_topic_for(self.topic),
@@ -252,7 +258,9 @@ class Stage(Generic[EventT]):
         forward = {k: v for k, v in headers.items() if k not in (H_DUE_AT,)}
         forward.pop("traceparent", None)
         forward.pop("tracestate", None)
-        await self.broker.publish(body, self.topic, key=record.key, headers=forward)
+        origin = headers.get(H_ORIGINAL_TOPIC, self.topic)
+        target = origin if origin in topics.input_topics(self.topic) else self.topic
+        await self.broker.publish(body, target, key=record.key, headers=forward)
         await message.ack()
 
     def _resume(self, consumer: Any, tp: TopicPartition) -> None:

@@ -101,7 +101,7 @@ class AnalyzerHandlers:
         )
         await rt.broker.publish(
             out.model_dump(mode="json"),
-            topics.CALLS_ANALYZED,
+            topics.lane_for(topics.CALLS_ANALYZED, event.priority),
             key=str(event.conversation_id).encode(),
         )
 

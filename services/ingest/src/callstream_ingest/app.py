@@ -19,6 +19,7 @@ from callstream_ingest.api import router
 from callstream_ingest.auth import Authenticator
 from callstream_ingest.compaction_api import compaction_router
 from callstream_ingest.errors import install_error_handlers
+from callstream_ingest.ops_api import ops_router
 from callstream_ingest.settings import IngestSettings
 from callstream_ingest.state import IngestState
 
@@ -49,6 +50,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(compaction_router)
+    app.include_router(ops_router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
     return app
 

@@ -49,7 +49,7 @@ class IngestState:
             await asyncio.wait_for(
                 self.broker.publish(
                     event.model_dump(mode="json"),
-                    topics.CALLS_UPLOADED,
+                    topics.lane_for(topics.CALLS_UPLOADED, event.priority),
                     key=str(event.conversation_id).encode(),
                     headers={"x-callstream-priority": str(event.priority)},
                 ),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from faststream import FastStream
 
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed
 from callstream_common.runtime import build_runtime
 from callstream_common.stage import Stage
+from callstream_notifier.dlq import DlqRecorder, GrowthMonitor
 from callstream_notifier.handlers import NotifierHandlers
 from callstream_notifier.settings import NotifierSettings
 from callstream_notifier.slack import SlackClient
 from callstream_notifier.webhooks import WebhookTarget
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastStream:
@@ -40,4 +45,26 @@ def create_app(settings: NotifierSettings | None = None) -> FastStream:
         policy=settings.retry_policy(),
         on_dead_letter=handlers.on_dead_letter,
     ).consume(handlers.on_analyzed)
+
+    async def dlq_alert(text: str) -> None:
+        log.error("DLQ alert: %s", text)
+        if slack is not None:
+            await slack.post_message(
+                {
+                    "text": f":warning: {text}",
+                    "blocks": [
+                        {"type": "section", "text": {"type": "mrkdwn", "text": f":warning: {text}"}}
+                    ],
+                }
+            )
+
+    DlqRecorder(
+        runtime.sessions,
+        GrowthMonitor(
+            settings.dlq_alert_threshold,
+            settings.dlq_alert_window_seconds,
+            settings.dlq_alert_cooldown_seconds,
+        ),
+        dlq_alert,
+    ).subscribe(runtime.broker, settings.dlq_consumer_group)
     return FastStream(runtime.broker, on_shutdown=[runtime.engine.dispose])

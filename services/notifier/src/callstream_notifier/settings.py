@@ -14,5 +14,10 @@ class NotifierSettings(CommonSettings):
     slack_api_base_url: str = "https://slack.com/api"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    dlq_consumer_group: str = "dlq-recorder"
+    dlq_alert_threshold: int = 10
+    """Alert when more than this many dead letters arrive within ``dlq_alert_window``."""
+    dlq_alert_window_seconds: float = 60.0
+    dlq_alert_cooldown_seconds: float = 300.0
     console_base_url: str | None = None
     """Where the buttons point; defaults to ``public_base_url`` (the ingest API)."""

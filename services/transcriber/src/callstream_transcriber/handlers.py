@@ -107,7 +107,7 @@ class TranscriberHandlers:
         )
         await rt.broker.publish(
             out.model_dump(mode="json"),
-            topics.CALLS_TRANSCRIBED,
+            topics.lane_for(topics.CALLS_TRANSCRIBED, event.priority),
             key=str(event.conversation_id).encode(),
         )
 

@@ -1,0 +1,533 @@
+"""Ingest benchmark: upload latency to the 202 and memory during a 1 GB streamed upload.
+
+    python -m bench.ingest [--smoke] [--keep] [--uploads 200] [--concurrency 1 8 32]
+
+1. Latency: raw-body uploads of a 5 MB WAV (``POST /v1/conversations``) at concurrency 1, 8
+   and 32, timed from the first byte of the request to the 202's headers (httpcore's trace
+   events). Baseline in the same run: a bare ``put_object`` of the same bytes to the same S3
+   endpoint with the minio client, at the same concurrencies; the table prints the ratio.
+2. Memory: one 1 GB upload streamed from a generator (chunked transfer encoding) while the
+   ingest process's VmRSS is sampled from /proc; it must stay flat. Baseline: the same
+   stream put straight into the object store.
+
+Only ingest runs on the bench stack (no transcriber consuming the uploads), with
+``CALLSTREAM_MAX_UPLOAD_BYTES`` raised above 1 GB. Everything the run stored is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import urllib3
+from minio import Minio
+
+from bench.common import (
+    REP_ID,
+    WAV_HEADER_BYTES,
+    Chart,
+    MemorySampler,
+    Series,
+    Summary,
+    Target,
+    arg_parser,
+    bench_services,
+    console,
+    fmt_mb,
+    fmt_ms,
+    fmt_ratio,
+    pcm_tone,
+    print_table,
+    ratio,
+    read_memory_kib,
+    save_results,
+    summarize,
+    synth_wav,
+    wav_header,
+)
+from callstream_cli.stack.endpoints import StackEndpoints
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+#: Growth of the ingest process's RSS during the streamed upload still called "flat".
+FLAT_LIMIT_BYTES = 100 * MiB
+PHASE_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    upload_bytes: int = 5 * MiB
+    uploads: int = 200
+    concurrencies: tuple[int, ...] = (1, 8, 32)
+    stream_bytes: int = GiB
+    stream_chunk: int = 256 * 1024
+    warmup: int = 4
+    remove_uploads: bool = True
+    """Remove what ingest stored (only where nothing consumes the uploads: the bench stack)."""
+
+    @classmethod
+    def smoke(cls) -> IngestConfig:
+        return cls(
+            upload_bytes=64 * 1024,
+            uploads=2,
+            concurrencies=(1, 2),
+            stream_bytes=512 * 1024,
+            stream_chunk=64 * 1024,
+            warmup=1,
+        )
+
+
+@dataclass
+class StreamResult:
+    seconds: float
+    bytes: int
+    rss_before_kib: int
+    rss_peak_kib: int
+    hwm_before_kib: int
+    hwm_after_kib: int
+    baseline_seconds: float
+    samples: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def growth_bytes(self) -> int:
+        return max(0, self.rss_peak_kib - self.rss_before_kib) * 1024
+
+    @property
+    def flat(self) -> bool:
+        return self.growth_bytes < FLAT_LIMIT_BYTES
+
+
+@dataclass
+class LatencyRow:
+    concurrency: int
+    ingest: Summary
+    baseline: Summary
+    ingest_seconds: float
+    baseline_seconds: float
+
+
+@dataclass
+class IngestResult:
+    config: IngestConfig
+    latency: list[LatencyRow]
+    stream: StreamResult | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "config": self.config.__dict__,
+            "latency": [
+                {
+                    "concurrency": r.concurrency,
+                    "ingest_seconds": r.ingest.to_dict(),
+                    "baseline_put_seconds": r.baseline.to_dict(),
+                    "ingest_uploads_per_second": r.ingest.n / r.ingest_seconds,
+                    "baseline_puts_per_second": r.baseline.n / r.baseline_seconds,
+                    "ratio_p50": ratio(r.ingest.p50, r.baseline.p50),
+                    "ratio_p95": ratio(r.ingest.p95, r.baseline.p95),
+                    "ratio_p99": ratio(r.ingest.p99, r.baseline.p99),
+                }
+                for r in self.latency
+            ],
+        }
+        if self.stream is not None:
+            s = self.stream
+            out["stream"] = {
+                "bytes": s.bytes,
+                "seconds": s.seconds,
+                "baseline_put_seconds": s.baseline_seconds,
+                "ratio": ratio(s.seconds, s.baseline_seconds),
+                "rss_before_kib": s.rss_before_kib,
+                "rss_peak_kib": s.rss_peak_kib,
+                "rss_growth_bytes": s.growth_bytes,
+                "vm_hwm_before_kib": s.hwm_before_kib,
+                "vm_hwm_after_kib": s.hwm_after_kib,
+                "flat": s.flat,
+                "rss_samples": s.samples,
+            }
+        return out
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+class Uploader:
+    """Raw-body uploads to ingest, each timed from its first byte sent to the 202."""
+
+    def __init__(self, target: Target, concurrency: int) -> None:
+        self.target = target
+        self.client = httpx.AsyncClient(
+            base_url=target.base_url,
+            headers={"Authorization": f"Bearer {target.token}"},
+            timeout=httpx.Timeout(300.0, connect=10.0),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+        self.ids: list[str] = []
+        self.dates: set[date] = set()
+
+    async def __aenter__(self) -> Uploader:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.aclose()
+
+    async def upload(self, content: bytes | AsyncIterator[bytes]) -> float:
+        marks: dict[str, float] = {}
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event in (
+                "http11.send_request_headers.started",
+                "http11.receive_response_headers.complete",
+            ):
+                marks[event] = time.perf_counter()
+
+        self.dates.add(datetime.now(UTC).date())
+        started = time.perf_counter()
+        response = await self.client.post(
+            "/v1/conversations",
+            params={"opportunity_name": "Bench upload", "rep_id": REP_ID, "title": "bench"},
+            content=content,
+            headers={"Content-Type": "audio/wav"},
+            extensions={"trace": trace},
+        )
+        ended = time.perf_counter()
+        self.dates.add(datetime.now(UTC).date())
+        if response.status_code != 202:
+            raise RuntimeError(f"upload answered {response.status_code}: {response.text[:300]}")
+        self.ids.append(response.json()["id"])
+        first = marks.get("http11.send_request_headers.started", started)
+        accepted = marks.get("http11.receive_response_headers.complete", ended)
+        return accepted - first
+
+    def object_keys(self) -> list[str]:
+        """Every key ingest may have used (``recordings/<UTC date>/<id>.wav``)."""
+        days = {d + timedelta(days=k) for d in self.dates for k in (-1, 0)}
+        return [f"recordings/{d:%Y/%m/%d}/{cid}.wav" for cid in self.ids for d in sorted(days)]
+
+
+async def run_concurrently(count: int, concurrency: int, one: Any) -> tuple[list[float], float]:
+    """Call ``await one()`` ``count`` times from ``concurrency`` workers; (durations, wall)."""
+    durations: list[float] = []
+    remaining = iter(range(count))
+
+    async def worker() -> None:
+        for _ in remaining:
+            durations.append(await one())
+
+    began = time.perf_counter()
+    await asyncio.wait_for(
+        asyncio.gather(*(worker() for _ in range(min(concurrency, count)))), PHASE_TIMEOUT
+    )
+    return durations, time.perf_counter() - began
+
+
+async def measure_uploads(
+    target: Target, body: bytes, concurrency: int, count: int, warmup: int
+) -> tuple[list[float], float, list[str]]:
+    async with Uploader(target, concurrency) as up:
+        await run_concurrently(max(warmup, concurrency), concurrency, lambda: up.upload(body))
+        durations, wall = await run_concurrently(count, concurrency, lambda: up.upload(body))
+        return durations, wall, up.object_keys()
+
+
+# --------------------------------------------------------------------------- bare S3 baseline
+
+
+def s3_client(endpoints: StackEndpoints, pool: int) -> Minio:
+    """A minio client as ingest builds it (same endpoint and credentials)."""
+    return Minio(
+        endpoints.s3_endpoint,
+        access_key=endpoints.s3_access_key.get_secret_value(),
+        secret_key=endpoints.s3_secret_key.get_secret_value(),
+        secure=False,
+        http_client=urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=3, read=120), maxsize=max(pool, 1)
+        ),
+    )
+
+
+class _Reader:
+    """A file-like object over an iterable of chunks (minio only calls ``read``)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it = iter(chunks)
+        self._buf = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buf) < size:
+            chunk = next(self._it, None)
+            if chunk is None:
+                break
+            self._buf += chunk
+        n = len(self._buf) if size < 0 else size
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+
+def measure_bare_puts(
+    endpoints: StackEndpoints, body: bytes, concurrency: int, count: int, warmup: int
+) -> tuple[list[float], float, list[str]]:
+    """``count`` bare PUTs of ``body`` from ``concurrency`` threads; (durations, wall, keys)."""
+    import io
+
+    client = s3_client(endpoints, concurrency)
+    bucket = endpoints.s3_bucket
+    keys: list[str] = []
+
+    def put() -> float:
+        key = f"bench/baseline/{uuid.uuid4()}.wav"
+        keys.append(key)
+        t0 = time.perf_counter()
+        client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="audio/wav")
+        return time.perf_counter() - t0
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bare-put") as pool:
+        list(pool.map(lambda _: put(), range(max(warmup, concurrency))))
+        began = time.perf_counter()
+        durations = list(pool.map(lambda _: put(), range(count), timeout=PHASE_TIMEOUT))
+        wall = time.perf_counter() - began
+    return durations, wall, keys
+
+
+def remove_objects(endpoints: StackEndpoints, keys: Sequence[str]) -> None:
+    """Delete ``keys`` (missing ones are fine: S3 deletes are idempotent)."""
+    from minio.deleteobjects import DeleteObject
+
+    client = s3_client(endpoints, 4)
+    for start in range(0, len(keys), 500):
+        batch = [DeleteObject(k) for k in keys[start : start + 500]]
+        for error in client.remove_objects(endpoints.s3_bucket, batch):
+            console.print(f"[yellow]could not remove[/] {error.name}: {error.message}")
+
+
+# --------------------------------------------------------------------------- 1 GB stream
+
+
+def _stream_chunks(total: int, chunk: int) -> Iterator[bytes]:
+    """A WAV of ``total`` bytes as a header and ``chunk``-sized blocks of one tone buffer."""
+    data = total - WAV_HEADER_BYTES
+    yield wav_header(data)
+    block = pcm_tone(chunk)
+    sent = 0
+    while sent < data:
+        n = min(chunk, data - sent)
+        yield block if n == chunk else block[:n]
+        sent += n
+
+
+async def _astream(total: int, chunk: int) -> AsyncIterator[bytes]:
+    for part in _stream_chunks(total, chunk):
+        yield part
+
+
+async def measure_stream(target: Target, config: IngestConfig) -> tuple[StreamResult, list[str]]:
+    if target.ingest_pid is None:
+        raise ValueError("the streamed upload needs the ingest PID to sample its memory")
+    before = read_memory_kib(target.ingest_pid)
+    async with Uploader(target, 1) as up:
+        with MemorySampler(target.ingest_pid) as sampler:
+            seconds = await asyncio.wait_for(
+                up.upload(_astream(config.stream_bytes, config.stream_chunk)), PHASE_TIMEOUT
+            )
+        keys = up.object_keys()
+    after = read_memory_kib(target.ingest_pid)
+
+    def bare() -> tuple[float, str]:
+        client = s3_client(target.endpoints, 1)
+        key = f"bench/baseline/stream-{uuid.uuid4()}.wav"
+        t0 = time.perf_counter()
+        client.put_object(
+            target.endpoints.s3_bucket,
+            key,
+            _Reader(_stream_chunks(config.stream_bytes, config.stream_chunk)),  # type: ignore[arg-type]
+            length=-1,
+            part_size=8 * MiB,
+            content_type="audio/wav",
+        )
+        return time.perf_counter() - t0, key
+
+    baseline_seconds, baseline_key = await asyncio.to_thread(bare)
+    result = StreamResult(
+        seconds=seconds,
+        bytes=config.stream_bytes,
+        rss_before_kib=before["VmRSS"],
+        rss_peak_kib=max(sampler.peak_kib, before["VmRSS"]),
+        hwm_before_kib=before["VmHWM"],
+        hwm_after_kib=after["VmHWM"],
+        baseline_seconds=baseline_seconds,
+        samples=sampler.samples,
+    )
+    return result, [*keys, baseline_key]
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult:
+    """Measure (stream first, so VmHWM is not raised by the concurrent phases), print the
+    tables and return the numbers."""
+    body = synth_wav(config.upload_bytes)
+    stored: list[str] = []
+    baseline_keys: list[str] = []
+    stream: StreamResult | None = None
+    rows: list[LatencyRow] = []
+    try:
+        async with Uploader(target, 1) as up:  # warm-up: connections, auth cache, JIT-free paths
+            for _ in range(config.warmup):
+                await up.upload(body)
+            stored += up.object_keys()
+        if target.ingest_pid is not None:
+            console.print(f"streaming {fmt_mb(config.stream_bytes)} through ingest …")
+            stream, keys = await measure_stream(target, config)
+            stored += keys[:-1]
+            baseline_keys += keys[-1:]
+        for c in config.concurrencies:
+            console.print(f"concurrency {c}: {config.uploads} uploads + {config.uploads} bare PUTs")
+            durations, wall, keys = await measure_uploads(
+                target, body, c, config.uploads, config.warmup
+            )
+            stored += keys
+            base, base_wall, bkeys = await asyncio.to_thread(
+                measure_bare_puts, target.endpoints, body, c, config.uploads, config.warmup
+            )
+            baseline_keys += bkeys
+            rows.append(LatencyRow(c, summarize(durations), summarize(base), wall, base_wall))
+    finally:
+        await asyncio.to_thread(
+            remove_objects,
+            target.endpoints,
+            baseline_keys + (stored if config.remove_uploads else []),
+        )
+    result = IngestResult(config, rows, stream)
+    print_ingest_tables(result)
+    return result
+
+
+def print_ingest_tables(result: IngestResult) -> None:
+    size = fmt_mb(result.config.upload_bytes)
+    print_table(
+        f"Ingest: first byte → 202 for a {size} WAV (raw body) vs bare S3 PUT of the same bytes",
+        [
+            "concurrency",
+            "n",
+            "ingest p50",
+            "p95",
+            "p99",
+            "bare PUT p50",
+            "p95",
+            "p99",
+            "ratio p50",
+            "ratio p99",
+            "ingest MB/s",
+            "PUT MB/s",
+        ],
+        [
+            (
+                r.concurrency,
+                r.ingest.n,
+                fmt_ms(r.ingest.p50),
+                fmt_ms(r.ingest.p95),
+                fmt_ms(r.ingest.p99),
+                fmt_ms(r.baseline.p50),
+                fmt_ms(r.baseline.p95),
+                fmt_ms(r.baseline.p99),
+                fmt_ratio(ratio(r.ingest.p50, r.baseline.p50)),
+                fmt_ratio(ratio(r.ingest.p99, r.baseline.p99)),
+                f"{r.ingest.n * result.config.upload_bytes / MiB / r.ingest_seconds:,.0f}",
+                f"{r.baseline.n * result.config.upload_bytes / MiB / r.baseline_seconds:,.0f}",
+            )
+            for r in result.latency
+        ],
+    )
+    s = result.stream
+    if s is not None:
+        print_table(
+            f"Ingest: one {fmt_mb(s.bytes)} streamed upload (chunked, from a generator)",
+            ["measure", "value"],
+            [
+                ("time to 202", f"{s.seconds:,.1f} s ({s.bytes / MiB / s.seconds:,.0f} MB/s)"),
+                (
+                    "bare S3 PUT of the same stream",
+                    f"{s.baseline_seconds:,.1f} s ({s.bytes / MiB / s.baseline_seconds:,.0f} MB/s)",
+                ),
+                ("ratio", fmt_ratio(ratio(s.seconds, s.baseline_seconds))),
+                ("ingest VmRSS before", fmt_mb(s.rss_before_kib * 1024)),
+                (
+                    f"ingest VmRSS peak ({len(s.samples)} samples)",
+                    fmt_mb(s.rss_peak_kib * 1024),
+                ),
+                ("RSS growth", fmt_mb(s.growth_bytes)),
+                (
+                    "ingest VmHWM before → after",
+                    f"{fmt_mb(s.hwm_before_kib * 1024)} → {fmt_mb(s.hwm_after_kib * 1024)}",
+                ),
+                (
+                    "verdict",
+                    f"flat (growth < {fmt_mb(FLAT_LIMIT_BYTES)})"
+                    if s.flat
+                    else f"NOT flat (growth ≥ {fmt_mb(FLAT_LIMIT_BYTES)})",
+                ),
+            ],
+        )
+
+
+def charts(result: IngestResult) -> list[Chart]:
+    xs = [float(r.concurrency) for r in result.latency]
+    out = [
+        Chart(
+            "first byte → 202 (p50 / p99)",
+            "concurrency",
+            "ms",
+            [
+                Series("ingest p50", xs, [r.ingest.p50 * 1000 for r in result.latency]),
+                Series("ingest p99", xs, [r.ingest.p99 * 1000 for r in result.latency]),
+                Series("bare PUT p50", xs, [r.baseline.p50 * 1000 for r in result.latency]),
+                Series("bare PUT p99", xs, [r.baseline.p99 * 1000 for r in result.latency]),
+            ],
+            log_x=True,
+            log_y=True,
+        )
+    ]
+    if result.stream is not None and result.stream.samples:
+        samples = result.stream.samples
+        out.append(
+            Chart(
+                f"ingest RSS during a {fmt_mb(result.stream.bytes)} upload",
+                "seconds",
+                "VmRSS (MB)",
+                [Series("VmRSS", [t for t, _ in samples], [kib / 1024 for _, kib in samples])],
+            )
+        )
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = arg_parser(__doc__.splitlines()[0] if __doc__ else "ingest benchmark")
+    parser.add_argument("--uploads", type=int, default=None, help="uploads per concurrency")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=None)
+    parser.add_argument("--stream-mb", type=int, default=None, help="size of the streamed upload")
+    args = parser.parse_args(argv)
+    config = IngestConfig.smoke() if args.smoke else IngestConfig()
+    if args.uploads:
+        config = IngestConfig(**{**config.__dict__, "uploads": args.uploads})
+    if args.concurrency:
+        config = IngestConfig(**{**config.__dict__, "concurrencies": tuple(args.concurrency)})
+    if args.stream_mb:
+        config = IngestConfig(**{**config.__dict__, "stream_bytes": args.stream_mb * MiB})
+    limit = max(2 * GiB, config.stream_bytes + 64 * MiB)
+    env = {"CALLSTREAM_MAX_UPLOAD_BYTES": str(limit)}
+    with bench_services(["ingest"], env, keep=args.keep) as target:
+        result = asyncio.run(run_ingest_bench(target, config))
+    paths = save_results("ingest", result.to_dict(), charts(result))
+    console.print("saved " + ", ".join(str(p) for p in paths if "latest" not in p.name))
+
+
+if __name__ == "__main__":
+    main()
