@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -366,12 +366,16 @@ class Target:
 
 @contextmanager
 def bench_services(
-    names: Sequence[str], extra_env: dict[str, str], keep: bool = False
+    names: Sequence[str],
+    extra_env: dict[str, str],
+    keep: bool = False,
+    prepare: Callable[[StackEndpoints], None] | None = None,
 ) -> Iterator[Target]:
     """Bring up the bench stack and (re)start ``names`` on it with ``extra_env``.
 
-    Services of an earlier run are stopped first so that the environment given here applies.
-    On exit the services and the stack are stopped, unless ``keep``.
+    Services of an earlier run are stopped first so that the environment given here applies;
+    ``prepare`` runs once the stack is up and before the services start. On exit the services
+    and the stack are stopped, unless ``keep``.
     """
     from callstream_cli.services import ServiceSet
     from callstream_cli.stack import manager
@@ -387,6 +391,8 @@ def bench_services(
         token = asyncio.run(create_admin_token(endpoints.database_url.get_secret_value()))
         if names:
             ServiceSet(settings=settings, ingest_port=BENCH_INGEST_PORT).down()
+        if prepare is not None:
+            prepare(endpoints)
         services = ServiceSet(
             settings=settings,
             ingest_port=BENCH_INGEST_PORT,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.stack import running_stack
+from tests.support.stack import ingest_test_port, running_stack
 
 WEBHOOK_SECRET = "whsec-test-secret"
 
@@ -88,7 +88,10 @@ def services(stack: Any, fake_slack: Any) -> Iterator[Any]:
         "OTEL_BSP_SCHEDULE_DELAY": "200",
     }
     svc = ServiceSet(
-        settings=settings, ingest_port=28000, extra_env=tuple(extra.items()), endpoints=endpoints
+        settings=settings,
+        ingest_port=ingest_test_port(),
+        extra_env=tuple(extra.items()),
+        endpoints=endpoints,
     )
     svc.down()
     svc.up(timeout=240)

@@ -19,25 +19,43 @@ from callstream_cli.stack.settings import StackSettings, project_root
 ROOT = project_root()
 
 
+def port_offset() -> int:
+    """``CALLSTREAM_TEST_PORT_OFFSET`` shifts every port of the test stack (and its folder),
+    so that two test runs can share a machine (e.g. ``-3000``)."""
+    return int(os.environ.get("CALLSTREAM_TEST_PORT_OFFSET", "0"))
+
+
 def test_stack_settings() -> StackSettings:
+    off = port_offset()
+    ports = {
+        "kafka_port": 29092,
+        "kafka_controller_port": 29093,
+        "postgres_port": 25432,
+        "s3_port": 28333,
+        "weed_s3_grpc_port": 28334,
+        "weed_master_port": 28330,
+        "weed_master_grpc_port": 28331,
+        "weed_volume_port": 28340,
+        "weed_volume_grpc_port": 28341,
+        "weed_filer_port": 28388,
+        "weed_filer_grpc_port": 28389,
+        "weed_admin_port": 28446,  # SeaweedFS adds 10000 for its admin gRPC port
+        "redis_port": 26379,
+        "zipkin_port": 29411,
+    }
+    folder = "test-stack" if off == 0 else f"test-stack{off:+d}"
     return StackSettings(
-        stack_dir=ROOT / ".local" / "test-stack",
-        kafka_port=29092,
-        kafka_controller_port=29093,
-        postgres_port=25432,
-        s3_port=28333,
-        weed_s3_grpc_port=28334,
-        weed_master_port=28330,
-        weed_master_grpc_port=28331,
-        weed_volume_port=28340,
-        weed_volume_grpc_port=28341,
-        weed_filer_port=28388,
-        weed_filer_grpc_port=28389,
-        weed_admin_port=28446,
-        redis_port=26379,
-        zipkin_port=29411,
+        stack_dir=ROOT / ".local" / folder,
         s3_secret_key=SecretStr("callstream-test-secret"),
+        **{k: v + off for k, v in ports.items()},
     )
+
+
+INGEST_TEST_PORT = 28000
+
+
+def ingest_test_port() -> int:
+    return INGEST_TEST_PORT + port_offset()
 
 
 def docker_engine_answers() -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callstream_common.db.models import ApiCredential, Role
 

@@ -6,8 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from callstream_common.db.engine import make_engine, make_sessionmaker
 from callstream_common.kafka import make_broker

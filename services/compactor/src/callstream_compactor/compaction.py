@@ -33,8 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callstream_common.compaction_store import dataset_prefix
 from callstream_common.db.compaction_models import (

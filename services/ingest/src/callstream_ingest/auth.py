@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callstream_common.credentials import hash_token
 from callstream_common.db.models import ApiCredential, Conversation, Rep, Role

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callstream_common import topics
 from callstream_common.contracts import CallUploaded

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from callstream_common import topics
