@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import (
     REP_ID,
@@ -77,11 +78,13 @@ PIPELINE_ENV = {
 #: that what earlier runs left on the bench stack (the ingest benchmark's uploads) is not
 #: processed in the middle of this one.
 STAGE_GROUPS = {
-    "transcriber": [topics.CALLS_UPLOADED, topics.retry_topic_for(topics.CALLS_UPLOADED)],
-    "analyzer": [topics.CALLS_TRANSCRIBED, topics.retry_topic_for(topics.CALLS_TRANSCRIBED)],
-    "notifier": [topics.CALLS_ANALYZED, topics.retry_topic_for(topics.CALLS_ANALYZED)],
-    "dlq-recorder": [topics.DLQ],
-}
+    group: [*topics.input_topics(topic), topics.retry_topic_for(topic)]
+    for group, topic in (
+        ("transcriber", topics.CALLS_UPLOADED),
+        ("analyzer", topics.CALLS_TRANSCRIBED),
+        ("notifier", topics.CALLS_ANALYZED),
+    )
+} | {"dlq-recorder": [topics.DLQ]}
 SEQ_HEADER = "x-bench-seq"
 STAGE_LIFETIME = 3600.0
 """A raw chain process stops on its own after this long, whatever happens to its parent."""
@@ -806,25 +809,35 @@ def charts(result: PipelineResult) -> list[Chart]:
 
 
 async def skip_backlog(bootstrap: str, groups: dict[str, list[str]]) -> None:
-    """Commit every group's offsets at the end of its topics (nothing old is processed)."""
+    """Commit every group's offsets at the end of its topics (nothing old is processed).
+
+    Topics that do not exist are left out, and never asked about: the broker would create them.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = sorted({t for names in groups.values() for t in names} & existing)
+        described = await admin.describe_topics(wanted) if wanted else []
+    finally:
+        await admin.close()
+    partitions = {
+        d["topic"]: [TopicPartition(d["topic"], p["partition"]) for p in d["partitions"]]
+        for d in described
+        if d.get("error_code", 0) == 0
+    }
     for group, names in groups.items():
+        tps = [tp for t in names for tp in partitions.get(t, [])]
+        if not tps:
+            continue
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
         )
         await consumer.start()
         try:
-            await consumer.topics()  # full cluster metadata, for partitions_for_topic
-            partitions = [
-                TopicPartition(t, p)
-                for t in names
-                for p in sorted(consumer.partitions_for_topic(t) or ())
-            ]
-            if not partitions:
-                continue
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            offsets = {tp: await consumer.position(tp) for tp in partitions}
-            await consumer.commit(offsets)
+            consumer.assign(tps)
+            await consumer.seek_to_end(*tps)
+            await consumer.commit({tp: await consumer.position(tp) for tp in tps})
         finally:
             await consumer.stop()
 

