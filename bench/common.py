@@ -138,6 +138,8 @@ class Series:
     label: str
     x: list[float]
     y: list[float]
+    dashed: bool = False
+    """A reference line (e.g. the offered rate) rather than a measurement."""
 
 
 @dataclass
@@ -199,7 +201,10 @@ def render_charts(title: str, charts: Sequence[Chart]) -> bytes:
     fig, axes = plt.subplots(1, len(charts), figsize=(6.4 * len(charts), 4.6), squeeze=False)
     for ax, chart in zip(axes[0], charts, strict=True):
         for s in chart.series:
-            ax.plot(s.x, s.y, marker="o", label=s.label)
+            if s.dashed:
+                ax.plot(s.x, s.y, linestyle="--", color="grey", label=s.label)
+            else:
+                ax.plot(s.x, s.y, marker="o", label=s.label)
         ax.set_title(chart.title)
         ax.set_xlabel(chart.xlabel)
         ax.set_ylabel(chart.ylabel)

@@ -10,6 +10,8 @@ number is the hop's latency, not a queue's. Both sides are configured as the ser
   it (consumer group, raw-bytes decoder, ``AckPolicy.NACK_ON_ERROR``: commit after the
   handler). The middleware gets an SDK tracer provider without exporter: spans and context
   propagation are paid for, the export to Zipkin (a background thread in a service) is not.
+  FastStream's per-message log lines are formatted and written, as a service writes them to
+  its log file, but to /dev/null.
 * aiokafka: ``AIOKafkaProducer`` (acks=all, idempotent) and ``AIOKafkaConsumer`` (same group
   settings, auto-commit off, one commit per record after the handler).
 

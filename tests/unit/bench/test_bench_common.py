@@ -164,6 +164,8 @@ def test_step_is_sustained_only_when_everything_completed_in_time() -> None:
     assert ok.sustained
     assert not Step(8, 100, 99, 0, 12.0, 8.0, None).sustained
     assert not Step(8, 100, 100, 0, 12.0, 7.0, None).sustained
+    late = Step(8, 100, 100, 0, 30.0, 7.5, None)  # the uploads could not start on time
+    assert not late.on_schedule and not late.sustained
 
 
 def test_stage_segments() -> None:
