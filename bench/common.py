@@ -204,7 +204,7 @@ def render_charts(title: str, charts: Sequence[Chart]) -> bytes:
             if s.dashed:
                 ax.plot(s.x, s.y, linestyle="--", color="grey", label=s.label)
             else:
-                ax.plot(s.x, s.y, marker="o", label=s.label)
+                ax.plot(s.x, s.y, marker="o" if len(s.x) <= 50 else None, label=s.label)
         ax.set_title(chart.title)
         ax.set_xlabel(chart.xlabel)
         ax.set_ylabel(chart.ylabel)

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from callstream_common.db import repo
 from callstream_common.db.engine import make_engine, make_sessionmaker
 from callstream_common.kafka import make_broker
 from callstream_common.logs import setup_logging
 from callstream_common.objectstore import ObjectStore
 from callstream_common.settings import CommonSettings
+from callstream_common.stage import DeadLetter, Stage
 from callstream_common.telemetry import setup_telemetry
+
+EventT = TypeVar("EventT", bound=BaseModel)
 
 _EVENT_NAMESPACE = uuid.UUID("5b0c6d1e-7d1f-4c8e-9a39-1c0f4f7f0c11")
 
@@ -31,6 +38,44 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     store: ObjectStore
+
+    def consume(
+        self,
+        topic: str,
+        model: type[EventT],
+        handler: Callable[[EventT], Awaitable[None]],
+        on_dead_letter: Callable[[DeadLetter[EventT]], Awaitable[None]] | None = None,
+    ) -> None:
+        """Run ``handler`` as this service's stage on ``topic`` (lanes, retries, DLQ)."""
+        Stage(
+            broker=self.broker,
+            service=self.settings.service_name,
+            group_id=self.settings.consumer_group or self.settings.service_name,
+            topic=topic,
+            model=model,
+            policy=self.settings.retry_policy(),
+            on_dead_letter=on_dead_letter,
+        ).consume(handler)
+
+    def fail_conversation_on_dead_letter(
+        self, stage: str
+    ) -> Callable[[DeadLetter[Any]], Awaitable[None]]:
+        """The usual dead-letter reaction of a call's stage: the call ends ``failed`` with
+        the reason, so the user sees why instead of a call stuck in ``processing``."""
+
+        async def on_dead_letter(dead: DeadLetter[Any]) -> None:
+            conversation_id = getattr(dead.event, "conversation_id", None)
+            if conversation_id is None:
+                return
+            async with self.sessions() as session, session.begin():
+                await repo.mark_failed(
+                    session,
+                    conversation_id,
+                    stage,
+                    f"{dead.reason}: {dead.error_class}: {dead.error_message}",
+                )
+
+        return on_dead_letter
 
 
 def build_runtime(settings: CommonSettings) -> Runtime:

@@ -30,6 +30,8 @@ class CommonSettings(BaseSettings):
 
     profile: Profile = Profile.DEV
     service_name: str = "callstream"
+    consumer_group: str | None = None
+    """Kafka consumer group of the service's stages; defaults to the service name."""
     log_level: str = "INFO"
     log_json: bool = True
 

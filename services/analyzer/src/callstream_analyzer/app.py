@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from faststream import FastStream
 
-from callstream_analyzer.handlers import AnalyzerHandlers
+from callstream_analyzer.handlers import STAGE, AnalyzerHandlers
 from callstream_analyzer.meddic import build_analyzer
 from callstream_analyzer.settings import AnalyzerSettings
 from callstream_common import topics
 from callstream_common.contracts import CallTranscribed
 from callstream_common.runtime import build_runtime
-from callstream_common.stage import Stage
 
 
 def create_app(settings: AnalyzerSettings | None = None) -> FastStream:
@@ -23,13 +22,10 @@ def create_app(settings: AnalyzerSettings | None = None) -> FastStream:
         model=settings.analyzer_model,
     )
     handlers = AnalyzerHandlers(runtime, analyzer)
-    Stage(
-        broker=runtime.broker,
-        service=settings.service_name,
-        group_id=settings.consumer_group,
-        topic=topics.CALLS_TRANSCRIBED,
-        model=CallTranscribed,
-        policy=settings.retry_policy(),
-        on_dead_letter=handlers.on_dead_letter,
-    ).consume(handlers.on_transcribed)
+    runtime.consume(
+        topics.CALLS_TRANSCRIBED,
+        CallTranscribed,
+        handlers.on_transcribed,
+        runtime.fail_conversation_on_dead_letter(STAGE),
+    )
     return FastStream(runtime.broker, on_shutdown=[runtime.engine.dispose])

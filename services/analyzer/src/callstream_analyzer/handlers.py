@@ -36,7 +36,6 @@ from callstream_common.db.models import (
 )
 from callstream_common.retry import PermanentError
 from callstream_common.runtime import Runtime, event_id_for
-from callstream_common.stage import DeadLetter
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("callstream.analyzer")
@@ -140,15 +139,4 @@ class AnalyzerHandlers:
                 started,
                 datetime.now(UTC),
                 provider=analysis.provider,
-            )
-
-    async def on_dead_letter(self, dead: DeadLetter[CallTranscribed]) -> None:
-        if dead.event is None:
-            return
-        async with self.runtime.sessions() as session, session.begin():
-            await repo.mark_failed(
-                session,
-                dead.event.conversation_id,
-                STAGE,
-                f"{dead.reason}: {dead.error_class}: {dead.error_message}",
             )

@@ -11,7 +11,6 @@ from faststream import FastStream
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed, CompactionRequested
 from callstream_common.runtime import build_runtime
-from callstream_common.stage import Stage
 from callstream_compactor.archive import Flusher, ensure_dataset
 from callstream_compactor.compaction import CompactionContext
 from callstream_compactor.handlers import CompactorHandlers
@@ -38,24 +37,12 @@ def create_app(settings: CompactorSettings | None = None) -> FastStream:
     )
     handlers = CompactorHandlers(runtime, settings, ctx, flusher)
     flusher.on_flushed = handlers.on_flushed
-    policy = settings.retry_policy()
-    Stage(
-        broker=runtime.broker,
-        service=settings.service_name,
-        group_id=settings.consumer_group,
-        topic=topics.CALLS_ANALYZED,
-        model=CallAnalyzed,
-        policy=policy,
-        on_dead_letter=handlers.on_dead_letter,
-    ).consume(handlers.on_analyzed)
-    Stage(
-        broker=runtime.broker,
-        service=settings.service_name,
-        group_id=settings.consumer_group,
-        topic=topics.COMPACTION_REQUESTED,
-        model=CompactionRequested,
-        policy=policy,
-    ).consume(handlers.on_compaction_requested)
+    runtime.consume(
+        topics.CALLS_ANALYZED, CallAnalyzed, handlers.on_analyzed, handlers.on_dead_letter
+    )
+    runtime.consume(
+        topics.COMPACTION_REQUESTED, CompactionRequested, handlers.on_compaction_requested
+    )
 
     tasks: list[asyncio.Task[None]] = []
 

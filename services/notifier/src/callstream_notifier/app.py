@@ -9,9 +9,8 @@ from faststream import FastStream
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed
 from callstream_common.runtime import build_runtime
-from callstream_common.stage import Stage
 from callstream_notifier.dlq import DlqRecorder, GrowthMonitor
-from callstream_notifier.handlers import NotifierHandlers
+from callstream_notifier.handlers import STAGE, NotifierHandlers
 from callstream_notifier.settings import NotifierSettings
 from callstream_notifier.slack import SlackClient
 from callstream_notifier.webhooks import WebhookTarget
@@ -36,15 +35,12 @@ def create_app(settings: NotifierSettings | None = None) -> FastStream:
     handlers = NotifierHandlers(
         runtime, settings.console_base_url or settings.public_base_url, slack, webhook
     )
-    Stage(
-        broker=runtime.broker,
-        service=settings.service_name,
-        group_id=settings.consumer_group,
-        topic=topics.CALLS_ANALYZED,
-        model=CallAnalyzed,
-        policy=settings.retry_policy(),
-        on_dead_letter=handlers.on_dead_letter,
-    ).consume(handlers.on_analyzed)
+    runtime.consume(
+        topics.CALLS_ANALYZED,
+        CallAnalyzed,
+        handlers.on_analyzed,
+        runtime.fail_conversation_on_dead_letter(STAGE),
+    )
 
     async def dlq_alert(text: str) -> None:
         log.error("DLQ alert: %s", text)

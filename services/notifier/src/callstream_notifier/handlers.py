@@ -30,7 +30,6 @@ from callstream_common.db.models import (
 )
 from callstream_common.retry import PermanentError, RetryableError
 from callstream_common.runtime import Runtime
-from callstream_common.stage import DeadLetter
 from callstream_notifier.alerts import AlertRule, AlertTriggered, evaluate_rules
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 from callstream_notifier.slack import (
@@ -220,17 +219,6 @@ class NotifierHandlers:
                     )
                     .on_conflict_do_nothing(index_elements=["rule_id", "conversation_id"])
                 )
-
-    async def on_dead_letter(self, dead: DeadLetter[CallAnalyzed]) -> None:
-        if dead.event is None:
-            return
-        async with self.runtime.sessions() as session, session.begin():
-            await repo.mark_failed(
-                session,
-                dead.event.conversation_id,
-                STAGE,
-                f"{dead.reason}: {dead.error_class}: {dead.error_message}",
-            )
 
 
 def _rule(row: AlertRuleRow) -> AlertRule | None:

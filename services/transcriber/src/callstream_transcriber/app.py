@@ -7,8 +7,7 @@ from faststream import FastStream
 from callstream_common import topics
 from callstream_common.contracts import CallUploaded
 from callstream_common.runtime import build_runtime
-from callstream_common.stage import Stage
-from callstream_transcriber.handlers import TranscriberHandlers
+from callstream_transcriber.handlers import STAGE, TranscriberHandlers
 from callstream_transcriber.instant import InstantTranscriber
 from callstream_transcriber.settings import TranscriberSettings
 from callstream_transcriber.transcription import Transcriber, build_transcriber
@@ -32,13 +31,10 @@ def create_app(settings: TranscriberSettings | None = None) -> FastStream:
     settings = settings or TranscriberSettings()
     runtime = build_runtime(settings)
     handlers = TranscriberHandlers(runtime, make_transcriber(settings), settings.work_dir)
-    Stage(
-        broker=runtime.broker,
-        service=settings.service_name,
-        group_id=settings.consumer_group,
-        topic=topics.CALLS_UPLOADED,
-        model=CallUploaded,
-        policy=settings.retry_policy(),
-        on_dead_letter=handlers.on_dead_letter,
-    ).consume(handlers.on_uploaded)
+    runtime.consume(
+        topics.CALLS_UPLOADED,
+        CallUploaded,
+        handlers.on_uploaded,
+        runtime.fail_conversation_on_dead_letter(STAGE),
+    )
     return FastStream(runtime.broker, on_shutdown=[runtime.engine.dispose])

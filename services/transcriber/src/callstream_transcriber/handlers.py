@@ -25,7 +25,6 @@ from callstream_common.db import repo
 from callstream_common.db.models import Conversation, ConversationStatus, TranscriptRow
 from callstream_common.retry import PermanentError
 from callstream_common.runtime import Runtime, event_id_for
-from callstream_common.stage import DeadLetter
 from callstream_transcriber.transcription import Transcriber
 
 log = logging.getLogger(__name__)
@@ -123,14 +122,3 @@ class TranscriberHandlers:
                 span.set_attribute("transcript.segments", len(transcript.segments))
                 span.set_attribute("transcriber.provider", transcript.provider)
                 return transcript
-
-    async def on_dead_letter(self, dead: DeadLetter[CallUploaded]) -> None:
-        if dead.event is None:
-            return
-        async with self.runtime.sessions() as session, session.begin():
-            await repo.mark_failed(
-                session,
-                dead.event.conversation_id,
-                STAGE,
-                f"{dead.reason}: {dead.error_class}: {dead.error_message}",
-            )
