@@ -10,7 +10,7 @@ class AnalyzerSettings(CommonSettings):
     consumer_group: str = "analyzer"
     analyzer_provider: str = "builtin"
     """``builtin`` (offline: MiniLM embeddings + rules), ``openai`` (any OpenAI-compatible
-    chat endpoint) or ``gemini``."""
+    chat endpoint), ``gemini``, or ``instant`` (benchmark mode: a fixed scorecard at once)."""
     analyzer_base_url: str | None = None
     """Defaults to the provider's public endpoint (OpenAI, Gemini)."""
     analyzer_api_key: SecretStr | None = None
