@@ -10,18 +10,31 @@ formats from ffmpeg (``apt-get install -y espeak-ng sox libsox-fmt-all ffmpeg``)
 from __future__ import annotations
 
 import random
-import shutil
-import subprocess
-import tempfile
 import wave
-from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-AudioFormat = Literal["wav", "mp3", "ogg", "flac", "m4a"]
+from callstream_cli.sample import AudioFormat, encode, require_tools
+from callstream_cli.sample import synthesize as synthesize_dialogue
+
+__all__ = [
+    "SALES_CALL",
+    "SENTENCES",
+    "VOICES",
+    "AudioFormat",
+    "encode",
+    "long_dialogue",
+    "make_empty",
+    "make_garbage",
+    "make_truncated_body",
+    "make_truncated_header",
+    "make_zero_duration_wav",
+    "require_tools",
+    "synthesize_dialogue",
+    "write_wav",
+]
 
 VOICES = ("en-us", "en-gb", "en+m3", "en+f3")
 """Voices that exist in every espeak-ng install; alternate them for two speakers."""
@@ -103,104 +116,9 @@ SENTENCES: tuple[str, ...] = (
 """Forty-six distinct sentences (~3.8 min); ``long_dialogue`` cycles through them."""
 
 
-def require_tools() -> None:
-    """Raise a clear error when the synthesis tools are missing."""
-    missing = [t for t in ("espeak-ng", "sox", "ffmpeg") if shutil.which(t) is None]
-    if missing:
-        raise RuntimeError(
-            f"missing {', '.join(missing)}: apt-get install -y espeak-ng sox libsox-fmt-all ffmpeg"
-        )
-
-
 def long_dialogue(min_sentences: int) -> list[tuple[str, str]]:
     """At least ``min_sentences`` lines alternating two voices (~5 s of speech each)."""
     return [(VOICES[i % 2], SENTENCES[i % len(SENTENCES)]) for i in range(max(1, min_sentences))]
-
-
-def synthesize_dialogue(
-    lines: Sequence[tuple[str, str]],
-    out: Path,
-    fmt: AudioFormat = "wav",
-    speed: int = 160,
-    *,
-    pause_seconds: float = 0.6,
-    sample_rate: int = 16_000,
-) -> Path:
-    """Speak ``lines`` of ``(voice, text)`` one after the other into ``out``.
-
-    Each line is rendered by espeak-ng at ``speed`` words per minute, lines are separated
-    by ``pause_seconds`` of silence (sox), and the result is encoded as ``fmt`` (mono,
-    ``sample_rate`` Hz; MP3 with a Xing header, so truncation is detectable). sox runs
-    without dither, so the same lines always give the same WAV bytes.
-    """
-    require_tools()
-    if not lines:
-        raise ValueError("lines must not be empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="synth-") as tmp:
-        tmpdir = Path(tmp)
-        parts: list[Path] = []
-        gap = tmpdir / "gap.wav"
-        silence = ["trim", "0", f"{pause_seconds:.3f}"]
-        _run(["sox", "-D", "-n", "-r", str(sample_rate), "-c", "1", "-b", "16", gap, *silence])
-        for i, (voice, text) in enumerate(lines):
-            raw = tmpdir / f"line-{i:04d}.raw.wav"
-            part = tmpdir / f"line-{i:04d}.wav"
-            _run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", raw, text])
-            _run(["sox", "-D", raw, "-r", str(sample_rate), "-c", "1", "-b", "16", part])
-            if parts:
-                parts.append(gap)
-            parts.append(part)
-        joined = tmpdir / "joined.wav"
-        _concat(parts, joined, tmpdir)
-        encode(joined, out, fmt)
-    return out
-
-
-def encode(src: Path, out: Path, fmt: AudioFormat) -> Path:
-    """Re-encode ``src`` as ``fmt`` with ffmpeg (mono, same rate)."""
-    codec = {
-        "wav": ["-c:a", "pcm_s16le"],
-        "mp3": ["-c:a", "libmp3lame", "-q:a", "5"],
-        "ogg": ["-c:a", "libvorbis", "-q:a", "3"],
-        "flac": ["-c:a", "flac"],
-        "m4a": ["-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart"],
-    }[fmt]
-    _run(
-        [
-            "ffmpeg",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            src,
-            "-ac",
-            "1",
-            *codec,
-            "-f",
-            {"m4a": "mp4"}.get(fmt, fmt),
-            out,
-        ]
-    )
-    return out
-
-
-def _concat(parts: list[Path], out: Path, tmpdir: Path) -> None:
-    # sox takes every input on the command line; batch to stay below ARG_MAX for long calls.
-    batch = 200
-    if len(parts) <= batch:
-        _run(["sox", "-D", *parts, out])
-        return
-    groups = []
-    for g, i in enumerate(range(0, len(parts), batch)):
-        group = tmpdir / f"group-{g:04d}.wav"
-        _run(["sox", "-D", *parts[i : i + batch], group])
-        groups.append(group)
-    _concat(groups, out, tmpdir)
-
-
-def _run(cmd: Iterable[str | Path]) -> None:
-    subprocess.run([str(c) for c in cmd], check=True, capture_output=True)
 
 
 # --------------------------------------------------------------------------- broken files

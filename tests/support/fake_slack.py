@@ -330,6 +330,7 @@ class FakeSlack:
         self._requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
         self._connections: set[socket.socket] = set()
+        self._holding = 0
         self._ts = itertools.count(1)
         self._port = 0
         self._server: _Server | None = None
@@ -435,6 +436,18 @@ class FakeSlack:
     def delay_next(self, n: int, seconds: float, *, path: str | None = None) -> None:
         """Answer the next ``n`` matching requests normally, but only after ``seconds``."""
         self._add_fault(None, None, None, seconds, path, remaining=n, until=None)
+
+    def wait_holding(self, timeout: float = 10.0) -> bool:
+        """Block until a request is being held back by a ``delay`` (received, not answered
+        yet: the moment to crash the client); False if none arrives within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._holding == 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
 
     def clear_faults(self) -> None:
         with self._cond:
@@ -547,7 +560,14 @@ class FakeSlack:
 
         fault = self._take_fault(path)
         if fault is not None and fault.delay:
-            time.sleep(fault.delay)
+            with self._cond:
+                self._holding += 1
+                self._cond.notify_all()
+            try:
+                time.sleep(fault.delay)
+            finally:
+                with self._cond:
+                    self._holding -= 1
         signature_valid: bool | None = None
         if handler.command != "POST":
             reply, accepted = _Reply.text(405, "method_not_allowed"), False

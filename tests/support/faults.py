@@ -94,6 +94,7 @@ class LoadGenerator:
         concurrency: int = 24,
         call_deadline: float = 240.0,
         run_id: str | None = None,
+        extra_params: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
         self.token = token
@@ -103,6 +104,7 @@ class LoadGenerator:
         self.audio = audio
         self.call_deadline = call_deadline
         self.run_id = run_id or uuid.uuid4().hex[:8]
+        self.extra_params = extra_params or {}
         self._gate = asyncio.Semaphore(concurrency)
         self.calls: list[Submitted] = []
 
@@ -130,6 +132,7 @@ class LoadGenerator:
             "opportunity_name": f"Fault batch {self.run_id} #{call.index}",
             "rep_id": self.rep_id,
             "priority": str(call.priority),
+            **self.extra_params,
         }
         headers = {
             "Authorization": f"Bearer {self.token}",
@@ -205,10 +208,23 @@ class FaultInjector:
         self.events.append(event)
         return event
 
-    async def sigkill(self, name: str, timeout: float = 15.0) -> FaultEvent:
-        """``SIGKILL`` a service (no shutdown hook runs), then start it again at once."""
+    async def sigkill(
+        self,
+        name: str,
+        *,
+        when: Callable[[], Awaitable[bool]] | None = None,
+        label: str = "",
+        timeout: float = 15.0,
+    ) -> FaultEvent:
+        """``SIGKILL`` a service (no shutdown hook runs), then start it again at once.
+
+        ``when`` waits for the moment to strike (e.g. while the service waits for an answer);
+        it must return True, or the fault is reported as not injected.
+        """
 
         async def action() -> str:
+            if when is not None and not await when():
+                raise RuntimeError(f"the moment to kill {name} never came")
             proc = self.services.process(name)
             pid = proc.pid()
             if pid is None:
@@ -222,7 +238,7 @@ class FaultInjector:
             new_pid = await asyncio.to_thread(proc.start)
             return f"pid {pid} killed, restarted as pid {new_pid}"
 
-        return await self.record(f"SIGKILL {name}", action())
+        return await self.record(f"SIGKILL {name}{' ' + label if label else ''}", action())
 
     async def _stop_component(self, name: str) -> None:
         comp = manager.component(self.settings, name)
@@ -242,7 +258,8 @@ class FaultInjector:
             await self._stop_component(name)
             down_at = time.monotonic()
             await self._start_stack()
-            return f"stopped in {down_at - began:.1f}s, healthy again after {time.monotonic() - down_at:.1f}s"
+            back = time.monotonic() - down_at
+            return f"stopped in {down_at - began:.1f}s, healthy again after {back:.1f}s"
 
         return await self.record(f"restart {name}", action())
 
@@ -406,10 +423,9 @@ class Figures:
         lines = ["", "fault injection: figures", "-" * (width + 14)]
         lines += [f"{k.ljust(width)}  {v:>10}" for k, v in self.rows()]
         lines += ["-" * (width + 14), "faults injected (seconds since the first upload):"]
-        lines += [
-            f"  {e.started:7.1f} → {e.ended:7.1f}  {e.name}{'  (' + e.detail + ')' if e.detail else ''}"
-            for e in self.faults
-        ]
+        for e in self.faults:
+            detail = f"  ({e.detail})" if e.detail else ""
+            lines.append(f"  {e.started:7.1f} → {e.ended:7.1f}  {e.name}{detail}")
         return "\n".join(lines)
 
     def write(self, path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from callstream_common.retry import is_permanent
 from callstream_transcriber.audio import (
     SAMPLE_RATE,
@@ -17,7 +18,6 @@ from callstream_transcriber.audio import (
     iter_pcm,
     probe_audio,
 )
-
 from tests.support.audio import (
     encode,
     make_empty,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import av
 import pytest
+from pydantic import SecretStr
+
 from callstream_common.retry import is_permanent
 from callstream_transcriber.audio import UndecodableAudio, probe_audio
 from callstream_transcriber.errors import PermanentProviderError, RetryableProviderError
@@ -23,8 +25,6 @@ from callstream_transcriber.remote import (
     normalise_language,
     retry_after_seconds,
 )
-from pydantic import SecretStr
-
 from tests.support.audio import make_garbage
 
 API_KEY = "sk-test-0123456789"

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from callstream_common.contracts import Transcript, TranscriptSegment
 from callstream_transcriber.audio import UndecodableAudio, UndecodableReason, iter_audio_chunks
 from callstream_transcriber.remote import OpenAICompatibleTranscriber
@@ -17,7 +18,6 @@ from callstream_transcriber.transcription import (
     build_transcriber,
     place_segment,
 )
-
 from tests.support.audio import make_garbage
 
 from .conftest import THREE_MINUTE_LINES

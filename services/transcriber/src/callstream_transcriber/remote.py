@@ -33,10 +33,10 @@ import av
 import httpx
 import numpy as np
 from av.audio.frame import AudioFrame
-from callstream_common.contracts import Transcript, TranscriptSegment
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from callstream_common.contracts import Transcript, TranscriptSegment
 from callstream_transcriber.audio import (
     SAMPLE_RATE,
     FloatArray,

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from callstream_common.contracts import Transcript, TranscriptSegment
 from pydantic import SecretStr
 
+from callstream_common.contracts import Transcript, TranscriptSegment
 from callstream_transcriber.audio import (
     SAMPLE_RATE,
     AudioChunk,
@@ -37,6 +37,7 @@ DEFAULT_CHUNK_SECONDS = 300.0
 extraction and VAD briefly need ~1.1 MB per second of chunk on top of ~330 MB of model and
 runtime (measured: 300-s chunks peak at ~0.7 GB, 600-s chunks at ~1.2 GB, a 2-hour file
 in one piece would need several GB). Cuts at pauses cost no accuracy, so smaller is safer."""
+
 
 @runtime_checkable
 class Transcriber(Protocol):
@@ -69,14 +70,15 @@ class WhisperTranscriber:
 
     **Long calls and chunk borders.** The recording is decoded as a stream and transcribed
     in chunks of at most ``chunk_seconds`` (default 5 min), one at a time, so memory stays
-    flat whatever the call's length (see ``DEFAULT_CHUNK_SECONDS`` for the numbers). Chunks tile the audio exactly and each cut is placed at the
-    quietest 300 ms within the last ``search_seconds`` of the chunk — in speech, a pause
-    between words (see ``audio.find_cut``). We chose this over overlapping chunks because an
-    overlap has to be de-duplicated by matching text from two independent decodes of the
-    same audio, which disagree often enough (punctuation, a word dropped at the edge) to
-    either duplicate or lose words; cutting in a pause needs no reconciliation and the
-    offsets are exact sample counts. Each chunk is decoded with faster-whisper's Silero VAD
-    filter, which also drops the silence around the cut.
+    flat whatever the call's length (see ``DEFAULT_CHUNK_SECONDS`` for the numbers).
+    Chunks tile the audio exactly and each cut is placed at the quietest 300 ms within the
+    last ``search_seconds`` of the chunk — in speech, a pause between words (see
+    ``audio.find_cut``); the last chunk is never a few-second stub. We chose this over
+    overlapping chunks because an overlap has to be de-duplicated by matching text from two
+    independent decodes of the same audio, which disagree often enough (punctuation, a word
+    dropped at the edge) to either duplicate or lose words; cutting in a pause needs no
+    reconciliation and the offsets are exact sample counts. Each chunk is decoded with
+    faster-whisper's Silero VAD filter, which also drops the silence around the cut.
     """
 
     provider = BUILTIN_PROVIDER
