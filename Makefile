@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 RUN := $(UV) run --frozen --no-sync
 PY_SOURCES := libs services tests bench
 
-.PHONY: up down status test lint typecheck unit bootstrap demo
+.PHONY: up down status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -37,3 +37,17 @@ test: lint typecheck
 
 unit: bootstrap
 	$(RUN) pytest tests/unit $(PYTEST_ARGS)
+
+# Benchmarks (not part of `make test`; each starts its own bench stack). BENCH_ARGS=--smoke|--keep
+bench-ingest: bootstrap
+	$(RUN) python -m bench.ingest $(BENCH_ARGS)
+
+bench-pipeline: bootstrap
+	$(RUN) python -m bench.pipeline $(BENCH_ARGS)
+
+bench-kafka: bootstrap
+	$(RUN) python -m bench.kafka_hop $(BENCH_ARGS)
+
+bench-compaction: bootstrap
+	$(RUN) python -m bench.compaction $(BENCH_ARGS)
+

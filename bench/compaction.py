@@ -103,7 +103,8 @@ async def main(files: int, total_rows: int) -> None:
         print(f"compaction took  {took:.2f} s  ({outcome.rows_after / took:,.0f} rows/s)")
     finally:
         keys = await asyncio.to_thread(store.list_keys, dataset_prefix(dataset))
-        await asyncio.to_thread(lambda: [store.remove(k) for k in keys])
+        for key in keys:
+            await asyncio.to_thread(store.remove, key)
         async with sessions() as session, session.begin():
             for table in ("compaction_files", "compaction_runs", "compaction_archived"):
                 await session.execute(

@@ -1,119 +1,381 @@
-"""Benchmark the built-in transcriber: speed, peak memory, accuracy on synthesised calls.
+"""Transcription benchmark: real-time factor and peak memory of the built-in Whisper.
 
-    uv run python bench/transcription.py all --minutes 1 10      # RTF + RSS, chunked vs whole
-    uv run python bench/transcription.py run call.mp3 --chunk-seconds 600   # one measurement
+    python -m bench.transcription [--smoke | --full] [--minutes 1 10] [--beams 1 5]
 
-Each measurement runs in a fresh process so its peak RSS (``ru_maxrss``) is its own.
-Reported: wall-clock real-time factor (elapsed / audio length), CPU seconds per audio
-second (less sensitive to other load on the machine) and peak RSS.
+For each length of synthesised speech (default 1 and 10 minutes; ``--full`` adds 30 and 120):
+
+- **baseline**: decoding alone — PyAV decode + resample to 16 kHz mono of the same file
+  (``callstream_transcriber.audio.iter_pcm``), so the ASR cost reads relative to the I/O;
+- Whisper tiny.en (``build_transcriber("builtin", beam_size=…, chunk_seconds=…)``) at beam 1
+  and beam 5, **chunked** (the service's default chunk) and **whole** (one chunk as long as
+  the file). A file no longer than one chunk is the same either way and runs once.
+
+Every configuration runs in a fresh subprocess and its peak RSS is that process's own
+``ru_maxrss`` as the kernel reports it to the parent (``os.wait4``), so no figure inherits
+memory from another run. Reported: wall time, real-time factor (wall / audio), CPU seconds per
+audio second (less sensitive to other load on a shared machine), peak RSS, RSS once the model
+is loaded, the ratio to decoding alone, and the word error rate against the spoken script.
+
+The speech is the labelled calls of ``eval/scripts/`` one after another (varied sentences,
+a voice per speaker), spoken by espeak-ng at 160 words per minute and encoded as MP3 like a
+real upload; files are cached in ``bench/results/cache/transcription/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    RESULTS_DIR,
+    Chart,
+    Series,
+    console,
+    fmt_ratio,
+    print_table,
+    ratio,
+    save_results,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+CACHE_DIR = RESULTS_DIR / "cache" / "transcription"
+SPEED_WPM = 160
+DEFAULT_MINUTES = (1.0, 10.0)
+FULL_MINUTES = (1.0, 10.0, 30.0, 120.0)
+SMOKE_MINUTES = (0.25,)
+BEAMS = (1, 5)
 
-WHOLE = 1e9  # chunk_seconds large enough that the whole file is a single chunk
+
+@dataclass(frozen=True)
+class BenchAudio:
+    minutes: float
+    """The length asked for; the file's real length is measured when it is decoded."""
+    path: Path
+    reference: str
 
 
-def run(path: Path, chunk_seconds: float, cpu_threads: int | None) -> dict[str, object]:
-    from callstream_transcriber.transcription import WhisperTranscriber
+@dataclass(frozen=True)
+class Config:
+    kind: str
+    """``decode`` (baseline) or ``asr``."""
+    beam_size: int = 0
+    chunk_seconds: float = 0.0
+    mode: str = ""
+    """``chunked``, ``whole`` or ``single chunk`` (a file no longer than one chunk)."""
 
-    t0 = time.perf_counter()
-    transcriber = WhisperTranscriber(chunk_seconds=chunk_seconds, cpu_threads=cpu_threads)
-    load = time.perf_counter() - t0
+    @property
+    def label(self) -> str:
+        if self.kind == "decode":
+            return "decode only (baseline)"
+        chunk = "" if self.mode == "whole" else f" {self.chunk_seconds:g} s"
+        return f"beam {self.beam_size}, {self.mode}{chunk}"
+
+
+@dataclass
+class Measurement:
+    minutes: float
+    audio_seconds: float
+    config: str
+    kind: str
+    beam_size: int
+    mode: str
+    chunk_seconds: float
+    wall_seconds: float
+    cpu_seconds: float
+    load_seconds: float
+    peak_rss_kib: int
+    loaded_rss_kib: int
+    segments: int
+    wer: float | None
+    vs_decode: float | None = None
+
+    @property
+    def rtf(self) -> float:
+        return self.wall_seconds / self.audio_seconds
+
+    @property
+    def cpu_per_audio_second(self) -> float:
+        return self.cpu_seconds / self.audio_seconds
+
+
+# --------------------------------------------------------------------------- audio
+
+
+def bench_audio(minutes: float) -> BenchAudio:
+    """About ``minutes`` of speech from the eval scripts, as MP3 (cached)."""
+    from eval.generate import SYNTH_VERSION, content_hash, stitched_lines, synthesize_lines
+
+    lines = stitched_lines(minutes * 60, speed=SPEED_WPM)
+    spoken = [(voice, text) for _label, voice, text in lines]
+    reference = " ".join(text for _v, text in spoken)
+    key = content_hash({"synth": SYNTH_VERSION, "speed": SPEED_WPM, "lines": spoken})[:16]
+    path = CACHE_DIR / f"speech-{minutes:g}min-{key}.mp3"
+    if not path.exists():
+        with console.status(f"synthesising {minutes:g} min of speech ({len(spoken)} lines)"):
+            synthesize_lines(spoken, path, SPEED_WPM, fmt="mp3")
+    return BenchAudio(minutes, path, reference)
+
+
+# --------------------------------------------------------------------------- one measurement
+
+
+def _vm_hwm_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """One configuration, in this (fresh) process: what the parent's subprocess runs."""
+    path = Path(spec["path"])
+    if spec["kind"] == "decode":
+        from callstream_transcriber.audio import SAMPLE_RATE, iter_pcm
+
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        began = time.perf_counter()
+        samples = sum(len(block) for block in iter_pcm(path))
+        wall = time.perf_counter() - began
+        cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - _cpu(before)
+        return {
+            "audio_seconds": samples / SAMPLE_RATE,
+            "wall_seconds": wall,
+            "cpu_seconds": cpu,
+            "load_seconds": 0.0,
+            "loaded_rss_kib": 0,
+            "segments": 0,
+            "text": "",
+        }
+    from callstream_transcriber.transcription import build_transcriber
+
+    began = time.perf_counter()
+    transcriber = build_transcriber(
+        "builtin",
+        beam_size=int(spec["beam_size"]),
+        chunk_seconds=float(spec["chunk_seconds"]),
+        cpu_threads=spec.get("cpu_threads"),
+    )
+    load = time.perf_counter() - began
+    loaded_rss = _vm_hwm_kib()
     before = resource.getrusage(resource.RUSAGE_SELF)
-    t1 = time.perf_counter()
+    began = time.perf_counter()
     transcript = transcriber.transcribe(path)
-    elapsed = time.perf_counter() - t1
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    audio = transcript.duration_seconds
+    wall = time.perf_counter() - began
+    cpu = _cpu(resource.getrusage(resource.RUSAGE_SELF)) - _cpu(before)
     return {
-        "file": path.name,
-        "mode": "whole" if chunk_seconds >= WHOLE else f"chunked({chunk_seconds:g}s)",
-        "audio_seconds": round(audio, 1),
-        "load_seconds": round(load, 2),
-        "elapsed_seconds": round(elapsed, 1),
-        "rtf_wall": round(elapsed / audio, 4),
-        "cpu_per_audio_second": round(cpu / audio, 4),
-        "peak_rss_mb": round(after.ru_maxrss / 1024, 1),
+        "audio_seconds": transcript.duration_seconds,
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "load_seconds": load,
+        "loaded_rss_kib": loaded_rss,
         "segments": len(transcript.segments),
         "text": transcript.text,
     }
 
 
-def words(text: str) -> list[str]:
-    numbers = {"20": "twenty", "50": "fifty", "200": "two", "000": "thousand"}
-    return [numbers.get(w, w) for w in re.findall(r"[a-z0-9']+", text.lower())]
+def measure(spec: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Run ``spec`` in a subprocess; its JSON result and its own peak RSS (KiB)."""
+    cmd = [sys.executable, "-m", "bench.transcription", "--worker", json.dumps(spec)]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"worker {spec} failed ({proc.returncode}):\n{tail}")
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result, int(usage.ru_maxrss)
 
 
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate by edit distance over lower-cased words."""
-    ref, hyp = words(reference), words(hypothesis)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / max(1, len(ref))
+def configs(audio_seconds: float, beams: Sequence[int], chunk_seconds: float) -> list[Config]:
+    out = [Config("decode")]
+    for beam in beams:
+        if audio_seconds <= chunk_seconds:
+            out.append(Config("asr", beam, chunk_seconds, "single chunk"))
+        else:
+            out.append(Config("asr", beam, chunk_seconds, "chunked"))
+            out.append(Config("asr", beam, audio_seconds + 60, "whole"))
+    return out
 
 
-def measure(path: Path, chunk_seconds: float, cpu_threads: int | None) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "run", str(path), "--chunk-seconds", str(chunk_seconds)]
-    if cpu_threads:
-        cmd += ["--cpu-threads", str(cpu_threads)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
-    return result
+def run_size(
+    audio: BenchAudio, beams: Sequence[int], chunk_seconds: float, cpu_threads: int | None
+) -> list[Measurement]:
+    from eval.run import edit_distance, normalize_words
+
+    reference = normalize_words(audio.reference)
+    decode, decode_rss = measure({"kind": "decode", "path": str(audio.path)})
+    seconds = float(decode["audio_seconds"])
+    rows: list[Measurement] = []
+    for config in configs(seconds, beams, chunk_seconds):
+        if config.kind == "decode":
+            result, rss = decode, decode_rss
+        else:
+            with console.status(f"{audio.minutes:g} min: {config.label}"):
+                result, rss = measure(
+                    {
+                        "kind": "asr",
+                        "path": str(audio.path),
+                        "beam_size": config.beam_size,
+                        "chunk_seconds": config.chunk_seconds,
+                        "cpu_threads": cpu_threads,
+                    }
+                )
+        hyp = normalize_words(result["text"]) if config.kind == "asr" else None
+        m = Measurement(
+            minutes=audio.minutes,
+            audio_seconds=seconds,
+            config=config.label,
+            kind=config.kind,
+            beam_size=config.beam_size,
+            mode=config.mode,
+            chunk_seconds=config.chunk_seconds,
+            wall_seconds=float(result["wall_seconds"]),
+            cpu_seconds=float(result["cpu_seconds"]),
+            load_seconds=float(result["load_seconds"]),
+            peak_rss_kib=rss,
+            loaded_rss_kib=int(result["loaded_rss_kib"]),
+            segments=int(result["segments"]),
+            wer=edit_distance(reference, hyp) / max(1, len(reference)) if hyp is not None else None,
+        )
+        m.vs_decode = ratio(m.wall_seconds, float(decode["wall_seconds"]))
+        rows.append(m)
+        console.print(
+            f"  {audio.minutes:g} min  {m.config:<28} wall {m.wall_seconds:7.1f} s  "
+            f"RTF {m.rtf:.3f}  peak {m.peak_rss_kib / 1024:,.0f} MB"
+        )
+    return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    one = sub.add_parser("run")
-    one.add_argument("path", type=Path)
-    one.add_argument("--chunk-seconds", type=float, default=600.0)
-    one.add_argument("--cpu-threads", type=int)
-    both = sub.add_parser("all")
-    both.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0])
-    both.add_argument("--chunk-seconds", type=float, default=600.0)
-    both.add_argument("--cpu-threads", type=int)
-    both.add_argument("--out-dir", type=Path, default=Path("/tmp/callstream-bench"))
-    args = parser.parse_args()
+# --------------------------------------------------------------------------- report
 
-    if args.cmd == "run":
-        print(json.dumps(run(args.path, args.chunk_seconds, args.cpu_threads)))
+
+COLUMNS = (
+    "audio",
+    "configuration",
+    "wall s",
+    "RTF",
+    "CPU s/audio s",
+    "x decode",
+    "peak RSS MB",
+    "RSS loaded MB",
+    "load s",
+    "WER",
+    "segments",
+)
+
+
+def print_results(rows: Sequence[Measurement], threads: int) -> None:
+    table_rows = [
+        [
+            f"{m.audio_seconds / 60:.1f} min",
+            m.config,
+            f"{m.wall_seconds:,.1f}",
+            f"{m.rtf:.3f}",
+            f"{m.cpu_per_audio_second:.3f}",
+            fmt_ratio(m.vs_decode) if m.kind == "asr" else "x1.00",
+            f"{m.peak_rss_kib / 1024:,.0f}",
+            f"{m.loaded_rss_kib / 1024:,.0f}" if m.kind == "asr" else "-",
+            f"{m.load_seconds:.1f}" if m.kind == "asr" else "-",
+            f"{m.wer:.1%}" if m.wer is not None else "-",
+            m.segments or "-",
+        ]
+        for m in rows
+    ]
+    print_table(
+        f"Transcription — Whisper tiny.en (faster-whisper int8, {threads} threads) "
+        "vs decoding alone",
+        COLUMNS,
+        table_rows,
+        caption=(
+            "RTF = wall / audio length; x decode = wall / wall of decoding the same file; "
+            "peak RSS of the configuration's own process; WER on normalised words"
+        ),
+    )
+
+
+def charts(rows: Sequence[Measurement]) -> list[Chart]:
+    by_config: dict[str, list[Measurement]] = {}
+    for m in rows:
+        by_config.setdefault(m.config, []).append(m)
+    rtf = Chart("Real-time factor", "audio (min)", "wall / audio", log_y=True)
+    rss = Chart("Peak RSS", "audio (min)", "MB")
+    for label, ms in by_config.items():
+        x = [m.audio_seconds / 60 for m in ms]
+        rtf.series.append(Series(label, x, [m.rtf for m in ms]))
+        rss.series.append(Series(label, x, [m.peak_rss_kib / 1024 for m in ms]))
+    return [rtf, rss]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--smoke", action="store_true", help="15 s of speech, beam 1 (seconds)")
+    size.add_argument("--full", action="store_true", help="1, 10, 30 and 120 min (about 2 h)")
+    size.add_argument("--minutes", type=float, nargs="+", help="lengths to run")
+    parser.add_argument("--beams", type=int, nargs="+", help="beam sizes (default 1 5)")
+    parser.add_argument("--chunk-seconds", type=float, help="chunked mode's chunk length")
+    parser.add_argument("--cpu-threads", type=int, help="Whisper threads (default: all CPUs)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(run_worker(json.loads(args.worker))))
         return
 
-    from tests.support.audio import SALES_CALL, long_dialogue, synthesize_dialogue
+    from callstream_transcriber.transcription import DEFAULT_CHUNK_SECONDS, available_cpus
 
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    clean = synthesize_dialogue(SALES_CALL, args.out_dir / "sales-call.mp3", fmt="mp3")
-    result = measure(clean, args.chunk_seconds, args.cpu_threads)
-    reference = " ".join(text for _, text in SALES_CALL)
-    print(json.dumps({"wer": round(wer(reference, str(result["text"])), 3), **result}))
-    for minutes in args.minutes:
-        # ~5 s per sentence including the pause.
-        lines = long_dialogue(int(minutes * 60 / 5.1))
-        path = synthesize_dialogue(lines, args.out_dir / f"call-{minutes:g}min.mp3", fmt="mp3")
-        # Longer than one chunk: also run it whole, to compare speed and peak memory.
-        modes = [args.chunk_seconds] + ([WHOLE] if minutes * 60 > args.chunk_seconds else [])
-        for chunk in modes:
-            row = measure(path, chunk, args.cpu_threads)
-            row.pop("text")
-            print(json.dumps(row))
+    if args.smoke:
+        minutes: Sequence[float] = SMOKE_MINUTES
+        beams: Sequence[int] = args.beams or (1,)
+    else:
+        minutes = args.minutes or (FULL_MINUTES if args.full else DEFAULT_MINUTES)
+        beams = args.beams or BEAMS
+    chunk = args.chunk_seconds or DEFAULT_CHUNK_SECONDS
+    threads = args.cpu_threads or available_cpus()
+    began = time.perf_counter()
+    load_average = os.getloadavg()[0]
+    console.print(
+        f"[bold]transcription bench[/]: {', '.join(f'{m:g}' for m in minutes)} min, "
+        f"beams {', '.join(map(str, beams))}, chunk {chunk:g} s, {threads} threads, "
+        f"load average {load_average:.1f}"
+    )
+    rows: list[Measurement] = []
+    for m in minutes:
+        rows.extend(run_size(bench_audio(m), beams, chunk, args.cpu_threads))
+    print_results(rows, threads)
+    written = save_results(
+        "transcription",
+        {
+            "model": "whisper-tiny.en",
+            "threads": threads,
+            "chunk_seconds": chunk,
+            "load_average_at_start": load_average,
+            "rows": [
+                asdict(m) | {"rtf": m.rtf, "cpu_per_audio_second": m.cpu_per_audio_second}
+                for m in rows
+            ],
+        },
+        charts(rows),
+    )
+    console.print(f"results: {written[-1]} ({time.perf_counter() - began:.0f} s)")
 
 
 if __name__ == "__main__":

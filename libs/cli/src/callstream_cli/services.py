@@ -97,7 +97,9 @@ class ServiceSet:
 
     def consumer_ready(self, name: str) -> bool:
         """A consumer logs FastStream's "started successfully" once its subscribers run."""
-        return "started successfully" in tail(self.process(name).log_path, 400).lower()
+        log = tail(self.process(name).log_path, 400)
+        this_run = log.rsplit(f"starting {name}", 1)[-1]
+        return "started successfully" in this_run.lower()
 
     def ingest_healthy(self) -> bool:
         try:
