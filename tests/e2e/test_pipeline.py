@@ -175,9 +175,12 @@ def test_a_call_missing_dimensions_names_them_as_gaps(
     conv = wait_terminal(services.base_url, tokens["admin"], r.json()["id"])
     assert conv["status"] == "completed", conv.get("failure_reason")
     dims = {d["dimension"]: d for d in conv["analysis"]["dimensions"]}
+    pain = dims["identify_pain"]
+    assert pain["evidence"] and pain["score"] >= 3
     for name in ("economic_buyer", "champion", "decision_process"):
-        assert dims[name]["score"] == 1 and dims[name]["gaps"], name
-    assert dims["identify_pain"]["evidence"]
+        # Omitted: named as a gap and scored low. Whisper's wording of the closing line
+        # ("let's talk again next month") sometimes reads as a weak hint, hence <= 2.
+        assert dims[name]["gaps"] and dims[name]["score"] <= 2 < pain["score"], dims[name]
 
 
 def test_a_high_priority_call_overtakes_a_backlog(

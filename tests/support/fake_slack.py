@@ -6,6 +6,9 @@ stack, retry loop and error mapping are exercised — not a mocked transport. It
 * ``POST /api/chat.postMessage`` and ``POST /api/auth.test`` — bearer token checked, Block
   Kit checked against Slack's limits (an independent implementation, deliberately not the
   notifier's own validator), answers in Slack's ``{"ok": ...}`` shape;
+* ``POST /api/conversations.history`` — the accepted messages of a channel, newest first,
+  with their message ``metadata`` when ``include_all_metadata`` is set (``oldest``,
+  ``limit`` and ``cursor`` paging as Slack does);
 * ``POST <webhook_path>`` (default ``/services/T000/B000/XXX``) — an incoming webhook,
   answering ``ok`` or a 4xx code such as ``invalid_payload``;
 * ``POST /hooks/<name>`` — a generic webhook receiver that records headers and body and,
@@ -654,7 +657,7 @@ class FakeSlack:
 
     def _api(self, path: str, headers: Mapping[str, str], data: Any) -> tuple[_Reply, bool]:
         method = path.removeprefix("/api/")
-        if method not in ("chat.postMessage", "auth.test"):
+        if method not in ("chat.postMessage", "auth.test", "conversations.history"):
             return _Reply.json(200, {"ok": False, "error": "unknown_method"}), False
         auth = headers.get("authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
@@ -679,6 +682,8 @@ class FakeSlack:
             ), True
         if not isinstance(data, dict):
             return _Reply.json(200, {"ok": False, "error": "invalid_json"}), False
+        if method == "conversations.history":
+            return self._history(data), True
         channel = data.get("channel")
         if not isinstance(channel, str) or not channel:
             return _Reply.json(200, {"ok": False, "error": "channel_not_found"}), False
@@ -698,6 +703,48 @@ class FakeSlack:
         return _Reply.json(
             200, {"ok": True, "channel": channel, "ts": ts, "message": message}
         ), True
+
+    def _history(self, data: Mapping[str, Any]) -> _Reply:
+        """``conversations.history``: what ``chat.postMessage`` accepted in the channel."""
+        channel = data.get("channel")
+        if not isinstance(channel, str) or not channel:
+            return _Reply.json(200, {"ok": False, "error": "channel_not_found"})
+        if self.channels is not None and channel not in self.channels:
+            return _Reply.json(200, {"ok": False, "error": "channel_not_found"})
+        try:
+            oldest = float(data.get("oldest") or 0)
+            limit = max(1, min(int(data.get("limit") or 100), 999))
+            start = int(data.get("cursor") or 0)
+        except (TypeError, ValueError):
+            return _Reply.json(200, {"ok": False, "error": "invalid_arguments"})
+        with_metadata = str(data.get("include_all_metadata", "")).lower() in ("1", "true")
+        posted: list[dict[str, Any]] = []
+        for r in self.requests:
+            sent = r.json
+            if r.path != "/api/chat.postMessage" or not r.accepted or not isinstance(sent, dict):
+                continue
+            if sent.get("channel") != channel:
+                continue
+            ts = str(json.loads(r.response)["ts"])
+            if float(ts) <= oldest:
+                continue
+            message: dict[str, Any] = {
+                "type": "message",
+                "bot_id": "B000",
+                "ts": ts,
+                "text": sent.get("text", ""),
+                "blocks": sent.get("blocks", []),
+            }
+            if with_metadata and isinstance(sent.get("metadata"), dict):
+                message["metadata"] = sent["metadata"]
+            posted.append(message)
+        posted.reverse()  # newest first, like Slack
+        more = start + limit < len(posted)
+        body: dict[str, Any] = {"ok": True, "messages": posted[start : start + limit]}
+        body["has_more"] = more
+        if more:
+            body["response_metadata"] = {"next_cursor": str(start + limit)}
+        return _Reply.json(200, body)
 
     def _slack_webhook(self, path: str, data: Any) -> tuple[_Reply, bool]:
         if path != self.webhook_path:
@@ -721,6 +768,13 @@ class FakeSlack:
                 return {"error": "invalid_blocks", "errors": problems}
         if text is not None and (not isinstance(text, str) or _slack_len(text) > 40_000):
             return {"error": "msg_too_long"}
+        metadata = data.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            return {"error": "invalid_metadata_format"}
         return None
 
     def _check_signature(self, headers: Mapping[str, str], body: bytes) -> bool | None:

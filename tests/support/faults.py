@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -25,7 +26,7 @@ import time
 import uuid
 import wave
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from aiokafka import AIOKafkaProducer
 
 from callstream_cli.services import ServiceSet
 from callstream_cli.stack import manager
+from callstream_cli.stack.process import tail
 from callstream_cli.stack.settings import StackSettings
 from callstream_common import topics
 
@@ -193,6 +195,8 @@ class FaultInjector:
         self.origin = origin
         self.topic_specs = list(topic_specs) or topics.all_topics()
         self.events: list[FaultEvent] = []
+        self.restarts: Counter[str] = Counter()
+        self._locks = {name: asyncio.Lock() for name in services.available()}
 
     def _now(self) -> float:
         return time.monotonic() - self.origin
@@ -226,19 +230,59 @@ class FaultInjector:
             if when is not None and not await when():
                 raise RuntimeError(f"the moment to kill {name} never came")
             proc = self.services.process(name)
-            pid = proc.pid()
-            if pid is None:
-                raise RuntimeError(f"{name} is not running, nothing to kill")
-            os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + timeout
-            while proc.is_alive():
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} (pid {pid}) survived SIGKILL for {timeout}s")
-                await asyncio.sleep(0.05)
-            new_pid = await asyncio.to_thread(proc.start)
+            async with self._locks[name]:
+                pid = proc.pid()
+                if pid is None:
+                    raise RuntimeError(f"{name} is not running, nothing to kill")
+                os.kill(pid, signal.SIGKILL)
+                deadline = time.monotonic() + timeout
+                while proc.is_alive():
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{name} (pid {pid}) survived SIGKILL for {timeout}s")
+                    await asyncio.sleep(0.05)
+                new_pid = await asyncio.to_thread(proc.start)
             return f"pid {pid} killed, restarted as pid {new_pid}"
 
         return await self.record(f"SIGKILL {name}{' ' + label if label else ''}", action())
+
+    async def supervise(
+        self, stop: asyncio.Event, interval: float = 1.0, max_restarts: int = 30
+    ) -> None:
+        """Start again any service that exited, until ``stop`` is set: what the platform does
+        (``restart: unless-stopped`` in docker-compose.yml). A service started while Kafka
+        is unreachable (the compactor: also the object store) exits at once ("Application
+        startup failed") and needs this."""
+        while not stop.is_set():
+            for name, lock in self._locks.items():
+                async with lock:
+                    proc = self.services.process(name)
+                    if proc.is_alive() or self.restarts[name] >= max_restarts:
+                        continue
+                    self.restarts[name] += 1
+                    began = self._now()
+                    last = tail(proc.log_path, 1)[:160]
+                    pid = await asyncio.to_thread(proc.start)
+                self.events.append(
+                    FaultEvent(
+                        f"supervisor restarted {name}",
+                        round(began, 2),
+                        round(self._now(), 2),
+                        f"it had exited: {last!r}; now pid {pid}",
+                    )
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    @contextlib.asynccontextmanager
+    async def supervising(self) -> AsyncIterator[None]:
+        """Run :meth:`supervise` for the duration of the block (and never beyond it)."""
+        stop = asyncio.Event()
+        task = asyncio.create_task(self.supervise(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     async def _stop_component(self, name: str) -> None:
         comp = manager.component(self.settings, name)
@@ -388,6 +432,7 @@ class Figures:
     dlq_entries: int
     dlq_poison: int
     dlq_calls: int
+    dlq_unknown_conversations: int
     duplicates: int
     lost: int
     lost_notifications: int
@@ -408,6 +453,7 @@ class Figures:
             ("DLQ entries recorded", str(self.dlq_entries)),
             ("  of them poison records", str(self.dlq_poison)),
             ("  of them calls", str(self.dlq_calls)),
+            ("  of them for conversations that do not exist", str(self.dlq_unknown_conversations)),
             ("duplicated notifications", str(self.duplicates)),
             ("lost calls", str(self.lost)),
             ("lost notifications", str(self.lost_notifications)),

@@ -186,27 +186,42 @@ async def replay_dlq(
         ).first()
         if claimed is None:
             raise ApiError(409, "already_resolved", "the entry was resolved meanwhile")
+        reopened = False
         if conversation is not None:
+            reopened = (
+                await session.execute(
+                    text(
+                        "UPDATE conversations SET status = 'processing', failure_reason = NULL, "
+                        "failure_stage = NULL, completed_at = NULL, updated_at = now() "
+                        "WHERE id = :id AND status = 'failed' RETURNING id"
+                    ),
+                    {"id": conversation},
+                )
+            ).first() is not None
+    # Committed before publishing: the stage must find the call reopened, never `failed`.
+    try:
+        await asyncio.wait_for(
+            st.broker.publish(
+                value, entry.original_topic, key=entry.key, headers=replay_headers(entry.headers)
+            ),
+            st.settings.kafka_publish_timeout_seconds,
+        )
+    except Exception as exc:
+        async with st.sessions() as session, session.begin():
             await session.execute(
-                text(
-                    "UPDATE conversations SET status = 'processing', failure_reason = NULL, "
-                    "failure_stage = NULL, completed_at = NULL, updated_at = now() "
-                    "WHERE id = :id AND status = 'failed'"
-                ),
-                {"id": conversation},
+                text("UPDATE dlq_entries SET status = 'new', resolved_at = NULL WHERE id = :id"),
+                {"id": entry_id},
             )
-        try:
-            await asyncio.wait_for(
-                st.broker.publish(
-                    value,
-                    entry.original_topic,
-                    key=entry.key,
-                    headers=replay_headers(entry.headers),
-                ),
-                st.settings.kafka_publish_timeout_seconds,
-            )
-        except Exception as exc:
-            raise ApiError(503, "kafka_unavailable", "the replay was not published") from exc
+            if reopened:
+                await session.execute(
+                    text(
+                        "UPDATE conversations SET status = 'failed', failure_reason = :r, "
+                        "failure_stage = :s, completed_at = now() WHERE id = :id "
+                        "AND status = 'processing'"
+                    ),
+                    {"id": conversation, "r": entry.error_message, "s": entry.service},
+                )
+        raise ApiError(503, "kafka_unavailable", "the replay was not published") from exc
     return {"id": str(entry_id), "status": "replayed", "topic": entry.original_topic}
 
 

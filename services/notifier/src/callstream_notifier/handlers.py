@@ -3,12 +3,18 @@
 Each delivery is a row in ``notifications``, unique per (conversation, channel, target):
 the row is claimed before sending and marked ``sent`` after, so a redelivered event finds
 the ``sent`` row and sends nothing. Alerts are unique per (rule, conversation).
+
+A crash after the receiver accepted a message but before the ``sent`` mark committed leaves
+the row claimed and unsent. Slack messages (bot token) therefore carry message metadata
+naming the conversation and the notification; a delivery whose row was claimed before looks
+for that message in the channel's history and only posts when it is not there.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +53,18 @@ from callstream_notifier.webhooks import (
 
 log = logging.getLogger(__name__)
 STAGE = "notification"
+
+#: ``event_type`` of the Slack message metadata that marks a notification as ours.
+SLACK_METADATA_EVENT = "callstream_notification"
+#: How far back (seconds) before the first claim the channel history is searched, for
+#: clock differences between us and Slack.
+HISTORY_MARGIN_SECONDS = 120
+#: Pages of ``conversations.history`` (200 messages each) searched at most.
+HISTORY_PAGES = 5
+
+Lookup = Callable[[datetime], Awaitable[dict[str, Any] | None]]
+"""Finds an earlier delivery of a notification (claimed since the given time) at the
+receiver; returns what to record as its response, or None if it never arrived."""
 
 
 @dataclass
@@ -111,17 +129,26 @@ class NotifierHandlers:
         await self._deliver(conv.id, "log", "log", message, self._log_delivery(summary, analysis))
         if self.slack is not None:
             slack = self.slack
+            scorecard = _with_metadata(slack, message, conv.id, "slack")
             await self._deliver(
-                conv.id, "slack", slack.mode, message, lambda: _slack_send(slack, message)
+                conv.id,
+                "slack",
+                slack.mode,
+                scorecard,
+                lambda: _slack_send(slack, scorecard),
+                self._slack_lookup(slack, conv.id, "slack"),
             )
             if alerts:
-                alert_message = build_alert_message(summary, alerts, links)
+                alert_message = _with_metadata(
+                    slack, build_alert_message(summary, alerts, links), conv.id, "slack-alert"
+                )
                 await self._deliver(
                     conv.id,
                     "slack-alert",
                     slack.mode,
                     alert_message,
                     lambda: _slack_send(slack, alert_message),
+                    self._slack_lookup(slack, conv.id, "slack-alert"),
                 )
         if self.webhook is not None:
             target = self.webhook
@@ -163,7 +190,11 @@ class NotifierHandlers:
         target: str,
         payload: dict[str, Any],
         send: Any,
+        lookup: Lookup | None = None,
     ) -> None:
+        """Send once per (conversation, channel, target). ``lookup``, when the receiver can
+        be asked, checks whether an earlier claim of the row did deliver (crash before the
+        ``sent`` mark) so that the message is not sent twice."""
         async with self.runtime.sessions() as session, session.begin():
             await session.execute(
                 insert(Notification.__table__)  # type: ignore[attr-defined]
@@ -178,19 +209,31 @@ class NotifierHandlers:
                 )
                 .on_conflict_do_nothing(index_elements=["conversation_id", "channel", "target"])
             )
-            status = (
+            status, attempts, claimed_at = (
                 await session.execute(
                     text(
                         "UPDATE notifications SET attempts = attempts + 1 "
                         "WHERE conversation_id = :c "
-                        "AND channel = :ch AND target = :t RETURNING status"
+                        "AND channel = :ch AND target = :t "
+                        "RETURNING status, attempts, created_at"
                     ),
                     {"c": conversation_id, "ch": channel, "t": target},
                 )
-            ).scalar_one()
+            ).one()
         if status == "sent":
             return
-        response = await send()
+        response = None
+        if attempts > 1 and lookup is not None:
+            response = await lookup(claimed_at)
+            if response is not None:
+                log.warning(
+                    "%s notification of %s was delivered by an earlier attempt that did not "
+                    "record it; not sending it again",
+                    channel,
+                    conversation_id,
+                )
+        if response is None:
+            response = await send()
         async with self.runtime.sessions() as session, session.begin():
             await session.execute(
                 text(
@@ -200,6 +243,40 @@ class NotifierHandlers:
                 ),
                 {"c": conversation_id, "ch": channel, "t": target, "r": _json(response)},
             )
+
+    def _slack_lookup(
+        self, slack: SlackClient, conversation_id: uuid.UUID, channel: str
+    ) -> Lookup | None:
+        """Search the Slack channel for this notification (bot token only: an incoming
+        webhook can neither carry metadata nor read history)."""
+        if slack.mode != "bot":
+            return None
+
+        async def lookup(claimed_at: datetime) -> dict[str, Any] | None:
+            channel_id = await self._slack_channel_id(slack)
+            if channel_id is None:
+                return None
+            return await _find_slack_message(
+                slack, channel_id, conversation_id, channel, claimed_at
+            )
+
+        return lookup
+
+    async def _slack_channel_id(self, slack: SlackClient) -> str | None:
+        """``conversations.history`` wants the channel's id; ``chat.postMessage`` answers
+        with it, so the last recorded Slack delivery knows it. Before any delivery: the
+        configured channel (an id such as ``C0123…`` works; a ``#name`` does not)."""
+        async with self.runtime.sessions() as session:
+            known = (
+                await session.execute(
+                    text(
+                        "SELECT response->>'channel' FROM notifications "
+                        "WHERE channel IN ('slack', 'slack-alert') AND status = 'sent' "
+                        "AND response->>'channel' IS NOT NULL ORDER BY sent_at DESC LIMIT 1"
+                    )
+                )
+            ).scalar_one_or_none()
+        return known or slack.default_channel
 
     async def _record_alerts(
         self, conversation_id: uuid.UUID, alerts: list[AlertTriggered]
@@ -246,6 +323,46 @@ async def _slack_send(slack: SlackClient, message: dict[str, Any]) -> dict[str, 
     except RetryableDeliveryError as exc:
         raise RetryableError(str(exc), getattr(exc, "retry_after", None)) from exc
     return {"channel": delivery.channel, "ts": delivery.ts, "attempts": delivery.attempts}
+
+
+def _with_metadata(
+    slack: SlackClient, message: dict[str, Any], conversation_id: uuid.UUID, channel: str
+) -> dict[str, Any]:
+    """The message with Slack message metadata naming the notification (bot token only)."""
+    if slack.mode != "bot":
+        return message
+    metadata = {
+        "event_type": SLACK_METADATA_EVENT,
+        "event_payload": {"conversation_id": str(conversation_id), "notification": channel},
+    }
+    return {**message, "metadata": metadata}
+
+
+async def _find_slack_message(
+    slack: SlackClient,
+    channel_id: str,
+    conversation_id: uuid.UUID,
+    channel: str,
+    claimed_at: datetime,
+) -> dict[str, Any] | None:
+    """The posted message of this notification, found by its metadata, as a delivery
+    response; None when it is not there (or the history cannot be read)."""
+
+    def ours(message: Mapping[str, Any]) -> bool:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        return bool(
+            metadata.get("event_type") == SLACK_METADATA_EVENT
+            and payload.get("conversation_id") == str(conversation_id)
+            and payload.get("notification") == channel
+        )
+
+    found = await slack.find_message(
+        channel_id, claimed_at.timestamp() - HISTORY_MARGIN_SECONDS, ours, HISTORY_PAGES
+    )
+    if found is None:
+        return None
+    return {"channel": channel_id, "ts": found.get("ts"), "recovered": True}
 
 
 async def _webhook_send(

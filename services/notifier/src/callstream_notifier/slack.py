@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -586,6 +586,52 @@ class SlackClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             headers={"User-Agent": "callstream-notifier"},
         )
+
+    @property
+    def default_channel(self) -> str | None:
+        return self._channel
+
+    async def find_message(
+        self,
+        channel_id: str,
+        oldest: float,
+        matches: Callable[[Mapping[str, Any]], bool],
+        pages: int = 5,
+    ) -> Mapping[str, Any] | None:
+        """The first message in ``conversations.history`` since ``oldest`` (epoch seconds)
+        that ``matches`` (bot mode; needs the ``channels:history`` scope). None when there
+        is none or the history cannot be read — the caller then sends: at least once beats
+        never."""
+        if self._bot_token is None:
+            return None
+        form: dict[str, str] = {
+            "channel": channel_id,
+            "oldest": f"{oldest:.6f}",
+            "include_all_metadata": "true",
+            "limit": "200",
+        }
+        headers = {"Authorization": f"Bearer {self._bot_token.get_secret_value()}"}
+        for _ in range(pages):
+            try:
+                response = await self._http.post(
+                    f"{self._api_base_url}/conversations.history", data=form, headers=headers
+                )
+                data = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                logger.warning("slack history unreadable (%s)", type(exc).__name__)
+                return None
+            if not isinstance(data, dict) or data.get("ok") is not True:
+                error = data.get("error") if isinstance(data, dict) else response.status_code
+                logger.warning("slack history unreadable (%s)", error)
+                return None
+            for message in data.get("messages") or []:
+                if matches(message):
+                    return message
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not data.get("has_more") or not cursor:
+                return None
+            form["cursor"] = cursor
+        return None
 
     @property
     def mode(self) -> str:
