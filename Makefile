@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 RUN := $(UV) run --frozen --no-sync
 PY_SOURCES := libs services tests bench
 
-.PHONY: up down status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction
+.PHONY: up down status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction bench-transcription bench-analysis eval
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -30,7 +30,7 @@ lint: bootstrap
 	$(RUN) ruff format --check $(PY_SOURCES)
 
 typecheck: bootstrap
-	$(RUN) mypy libs/common/src libs/cli/src services/ingest/src services/transcriber/src services/analyzer/src services/notifier/src services/compactor/src
+	$(RUN) mypy libs/common/src libs/cli/src services/ingest/src services/transcriber/src services/analyzer/src services/notifier/src services/compactor/src bench eval
 
 test: lint typecheck
 	$(RUN) pytest -p no:cacheprovider $(PYTEST_ARGS)
@@ -50,4 +50,14 @@ bench-kafka: bootstrap
 
 bench-compaction: bootstrap
 	$(RUN) python -m bench.compaction $(BENCH_ARGS)
+
+bench-transcription: bootstrap
+	$(RUN) python -m bench.transcription $(BENCH_ARGS)
+
+bench-analysis: bootstrap
+	$(RUN) python -m bench.analysis $(BENCH_ARGS)
+
+# Quality: WER of the built-in Whisper, per-dimension P/R/F1 and score MAE of the analyzers
+eval: bootstrap
+	$(RUN) python -m eval.run $(EVAL_ARGS)
 

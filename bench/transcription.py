@@ -77,7 +77,7 @@ class Config:
     def label(self) -> str:
         if self.kind == "decode":
             return "decode only (baseline)"
-        chunk = "" if self.mode == "whole" else f" {self.chunk_seconds:g} s"
+        chunk = f" {self.chunk_seconds:g} s" if self.mode == "chunked" else ""
         return f"beam {self.beam_size}, {self.mode}{chunk}"
 
 
@@ -98,6 +98,9 @@ class Measurement:
     segments: int
     wer: float | None
     vs_decode: float | None = None
+    error: str | None = None
+    """Why the configuration's process failed (e.g. killed for memory); its peak RSS up to
+    then is still reported."""
 
     @property
     def rtf(self) -> float:
@@ -187,8 +190,16 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class WorkerFailed(RuntimeError):
+    def __init__(self, reason: str, peak_rss_kib: int, stderr_tail: str) -> None:
+        super().__init__(f"{reason}\n{stderr_tail}")
+        self.reason = reason
+        self.peak_rss_kib = peak_rss_kib
+
+
 def measure(spec: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Run ``spec`` in a subprocess; its JSON result and its own peak RSS (KiB)."""
+    """Run ``spec`` in a subprocess; its JSON result and its own peak RSS (KiB). Raises
+    ``WorkerFailed`` (with the peak RSS reached) when the process fails or is killed."""
     cmd = [sys.executable, "-m", "bench.transcription", "--worker", json.dumps(spec)]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
@@ -199,7 +210,9 @@ def measure(spec: dict[str, Any]) -> tuple[dict[str, Any], int]:
         if proc.returncode != 0:
             err.seek(0)
             tail = err.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"worker {spec} failed ({proc.returncode}):\n{tail}")
+            code = proc.returncode
+            reason = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+            raise WorkerFailed(reason, int(usage.ru_maxrss), tail)
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     return result, int(usage.ru_maxrss)
 
@@ -228,16 +241,20 @@ def run_size(
         if config.kind == "decode":
             result, rss = decode, decode_rss
         else:
-            with console.status(f"{audio.minutes:g} min: {config.label}"):
-                result, rss = measure(
-                    {
-                        "kind": "asr",
-                        "path": str(audio.path),
-                        "beam_size": config.beam_size,
-                        "chunk_seconds": config.chunk_seconds,
-                        "cpu_threads": cpu_threads,
-                    }
-                )
+            spec = {
+                "kind": "asr",
+                "path": str(audio.path),
+                "beam_size": config.beam_size,
+                "chunk_seconds": config.chunk_seconds,
+                "cpu_threads": cpu_threads,
+            }
+            try:
+                with console.status(f"{audio.minutes:g} min: {config.label}"):
+                    result, rss = measure(spec)
+            except WorkerFailed as exc:
+                console.print(f"[red]{audio.minutes:g} min {config.label} failed[/]: {exc}")
+                rows.append(failed_row(audio, seconds, config, exc))
+                continue
         hyp = normalize_words(result["text"]) if config.kind == "asr" else None
         m = Measurement(
             minutes=audio.minutes,
@@ -264,6 +281,26 @@ def run_size(
     return rows
 
 
+def failed_row(audio: BenchAudio, seconds: float, config: Config, exc: WorkerFailed) -> Measurement:
+    return Measurement(
+        minutes=audio.minutes,
+        audio_seconds=seconds,
+        config=config.label,
+        kind=config.kind,
+        beam_size=config.beam_size,
+        mode=config.mode,
+        chunk_seconds=config.chunk_seconds,
+        wall_seconds=0.0,
+        cpu_seconds=0.0,
+        load_seconds=0.0,
+        peak_rss_kib=exc.peak_rss_kib,
+        loaded_rss_kib=0,
+        segments=0,
+        wer=None,
+        error=exc.reason,
+    )
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -282,42 +319,64 @@ COLUMNS = (
 )
 
 
+def fmt_audio(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 def print_results(rows: Sequence[Measurement], threads: int) -> None:
-    table_rows = [
-        [
-            f"{m.audio_seconds / 60:.1f} min",
-            m.config,
-            f"{m.wall_seconds:,.1f}",
-            f"{m.rtf:.3f}",
-            f"{m.cpu_per_audio_second:.3f}",
-            fmt_ratio(m.vs_decode) if m.kind == "asr" else "x1.00",
-            f"{m.peak_rss_kib / 1024:,.0f}",
-            f"{m.loaded_rss_kib / 1024:,.0f}" if m.kind == "asr" else "-",
-            f"{m.load_seconds:.1f}" if m.kind == "asr" else "-",
-            f"{m.wer:.1%}" if m.wer is not None else "-",
-            m.segments or "-",
-        ]
-        for m in rows
-    ]
+    table_rows: list[list[object]] = []
+    for m in rows:
+        if m.error is not None:
+            failed: list[object] = [fmt_audio(m.audio_seconds), m.config, f"failed: {m.error}"]
+            failed += ["-"] * 3 + [f"{m.peak_rss_kib / 1024:,.0f}"] + ["-"] * 4
+            table_rows.append(failed)
+            continue
+        asr = m.kind == "asr"
+        table_rows.append(
+            [
+                fmt_audio(m.audio_seconds),
+                m.config,
+                f"{m.wall_seconds:,.1f}" if m.wall_seconds >= 10 else f"{m.wall_seconds:.2f}",
+                f"{m.rtf:.3f}",
+                f"{m.cpu_per_audio_second:.3f}",
+                fmt_ratio(m.vs_decode) if asr else "x1.00",
+                f"{m.peak_rss_kib / 1024:,.0f}",
+                f"{m.loaded_rss_kib / 1024:,.0f}" if asr else "-",
+                f"{m.load_seconds:.1f}" if asr else "-",
+                f"{m.wer:.1%}" if m.wer is not None else "-",
+                m.segments or "-",
+            ]
+        )
     print_table(
         f"Transcription — Whisper tiny.en (faster-whisper int8, {threads} threads) "
         "vs decoding alone",
         COLUMNS,
         table_rows,
         caption=(
-            "RTF = wall / audio length; x decode = wall / wall of decoding the same file; "
-            "peak RSS of the configuration's own process; WER on normalised words"
+            "RTF = wall / audio; x decode = wall / wall of decoding the same file; "
+            "peak RSS of each configuration's own process"
         ),
     )
 
 
 def charts(rows: Sequence[Measurement]) -> list[Chart]:
-    by_config: dict[str, list[Measurement]] = {}
+    """RTF and peak RSS against audio length, one line per configuration (a file that fits
+    in one chunk counts as both chunked and whole)."""
+    series: dict[str, list[Measurement]] = {}
     for m in rows:
-        by_config.setdefault(m.config, []).append(m)
+        if m.error is not None:
+            continue
+        if m.kind == "decode":
+            keys = ["decode only"]
+        elif m.mode == "single chunk":
+            keys = [f"beam {m.beam_size}, chunked", f"beam {m.beam_size}, whole"]
+        else:
+            keys = [f"beam {m.beam_size}, {m.mode}"]
+        for key in keys:
+            series.setdefault(key, []).append(m)
     rtf = Chart("Real-time factor", "audio (min)", "wall / audio", log_y=True)
     rss = Chart("Peak RSS", "audio (min)", "MB")
-    for label, ms in by_config.items():
+    for label, ms in series.items():
         x = [m.audio_seconds / 60 for m in ms]
         rtf.series.append(Series(label, x, [m.rtf for m in ms]))
         rss.series.append(Series(label, x, [m.peak_rss_kib / 1024 for m in ms]))
@@ -369,13 +428,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             "chunk_seconds": chunk,
             "load_average_at_start": load_average,
             "rows": [
-                asdict(m) | {"rtf": m.rtf, "cpu_per_audio_second": m.cpu_per_audio_second}
+                asdict(m)
+                | (
+                    {}
+                    if m.error
+                    else {"rtf": m.rtf, "cpu_per_audio_second": m.cpu_per_audio_second}
+                )
                 for m in rows
             ],
         },
         charts(rows),
     )
-    console.print(f"results: {written[-1]} ({time.perf_counter() - began:.0f} s)")
+    latest = next(p for p in written if p.name.endswith("-latest.json"))
+    console.print(f"results: {latest} ({time.perf_counter() - began:.0f} s)")
 
 
 if __name__ == "__main__":
