@@ -6,7 +6,7 @@ export UV_CACHE_DIR := $(CURDIR)/.local/cache/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 RUN := $(UV) run --frozen --no-sync
-PY_SOURCES := libs services tests bench
+PY_SOURCES := libs services tests bench eval
 
 .PHONY: up down status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction bench-transcription bench-analysis eval
 
