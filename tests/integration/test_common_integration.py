@@ -157,3 +157,44 @@ async def test_a_failed_stream_leaves_no_object(common_settings: Any) -> None:
     with pytest.raises(RuntimeError, match="client went away"):
         await store.put_stream(key, broken())
     assert not store.exists(key)
+
+
+async def test_outbox_relay_publishes_what_a_crash_left_behind(
+    common_settings: Any, sessions: Any
+) -> None:
+    """A row committed with its event, and the process gone before publishing: the relay
+    publishes the event and removes it from the outbox."""
+    from aiokafka import AIOKafkaConsumer
+    from sqlalchemy import text
+
+    from callstream_common.kafka import make_broker
+    from callstream_common.outbox import relay_once, stage_event
+
+    topic = f"it.outbox.{uuid.uuid4().hex[:8]}"
+    marker = uuid.uuid4().hex
+    async with sessions() as session, session.begin():
+        staged = stage_event(session, topic, {"marker": marker}, key=b"k")
+    broker = make_broker(common_settings)
+    async with broker:
+        await broker.start()
+        assert await relay_once(sessions, broker, older_than_seconds=3600) == 0
+        assert await relay_once(sessions, broker, older_than_seconds=0) >= 1
+    async with sessions() as session:
+        left = (
+            await session.execute(
+                text("SELECT count(*) FROM event_outbox WHERE id = :id"), {"id": staged.id}
+            )
+        ).scalar_one()
+    assert left == 0
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=common_settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=f"t-{uuid.uuid4()}",
+    )
+    await consumer.start()
+    try:
+        record = await asyncio.wait_for(consumer.getone(), 30)
+    finally:
+        await consumer.stop()
+    assert marker.encode() in record.value and record.key == b"k"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +14,7 @@ from callstream_common.db.engine import make_engine, make_sessionmaker
 from callstream_common.kafka import broker_options
 from callstream_common.logs import setup_logging
 from callstream_common.objectstore import ObjectStore
+from callstream_common.outbox import run_relay
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
 from callstream_ingest.api import router
@@ -35,7 +37,17 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with kafka.lifespan_context(app):
+            relay = asyncio.create_task(
+                run_relay(
+                    sessions,
+                    kafka.broker,
+                    settings.outbox_relay_after_seconds,
+                    settings.outbox_relay_interval_seconds,
+                ),
+                name="outbox-relay",
+            )
             yield
+            relay.cancel()
         await engine.dispose()
         shutdown_telemetry()
 

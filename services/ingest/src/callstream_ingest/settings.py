@@ -8,4 +8,8 @@ class IngestSettings(CommonSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = 500 * 1024 * 1024
-    kafka_publish_timeout_seconds: float = 10.0
+    kafka_publish_timeout_seconds: float = 5.0
+    outbox_relay_after_seconds: float = 15.0
+    """Outbox events older than this are published by the relay (a crash or an outage
+    came between the commit and the publish)."""
+    outbox_relay_interval_seconds: float = 5.0

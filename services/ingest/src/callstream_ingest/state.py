@@ -9,12 +9,11 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callstream_common import topics
+from callstream_common import outbox, topics
 from callstream_common.contracts import CallUploaded
 from callstream_common.db.models import Conversation
 from callstream_common.objectstore import ObjectStore
 from callstream_ingest.auth import Authenticator
-from callstream_ingest.errors import ApiError
 from callstream_ingest.settings import IngestSettings
 
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -37,33 +36,24 @@ class IngestState:
             ).scalar_one_or_none()
 
     async def save_and_publish(self, conv: Conversation, event: CallUploaded) -> None:
-        """Commit the row, then publish; if Kafka does not acknowledge, delete the row again.
+        """The row and its event in one transaction (outbox), then published at once.
 
-        Committing first means a consumer can never receive the event before the row is
-        visible; the compensating delete means a failed publish leaves nothing behind.
+        If Kafka does not acknowledge, or this process dies before it does, the outbox
+        relay publishes the event later: a committed call always gets its event, and the
+        upload is still accepted while Kafka is briefly away.
         """
         async with self.sessions() as session, session.begin():
             session.add(conv)
-        try:
-            await asyncio.wait_for(
-                self.broker.publish(
-                    event.model_dump(mode="json"),
-                    topics.lane_for(topics.CALLS_UPLOADED, event.priority),
-                    key=str(event.conversation_id).encode(),
-                    headers={"x-callstream-priority": str(event.priority)},
-                ),
-                self.settings.kafka_publish_timeout_seconds,
+            staged = outbox.stage_event(
+                session,
+                topics.lane_for(topics.CALLS_UPLOADED, event.priority),
+                event.model_dump(mode="json"),
+                key=str(event.conversation_id).encode(),
+                headers={"x-callstream-priority": str(event.priority)},
             )
-        except BaseException as exc:
-            async with self.sessions() as session, session.begin():
-                await session.execute(
-                    text("DELETE FROM conversations WHERE id = :id"), {"id": conv.id}
-                )
-            if isinstance(exc, Exception) and _is_kafka_failure(exc):
-                raise ApiError(
-                    503, "kafka_unavailable", "the event bus is unavailable; nothing was stored"
-                ) from exc
-            raise
+        await outbox.publish_staged(
+            self.sessions, self.broker, staged, self.settings.kafka_publish_timeout_seconds
+        )
 
     async def check_dependencies(self) -> dict[str, str]:
         async def database() -> None:
@@ -87,9 +77,3 @@ class IngestState:
         names = ("database", "object_store", "kafka")
         results = await asyncio.gather(run(database), run(object_store), run(kafka))
         return dict(zip(names, results, strict=True))
-
-
-def _is_kafka_failure(exc: Exception) -> bool:
-    return isinstance(exc, TimeoutError | OSError | ConnectionError) or type(
-        exc
-    ).__module__.startswith("aiokafka")

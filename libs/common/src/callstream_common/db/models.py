@@ -218,3 +218,18 @@ class DlqEntry(SQLModel, table=True):
     status: str = Field(default="new", max_length=16)
     created_at: datetime = _ts()
     resolved_at: datetime | None = _ts(nullable=True, default=False)
+
+
+class OutboxEvent(SQLModel, table=True):
+    """An event written in the same transaction as the row it announces (transactional
+    outbox): if the process dies or Kafka refuses between the commit and the publish, the
+    relay publishes it later, so a committed call can never miss its event."""
+
+    __tablename__ = "event_outbox"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    topic: str = Field(max_length=255)
+    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    payload: dict[str, Any] = _json(nullable=False)
+    headers: dict[str, Any] = _json(nullable=False)
+    created_at: datetime = _ts()
