@@ -64,7 +64,7 @@ KNOWN_SCHEMA_VERSIONS = {1}
 EventT = TypeVar("EventT", bound=BaseModel)
 
 
-def _str_headers(raw: Any) -> dict[str, str]:
+def str_headers(raw: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in (raw or {}).items():
         out[k] = v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else str(v)
@@ -128,7 +128,7 @@ class Stage(Generic[EventT]):
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_decoder,
+            decoder=raw_decoder,
             title=f"{self.service}:{retry_topic}",
         )
         async def retry(body: bytes, message: KafkaMessage) -> None:
@@ -142,7 +142,7 @@ class Stage(Generic[EventT]):
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=_raw_decoder,
+            decoder=raw_decoder,
             title=f"{self.service}:{lane}",
         )
         async def main(body: bytes, message: KafkaMessage) -> None:
@@ -151,7 +151,7 @@ class Stage(Generic[EventT]):
     async def _process(
         self, handler: Callable[[EventT], Awaitable[None]], body: bytes, message: KafkaMessage
     ) -> None:
-        headers = _str_headers(message.headers)
+        headers = str_headers(message.headers)
         attempt = int(headers.get(H_ATTEMPT, "0")) + 1
         event: EventT | None = None
         try:
@@ -238,7 +238,7 @@ class Stage(Generic[EventT]):
         )
 
     async def _release_when_due(self, body: bytes, message: KafkaMessage) -> None:
-        headers = _str_headers(message.headers)
+        headers = str_headers(message.headers)
         due_ms = int(headers.get(H_DUE_AT, "0"))
         now_ms = int(self.clock().timestamp() * 1000)
         record = _record(message)
@@ -274,7 +274,7 @@ def _record(message: KafkaMessage) -> ConsumerRecord[bytes, bytes]:
     return cast("ConsumerRecord[bytes, bytes]", message.raw_message)
 
 
-async def _raw_decoder(msg: Any) -> bytes:
+async def raw_decoder(msg: Any) -> bytes:
     """Hand the handler the record's raw bytes so that a poison record reaches our own
     decoding (and the DLQ with its reason) instead of failing inside the framework."""
     return bytes(msg.body)

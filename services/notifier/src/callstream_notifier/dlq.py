@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from callstream_common import topics
 from callstream_common.dlq import record_entry
+from callstream_common.stage import raw_decoder, str_headers
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class DlqRecorder:
             group_id=group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.ACK,
-            decoder=_raw,
+            decoder=raw_decoder,
             title="dlq-recorder",
         )
         async def on_dead_letter(body: bytes, message: KafkaMessage) -> None:
@@ -70,10 +71,7 @@ class DlqRecorder:
 
     async def record(self, body: bytes, message: KafkaMessage) -> None:
         raw = message.raw_message
-        headers = {
-            k: (v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else str(v))
-            for k, v in (message.headers or {}).items()
-        }
+        headers = str_headers(message.headers)
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(5), wait=wait_exponential(0.2, max=3), reraise=True
@@ -108,7 +106,3 @@ class DlqRecorder:
                 f"The dead-letter queue grew by {count} entries in the last "
                 f"{self.monitor.window:.0f} s (threshold {self.monitor.threshold})."
             )
-
-
-async def _raw(msg: object) -> bytes:
-    return bytes(msg.body)  # type: ignore[attr-defined]
