@@ -187,7 +187,7 @@ class StackSettings(BaseSettings):
         """
         resolved = self.stack_dir.resolve()
         digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
-        label = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{resolved.parent.name}-{resolved.name}")
+        label = re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(resolved.parts[-3:]))
         return self.postgres_state_root / f"{label.strip('-')[:40]}-{digest}"
 
     # Layout of the cache folder -------------------------------------------------------------
