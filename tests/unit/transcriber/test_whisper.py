@@ -11,13 +11,10 @@ import pytest
 
 from callstream_common.contracts import Transcript, TranscriptSegment
 from callstream_transcriber.audio import UndecodableAudio, UndecodableReason, iter_audio_chunks
+from callstream_transcriber.factory import build_transcriber
 from callstream_transcriber.remote import OpenAICompatibleTranscriber
-from callstream_transcriber.transcription import (
-    Transcriber,
-    WhisperTranscriber,
-    build_transcriber,
-    place_segment,
-)
+from callstream_transcriber.transcription import Transcriber, place_segment
+from callstream_transcriber.whisper import WhisperTranscriber
 from tests.support.audio import make_garbage
 
 from .conftest import THREE_MINUTE_LINES
