@@ -36,17 +36,24 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+CLIENT_VALUE_SQLSTATES = frozenset(
+    {"22001", "22003", "22007", "22008", "22021", "22P02", "22P05"}
+)
+"""Too long, out of range, a bad date, a NUL byte or untranslatable character, bad text
+representation: a value the client sent that PostgreSQL cannot take."""
+
+
 def is_client_data_error(exc: BaseException) -> bool:
-    """PostgreSQL refused a value the client sent (SQLSTATE class 22: a NUL byte, an
-    untranslatable character, a number out of range): retrying can never succeed."""
-    from sqlalchemy.exc import DataError
+    """PostgreSQL (or asyncpg while encoding it) refused a value the client sent:
+    retrying can never succeed."""
+    from asyncpg.exceptions import DataError as PgDataError
 
     for seen in _chain(exc):
-        if isinstance(seen, DataError):
+        if type(seen) is PgDataError:
             return True
-        if type(seen).__module__.startswith("asyncpg") and str(
-            getattr(seen, "sqlstate", "") or ""
-        ).startswith("22"):
+        if type(seen).__module__.startswith("asyncpg") and (
+            getattr(seen, "sqlstate", None) in CLIENT_VALUE_SQLSTATES
+        ):
             return True
     return False
 

@@ -280,7 +280,8 @@ async def jobs_status(
     stages_sql = (
         "SELECT key AS stage, avg((value->>'seconds')::float) AS mean, "  # noqa: S608 - fixed clauses, bound values
         "percentile_cont(0.95) WITHIN GROUP (ORDER BY (value->>'seconds')::float) "
-        "AS p95, count(*) AS n FROM conversations, jsonb_each(timings) "
+        "AS p95, count(*) AS n FROM conversations, jsonb_each("
+        "CASE jsonb_typeof(timings) WHEN 'object' THEN timings ELSE '{}' END) "
         f"WHERE value ? 'seconds' AND {scope} GROUP BY key"
     )
     end_to_end_sql = (
