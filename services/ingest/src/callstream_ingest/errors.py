@@ -36,9 +36,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-CLIENT_VALUE_SQLSTATES = frozenset(
-    {"22001", "22003", "22007", "22008", "22021", "22P02", "22P05"}
-)
+CLIENT_VALUE_SQLSTATES = frozenset({"22001", "22003", "22007", "22008", "22021", "22P02", "22P05"})
 """Too long, out of range, a bad date, a NUL byte or untranslatable character, bad text
 representation: a value the client sent that PostgreSQL cannot take."""
 
