@@ -31,6 +31,10 @@ ERROR_MEANINGS = {
     429: "Too many invalid credentials from this address (see Retry-After)",
     503: "A backing service is unavailable; nothing was stored, retry (see Retry-After)",
 }
+PUBLIC_PATHS = frozenset({"/health"})
+"""Every other route needs a credential: a bearer token, or a Slack signature."""
+SIGNED_BODY_PREFIXES = ("/slack/",)
+"""Routes that read and verify a signed raw body themselves."""
 SECURED_ERRORS = (401, 403, 429, 503)
 BODY_ERRORS = (400, 413, 415)
 EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
@@ -95,11 +99,12 @@ def _errors(method: str, path: str, operation: dict[str, Any]) -> None:
     statuses: set[int] = (
         {422} if operation.get("parameters") or "requestBody" in operation else set()
     )
-    if operation.get("security"):
+    authenticated = path not in PUBLIC_PATHS
+    if authenticated:
         statuses.update(SECURED_ERRORS)
-    if "{" in path or operation.get("security"):
+    if "{" in path or authenticated:
         statuses.add(404)
-    if "requestBody" in operation:
+    if "requestBody" in operation or path.startswith(SIGNED_BODY_PREFIXES):
         statuses.update(BODY_ERRORS)
     statuses.update(EXTRA_ERRORS.get((method, path), ()))
     responses = operation.setdefault("responses", {})
