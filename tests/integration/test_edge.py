@@ -211,6 +211,30 @@ async def test_an_edited_replay_is_checked_before_anything_changes(
     assert conv is not None and conv.status == "failed" and conv.failure_stage == "analysis"
 
 
+async def test_a_record_kafka_refuses_rolls_back_to_the_pipeline_s_stage_name(
+    services: Any, tokens: dict[str, str], sessions: Any
+) -> None:
+    from callstream_common.db.models import Conversation, DlqEntry
+
+    conv_id = await failed_call(sessions, "rep-a")
+    entry_id = await dead_letter(sessions, conversation_id=conv_id)
+    async with sessions() as session, session.begin():
+        entry = await session.get(DlqEntry, entry_id)
+        assert entry is not None
+        entry.value = json.dumps({"conversation_id": str(conv_id), "pad": "x" * 1_200_000}).encode()
+    r = httpx.post(
+        f"{services.base_url}/v1/ops/dlq/{entry_id}/replay",
+        headers=auth(tokens["admin"]),
+        timeout=30,
+    )
+    assert r.status_code == 413 and code(r) == "too_large", r.text
+    async with sessions() as session:
+        entry = await session.get(DlqEntry, entry_id)
+        conv = await session.get(Conversation, conv_id)
+    assert entry is not None and entry.status == "new"
+    assert conv is not None and conv.status == "failed" and conv.failure_stage == "analysis"
+
+
 # 4 ------------------------------------------------------------------ client errors
 
 
