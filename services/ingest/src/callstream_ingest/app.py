@@ -18,9 +18,11 @@ from callstream_common.outbox import run_relay
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
 from callstream_ingest.api import router
+from callstream_ingest.asyncapi_api import asyncapi_router
 from callstream_ingest.auth import Authenticator
 from callstream_ingest.compaction_api import compaction_router
 from callstream_ingest.errors import install_error_handlers
+from callstream_ingest.metrics_api import HttpMetricsMiddleware, metrics_router
 from callstream_ingest.ops_api import ops_router
 from callstream_ingest.settings import IngestSettings
 from callstream_ingest.state import IngestState
@@ -63,6 +65,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(compaction_router)
     app.include_router(ops_router)
+    app.include_router(metrics_router)
+    app.include_router(asyncapi_router)
+    app.add_middleware(HttpMetricsMiddleware)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
     return app
 
