@@ -147,6 +147,11 @@ def register(app: typer.Typer) -> None:
             f"API {services.base_url}  (token: export CALLSTREAM_TOKEN={token})"
         )
         console.print(f"tracing UI: {StackEndpoints.from_settings(settings).zipkin_ui_url}")
+        console.print(
+            "metrics: "
+            + "  ".join(f"{n} {services.metrics_url(n)}" for n in services.available())
+            + f"  · events: {services.base_url}/asyncapi · lag: callstream lag"
+        )
         if sample:
             run_sample(services.base_url, token, settings)
 
