@@ -147,7 +147,7 @@ class _Assets(HTMLParser):
 
 
 def test_html_page_is_self_contained_and_lists_everything(served: dict[str, Any]) -> None:
-    from callstream_ingest.asyncapi_page import render_asyncapi_html
+    from callstream_ingest.asyncapi.page import render_asyncapi_html
 
     page = render_asyncapi_html(served)
     parser = _Assets()

@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY
 
-from callstream_ingest.metrics_api import HttpMetricsMiddleware, upload_outcome
+from callstream_ingest.metrics.api import HttpMetricsMiddleware, upload_outcome
 
 
 def sample(name: str, **labels: str) -> float:

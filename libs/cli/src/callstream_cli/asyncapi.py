@@ -35,7 +35,7 @@ from callstream_common.contracts import (
 from callstream_common.lag import subscriptions
 from callstream_common.settings import VERSION
 
-OUTPUT = Path("services/ingest/src/callstream_ingest/resources/asyncapi.json")
+OUTPUT = Path("services/ingest/src/callstream_ingest/asyncapi/asyncapi.json")
 
 CONTRACTS: dict[str, type[BaseModel]] = {
     topics.CALLS_UPLOADED: CallUploaded,

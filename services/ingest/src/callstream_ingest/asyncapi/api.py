@@ -1,7 +1,7 @@
 """``/asyncapi`` and ``/asyncapi.json``: the Kafka side's AsyncAPI document.
 
 The document is generated from the services' FastStream apps by ``callstream asyncapi``
-into this package's resources (ingest imports no other service); a test keeps it current.
+into this package (ingest imports no other service); a test keeps it current.
 Like every API but health it needs a credential (any role: it is the interface any API
 client integrates against); ``CALLSTREAM_ASYNCAPI_PUBLIC=true`` opens it, e.g. on an
 internal documentation host.
@@ -17,14 +17,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from callstream_ingest.asyncapi_page import render_asyncapi_html
+from callstream_ingest.asyncapi.page import render_asyncapi_html
+from callstream_ingest.dependencies import principal, state
 
 asyncapi_router = APIRouter()
 
 
 @cache
 def asyncapi_document() -> dict[str, Any]:
-    text = (resources.files("callstream_ingest") / "resources" / "asyncapi.json").read_text()
+    text = (resources.files("callstream_ingest.asyncapi") / "asyncapi.json").read_text()
     document: dict[str, Any] = json.loads(text)
     return document
 
@@ -35,9 +36,8 @@ def asyncapi_html() -> str:
 
 
 async def authorize(request: Request) -> None:
-    ingest = request.app.state.ingest
-    if not ingest.settings.asyncapi_public:
-        await ingest.auth.principal(request)
+    if not state(request).settings.asyncapi_public:
+        await principal(request)
 
 
 @asyncapi_router.get("/asyncapi.json", include_in_schema=False)

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from callstream_common import metrics
 from callstream_common.db.models import Role
+from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
 
 UPLOAD_ROUTE = ("POST", "/v1/conversations")
@@ -80,7 +81,7 @@ def route_template(scope: Scope) -> str:
 
 
 async def refresh_outbox_backlog(request: Request) -> None:
-    async with request.app.state.ingest.sessions() as session:
+    async with state(request).sessions() as session:
         row = (
             await session.execute(
                 text(
@@ -95,12 +96,12 @@ async def refresh_outbox_backlog(request: Request) -> None:
 
 
 async def authorize_scrape(request: Request) -> None:
-    settings = request.app.state.ingest.settings
+    settings = state(request).settings
     token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     header = request.headers.get("authorization", "")
     if token is not None and metrics.token_accepted(header, token):
         return
-    who = await request.app.state.ingest.auth.principal(request)
+    who = await principal(request)
     if who.role != Role.ADMIN:
         raise ApiError(403, "forbidden", "metrics need the scrape token or the role admin")
 
