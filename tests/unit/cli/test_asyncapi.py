@@ -101,6 +101,8 @@ def test_receivers_come_from_the_apps_with_their_consumer_groups(
 def test_public_topics_are_marked_stable(served: dict[str, Any]) -> None:
     stability = {k: c["x-callstream-stability"] for k, c in served["channels"].items()}
     assert stability[topics.CALLS_ANALYZED] == "stable"
+    assert stability[topics.priority_topic_for(topics.CALLS_ANALYZED)] == "stable"
+    assert stability[topics.COMPACTION_REQUESTED] == "internal"
     assert stability[topics.DLQ] == "stable"
     assert stability[topics.retry_topic_for(topics.CALLS_ANALYZED)] == "internal"
 

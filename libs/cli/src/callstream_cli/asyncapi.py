@@ -53,7 +53,10 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
 """Who writes each stage topic (and its priority lane): the handlers' outputs, which
 publish with ``broker.publish`` and so are invisible to FastStream's generator."""
 
-STABLE = {topics.CALLS_UPLOADED, topics.CALLS_TRANSCRIBED, topics.CALLS_ANALYZED, topics.DLQ}
+STABLE = {
+    *(lane for t in topics.PRIORITY_LANE_TOPICS for lane in topics.input_topics(t)),
+    topics.DLQ,
+}
 """Public interface: names and fields change only additively; a breaking change bumps
 ``schema_version``. The other channels are the pipeline's own mechanics."""
 

@@ -23,7 +23,7 @@ class ServiceObservability:
     async def start(self) -> None:
         """After the broker started: its subscribers (and so its groups) are known."""
         settings = self._settings
-        if settings.metrics_port is not None:
+        if settings.metrics_port:
             token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
             self._server = MetricsServer(settings.metrics_host, settings.metrics_port, token)
             self._server.start()

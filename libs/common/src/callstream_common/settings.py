@@ -65,7 +65,7 @@ class CommonSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     """Where a FastStream service serves ``/metrics`` (each service has its own default;
-    ingest serves it on its API port instead). ``None`` turns the endpoint off."""
+    ingest serves it on its API port instead). ``0`` or unset turns the endpoint off."""
     metrics_token: SecretStr | None = None
     """Scrape credential: when set, ``/metrics`` answers only ``Authorization: Bearer
     <token>``. Unset, a service's metrics port is open, for operators' networks only."""
