@@ -21,7 +21,7 @@ th,td{border:1px solid #d9dde3;padding:5px 8px;text-align:left;vertical-align:to
 th{background:#eef1f5;font-weight:600}
 .badge{display:inline-block;border-radius:10px;padding:0 8px;font-size:.8em;color:#fff}
 .stable{background:#1f7a4d}.internal{background:#6b7480}
-.receive{color:#1f5fa8}.send{color:#8a4b08}
+.receive{color:#1f5fa8}.send{color:#8a4b08}.why{color:#6b7480}
 nav a{margin-right:12px}details{background:#fff;border:1px solid #d9dde3;padding:6px 10px;
 margin:6px 0}summary{cursor:pointer;font-weight:600}pre{white-space:pre-wrap;margin:6px 0}
 """
@@ -72,14 +72,14 @@ def _fields_table(schema: dict[str, Any]) -> str:
     )
 
 
-def _operations_of(doc: dict[str, Any], channel: str) -> list[tuple[str, str, str]]:
+def _operations_of(doc: dict[str, Any], channel: str) -> list[tuple[str, str, str, str]]:
     out = []
     for op in doc.get("operations", {}).values():
         if _ref_name(op["channel"]["$ref"]) != channel:
             continue
         service = op.get("title", "").split(" ", 1)[0]
         group = op.get("bindings", {}).get("kafka", {}).get("groupId", {}).get("enum", [""])[0]
-        out.append((op["action"], service, group))
+        out.append((op["action"], service, group, op.get("summary", "")))
     return sorted(out)
 
 
@@ -121,7 +121,8 @@ def render_asyncapi_html(doc: dict[str, Any]) -> str:
         who = "<br>".join(
             f"<span class='{action}'>{escape(action)}</span> {escape(service)}"
             + (f" (<code>{escape(group)}</code>)" if group else "")
-            for action, service, group in _operations_of(doc, key)
+            + (f" <small class='why'>{escape(why)}</small>" if why else "")
+            for action, service, group, why in _operations_of(doc, key)
         )
         partitions = ch.get("bindings", {}).get("kafka", {}).get("partitions", "")
         parts.append(
