@@ -68,9 +68,13 @@ class LagReader:
         self._started = False
 
     async def __aenter__(self) -> LagReader:
-        await self._admin.start()
-        await self._offsets.start()
         self._started = True
+        try:
+            await self._admin.start()
+            await self._offsets.start()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -79,8 +83,10 @@ class LagReader:
     async def close(self) -> None:
         if self._started:
             self._started = False
-            await self._offsets.stop()
-            await self._admin.close()
+            with contextlib.suppress(Exception):
+                await self._offsets.stop()
+            with contextlib.suppress(Exception):
+                await self._admin.close()
 
     async def groups(self) -> list[str]:
         return sorted(str(g[0]) for g in await self._admin.list_consumer_groups())

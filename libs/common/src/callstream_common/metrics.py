@@ -45,7 +45,8 @@ _SIZE_BUCKETS = tuple(float(2**n) for n in range(10, 32, 2))
 STAGE_MESSAGES = Histogram(
     f"{PREFIX}_stage_handler_duration_seconds",
     "Time a stage spent on one record, by stage, topic and outcome "
-    "(ok, retry, dead_letter, deferred).",
+    "(ok, retry, dead_letter, deferred; unrouted: the failure could not be published "
+    "and the record is processed again).",
     ["stage", "topic", "outcome"],
     buckets=_DURATION_BUCKETS,
 )

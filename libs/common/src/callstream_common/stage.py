@@ -176,8 +176,9 @@ class Stage(Generic[EventT]):
                 exc,
                 "DLQ" if decision.dead_letter else f"retry at {decision.due_at}",
             )
-            outcome = "dead_letter" if decision.dead_letter else "retry"
+            outcome = "unrouted"
             await self._route_failure(body, message, headers, exc, decision)
+            outcome = "dead_letter" if decision.dead_letter else "retry"
             if decision.dead_letter and self.on_dead_letter is not None:
                 await self.on_dead_letter(
                     DeadLetter(event, decision.reason, type(exc).__name__, str(exc))
