@@ -15,6 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import METRICS_TOKEN
+
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
 
 STAGES = ("transcriber", "analyzer", "notifier", "compactor")
@@ -41,9 +43,8 @@ def value(rows: list[tuple[str, dict[str, str], float]], name: str, **labels: st
     )
 
 
-def scrape(url: str, token: str | None = None) -> list[tuple[str, dict[str, str], float]]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = httpx.get(url, headers=headers, timeout=10)
+def scrape(url: str, token: str = METRICS_TOKEN) -> list[tuple[str, dict[str, str], float]]:
+    r = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert r.status_code == 200, r.text
     return samples(r.text)
 
@@ -95,7 +96,9 @@ def processed_call(services: Any, tokens: dict[str, str], sample_wav: Any, fake_
     return cid
 
 
-def test_ingest_metrics_need_a_credential(services: Any, tokens: dict[str, str]) -> None:
+def test_ingest_metrics_need_the_scrape_token_or_an_admin(
+    services: Any, tokens: dict[str, str]
+) -> None:
     url = services.metrics_url("ingest")
     missing = httpx.get(url)
     assert missing.status_code == 401
@@ -103,12 +106,25 @@ def test_ingest_metrics_need_a_credential(services: Any, tokens: dict[str, str])
     user = httpx.get(url, headers={"Authorization": f"Bearer {tokens['user_a']}"})
     assert user.status_code == 403
     assert user.json()["error"]["code"] == "forbidden"
+    for token in (METRICS_TOKEN, tokens["admin"]):
+        assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_service_metrics_ports_need_the_scrape_token(services: Any) -> None:
+    for stage in STAGES:
+        url = services.metrics_url(stage)
+        for header in ({}, {"Authorization": "Bearer wrong"}):
+            r = httpx.get(url, headers=header)
+            assert r.status_code == 401, stage
+            assert r.json()["error"]["code"] == "unauthorized"
+            assert METRICS_TOKEN not in r.text
+        assert httpx.get(url.replace("/metrics", "/health")).status_code == 200
 
 
 def test_ingest_exposes_http_upload_publish_and_outbox_series(
     services: Any, tokens: dict[str, str], processed_call: str, sample_wav: Any
 ) -> None:
-    rows = scrape(services.metrics_url("ingest"), tokens["admin"])
+    rows = scrape(services.metrics_url("ingest"))
     upload = {"method": "POST", "route": "/v1/conversations", "status": "202"}
     assert value(rows, "callstream_http_request_duration_seconds_count", **upload) >= 1
     assert value(rows, "callstream_upload_size_bytes_count", outcome="accepted") >= 1
