@@ -60,3 +60,26 @@ async def test_requests_are_labelled_by_route_template_and_uploads_by_outcome() 
 
 def test_upload_outcomes() -> None:
     assert [upload_outcome(s) for s in (202, 413, 503)] == ["accepted", "rejected", "failed"]
+
+
+async def test_a_scrape_survives_the_database_being_away() -> None:
+    from types import SimpleNamespace
+
+    from pydantic import SecretStr
+
+    from callstream_ingest.metrics.api import metrics_router
+
+    def sessions() -> object:
+        raise ConnectionRefusedError("database is away")
+
+    app = FastAPI()
+    app.state.ingest = SimpleNamespace(
+        settings=SimpleNamespace(metrics_token=SecretStr("scrape")), sessions=sessions
+    )
+    app.include_router(metrics_router)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        r = await client.get("/metrics", headers={"Authorization": "Bearer scrape"})
+    assert r.status_code == 200
+    assert "callstream_outbox_backlog_events" in r.text
