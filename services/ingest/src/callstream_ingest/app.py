@@ -17,11 +17,13 @@ from callstream_common.objectstore import ObjectStore
 from callstream_common.outbox import run_relay
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
+from callstream_ingest.asyncapi.api import asyncapi_router
 from callstream_ingest.auth import Authenticator
 from callstream_ingest.compaction.api import compaction_router
 from callstream_ingest.edge import EdgeMiddleware
 from callstream_ingest.errors import install_error_handlers
 from callstream_ingest.health import health_router
+from callstream_ingest.metrics.api import HttpMetricsMiddleware, metrics_router
 from callstream_ingest.openapi import install_openapi
 from callstream_ingest.ops.api import ops_router
 from callstream_ingest.read.api import read_router
@@ -79,6 +81,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(ops_router)
     install_openapi(app)
     app.add_middleware(EdgeMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.include_router(metrics_router)
+    app.include_router(asyncapi_router)
+    app.add_middleware(HttpMetricsMiddleware)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
     return app
 

@@ -31,3 +31,6 @@ class IngestSettings(CommonSettings):
         hands out (``Location``, ``status_url``) starts with it, never with the ``Host``
         header a client sent."""
         return self.public_base_url.rstrip("/")
+
+    asyncapi_public: bool = False
+    """Serve ``/asyncapi`` and ``/asyncapi.json`` without a credential."""
