@@ -20,6 +20,7 @@ from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
 from callstream_ingest.api import router
 from callstream_ingest.auth import Authenticator
 from callstream_ingest.compaction_api import compaction_router
+from callstream_ingest.console import install_console
 from callstream_ingest.errors import install_error_handlers
 from callstream_ingest.ops_api import ops_router
 from callstream_ingest.settings import IngestSettings
@@ -63,6 +64,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(compaction_router)
     app.include_router(ops_router)
+    install_console(app, settings)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
     return app
 

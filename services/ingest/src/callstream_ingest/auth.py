@@ -41,7 +41,11 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "a bearer token is required")
-        digest = hash_token(token.strip())
+        return await self.principal_for_digest(hash_token(token.strip()))
+
+    async def principal_for_digest(self, digest: str) -> Principal:
+        """The principal of a credential known by its SHA-256 (a console session keeps only
+        that), checked against revocation like a bearer token."""
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:

@@ -13,3 +13,5 @@ class IngestSettings(CommonSettings):
     """Outbox events older than this are published by the relay (a crash or an outage
     came between the commit and the publish)."""
     outbox_relay_interval_seconds: float = 5.0
+    console_session_seconds: int = 8 * 3600
+    """A console session ends this long after sign-in, whatever the browser keeps."""

@@ -1,0 +1,91 @@
+"""The console's pure parts: HTTP Range parsing, the pipeline timeline, the sign-in
+redirect guard, the chart spec of the radar."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from callstream_ingest.console.conversation_pages import radar_chart
+from callstream_ingest.console.recording import ByteRange, UnsatisfiableRange, parse_range
+from callstream_ingest.console.signin import safe_next
+from callstream_ingest.console.timeline import DeadLetterVisit, build_timeline
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-99", ByteRange(0, 99)),
+        ("bytes=100-", ByteRange(100, 999)),
+        ("bytes=-100", ByteRange(900, 999)),
+        ("bytes=900-5000", ByteRange(900, 999)),
+        ("bytes=-5000", ByteRange(0, 999)),
+        ("bytes=0-0, 5-9", ByteRange(0, 0)),
+    ],
+)
+def test_ranges_a_media_element_sends(header: str | None, expected: ByteRange | None) -> None:
+    assert parse_range(header, 1000) == expected
+
+
+@pytest.mark.parametrize(
+    "header", ["bytes=1000-", "bytes=5-2", "bytes=-", "bytes=-0", "items=0-1", "bytes=a-b"]
+)
+def test_unsatisfiable_ranges_are_refused(header: str) -> None:
+    with pytest.raises(UnsatisfiableRange):
+        parse_range(header, 1000)
+
+
+def test_timeline_shows_durations_retries_and_dead_letter_visits() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    visit = DeadLetterVisit("e1", "TimeoutError", "slow", 3, "replayed", at)
+    steps = build_timeline(
+        {
+            "upload": {"started_at": "a", "finished_at": "b", "seconds": 0.2},
+            "transcription": {"started_at": "c", "finished_at": "d", "seconds": 4.0},
+            "analysis": {"started_at": "e"},
+        },
+        [visit],
+        ["analyzer"],
+        "processing",
+        None,
+    )
+    assert [s.state for s in steps] == ["done", "done", "running", "waiting"]
+    assert steps[1].seconds == 4.0
+    assert steps[2].dead_letters == [visit] and steps[2].retries == 2
+
+
+def test_a_failed_stage_is_marked_failed() -> None:
+    steps = build_timeline(
+        {"upload": {"started_at": "a", "finished_at": "b"}}, [], [], "failed", "transcriber"
+    )
+    assert [s.state for s in steps] == ["done", "failed", "waiting", "waiting"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("/console/conversations/1", "/console/conversations/1"),
+        ("https://evil.example/console", "/console/"),
+        ("//evil.example/console", "/console/"),
+        ("/console//evil.example", "/console/"),
+        ("/v1/ops/dlq", "/console/"),
+        (None, "/console/"),
+    ],
+)
+def test_sign_in_only_redirects_inside_the_console(given: str | None, expected: str) -> None:
+    assert safe_next(given) == expected
+
+
+def test_radar_lists_the_six_dimensions_in_meddic_order() -> None:
+    spec = radar_chart(
+        {
+            "dimensions": [
+                {"dimension": "champion", "score": 4},
+                {"dimension": "metrics", "score": 2},
+            ]
+        }
+    )
+    assert spec["labels"][0] == "Metrics" and spec["labels"][-1] == "Champion"
+    assert spec["datasets"][0]["data"] == [2, None, None, None, None, 4]
