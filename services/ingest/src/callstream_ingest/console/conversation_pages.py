@@ -10,7 +10,6 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from callstream_common.db.models import Conversation
-from callstream_ingest.api import ConversationView, get_conversation, upload_conversation
 from callstream_ingest.auth import can_see
 from callstream_ingest.console import queries
 from callstream_ingest.console.recording import stream_recording
@@ -23,6 +22,8 @@ from callstream_ingest.console.web import (
     render,
 )
 from callstream_ingest.errors import ApiError
+from callstream_ingest.read.api import ConversationView, get_conversation
+from callstream_ingest.upload.api import upload_conversation
 
 conversation_router = APIRouter(prefix="/console")
 

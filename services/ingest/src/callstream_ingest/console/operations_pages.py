@@ -17,7 +17,7 @@ from callstream_common.db.models import Role
 from callstream_ingest.console import queries
 from callstream_ingest.console.web import Changing, SignedIn, ingest_state, render, secured
 from callstream_ingest.errors import ApiError
-from callstream_ingest.ops_api import (
+from callstream_ingest.ops.api import (
     ReplayRequest,
     discard_dlq,
     dlq_status,

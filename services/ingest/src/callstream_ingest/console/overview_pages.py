@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from callstream_ingest.console.web import SignedIn, ingest_state, render, secured
-from callstream_ingest.ops_api import jobs_status
+from callstream_ingest.ops.api import jobs_status
 
 overview_router = APIRouter(prefix="/console")
 
