@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -83,6 +84,58 @@ def test_sign_in_sets_a_session_cookie_and_never_shows_the_credential(
     screenshot(driver, "02-dashboard-user")
     log = Path(services.process("ingest").log_path).read_text(errors="replace")
     assert tokens["user_a"] not in log, "the credential reached the ingest log"
+
+
+async def test_the_session_expires_on_the_server_and_is_secure_over_https(
+    services: Any, tokens: dict[str, str], common_settings: Any
+) -> None:
+    """Redis holds the session (under the id's hash) with the configured lifetime; behind
+    an HTTPS proxy the cookie is Secure; the sign-in form carries its own CSRF token."""
+    import hashlib
+    import re
+
+    from redis.asyncio import Redis
+
+    base = services.base_url
+    https = {"X-Forwarded-Proto": "https"}
+    async with httpx.AsyncClient(base_url=base, headers=https) as client:
+        form = await client.get("/console/sign-in")
+        assert "secure" in form.headers["set-cookie"].lower()
+        login_csrf = re.search(r'name="login_csrf" value="([^"]+)"', form.text)
+        assert login_csrf is not None
+        # The cookie is Secure, so httpx (speaking plain HTTP to the proxy's upstream) is
+        # handed it explicitly, as the browser would send it over HTTPS.
+        cookie = {"callstream_login_csrf": form.cookies["callstream_login_csrf"]}
+        client.cookies.clear()
+        refused = await client.post(
+            "/console/sign-in",
+            data={"credential": tokens["user_a"], "login_csrf": "forged"},
+            cookies=cookie,
+        )
+        assert refused.status_code == 403 and SESSION_COOKIE not in refused.cookies
+        client.cookies.clear()
+        signed = await client.post(
+            "/console/sign-in",
+            data={"credential": tokens["user_a"], "login_csrf": login_csrf.group(1)},
+            cookies=cookie,
+        )
+    assert signed.status_code == 303
+    set_cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "secure" in set_cookie and "samesite=lax" in set_cookie
+    session_id = signed.cookies[SESSION_COOKIE]
+    redis = Redis.from_url(common_settings.redis_url.get_secret_value())
+    try:
+        key = "callstream:console:session:" + hashlib.sha256(session_id.encode()).hexdigest()
+        ttl = await redis.ttl(key)
+        assert 0 < ttl <= 8 * 3600, ttl
+        stored = await redis.get(key)
+        assert stored is not None and tokens["user_a"].encode() not in stored
+        await redis.expire(key, 1)
+        time.sleep(1.5)
+        expired = httpx.get(f"{base}/console/", cookies={SESSION_COOKIE: session_id})
+        assert expired.status_code == 303 and "/console/sign-in" in expired.headers["location"]
+    finally:
+        await redis.aclose()
 
 
 def test_upload_through_the_page_reaches_its_scorecard(
@@ -154,6 +207,27 @@ def test_audio_plays_and_a_transcript_line_seeks_it(
     screenshot(driver, "06-transcript-seeked")
     driver.execute_script("document.getElementById('player').pause()")
 
+    # The keyboard path: focus another line's button and press Enter.
+    other = lines[1]
+    other_start = float(other.get_attribute("data-start") or 0)
+    other.find_element(By.CSS_SELECTOR, "button.seek").send_keys(Keys.ENTER)
+    wait(driver).until(
+        lambda d: (
+            abs(
+                d.execute_script("return document.getElementById('player').currentTime")
+                - other_start
+            )
+            < 3
+        )
+    )
+    driver.execute_script("document.getElementById('player').pause()")
+    driver.set_window_size(390, 844)
+    screenshot(driver, "06b-conversation-phone")
+    assert driver.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+    ), "the page scrolls sideways on a phone-sized screen"
+    driver.set_window_size(1366, 900)
+
     ranged = driver.execute_async_script(
         "const [url, done] = arguments;"
         "fetch(url, {headers: {Range: 'bytes=100-199'}}).then(r => r.arrayBuffer().then("
@@ -180,6 +254,9 @@ def test_a_user_cannot_open_another_reps_call(
     assert driver.find_element(By.TAG_NAME, "h1").text == "Not found"
     assert "Someone else" not in driver.page_source
     screenshot(driver, "07-not-yours")
+    expect_console_error(driver, "status of 403")
+    driver.get(f"{base}/console/operations")
+    assert "needs the role" in driver.page_source, "operations are for managers and admins"
     cookies = {SESSION_COOKIE: driver.get_cookie(SESSION_COOKIE)["value"]}  # type: ignore[index]
     for path in ("", "/audio", "/status"):
         answer = httpx.get(f"{base}/console/conversations/{other}{path}", cookies=cookies)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from callstream_ingest.console.conversation_pages import radar_chart
+from callstream_ingest.console.charts import qualification_doughnut, radar
 from callstream_ingest.console.recording import ByteRange, UnsatisfiableRange, parse_range
 from callstream_ingest.console.signin import safe_next
 from callstream_ingest.console.timeline import DeadLetterVisit, build_timeline
@@ -79,13 +79,13 @@ def test_sign_in_only_redirects_inside_the_console(given: str | None, expected: 
 
 
 def test_radar_lists_the_six_dimensions_in_meddic_order() -> None:
-    spec = radar_chart(
-        {
-            "dimensions": [
-                {"dimension": "champion", "score": 4},
-                {"dimension": "metrics", "score": 2},
-            ]
-        }
-    )
+    spec = radar({"champion": 4, "metrics": 2})
     assert spec["labels"][0] == "Metrics" and spec["labels"][-1] == "Champion"
     assert spec["datasets"][0]["data"] == [2, None, None, None, None, 4]
+
+
+def test_qualification_chart_keeps_a_fixed_order_and_colours() -> None:
+    spec = qualification_doughnut({"At Risk": 1, "Qualified": 3, "Unknown": 2})
+    assert spec["labels"] == ["Qualified", "At Risk", "Unknown"]
+    assert spec["datasets"][0]["data"] == [3, 1, 2]
+    assert len(spec["colours"]) == 3

@@ -4,14 +4,15 @@ recording, and the upload page that leads to it."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from callstream_common.db.models import Conversation
 from callstream_ingest.auth import can_see
 from callstream_ingest.console import queries
+from callstream_ingest.console.charts import MEDDIC_ORDER, radar
 from callstream_ingest.console.recording import stream_recording
 from callstream_ingest.console.timeline import DeadLetterVisit, build_timeline
 from callstream_ingest.console.web import (
@@ -28,14 +29,6 @@ from callstream_ingest.upload.api import upload_conversation
 conversation_router = APIRouter(prefix="/console")
 
 FINAL_STATUSES = ("completed", "failed")
-MEDDIC_ORDER = (
-    "metrics",
-    "economic_buyer",
-    "decision_criteria",
-    "decision_process",
-    "identify_pain",
-    "champion",
-)
 
 
 async def visible_conversation(
@@ -48,16 +41,6 @@ async def visible_conversation(
         if exc.status == 404:
             raise PageNotFound from exc
         raise
-
-
-def radar_chart(analysis: dict[str, Any]) -> dict[str, Any]:
-    scores = {d["dimension"]: d["score"] for d in analysis["dimensions"]}
-    return {
-        "type": "radar",
-        "labels": [name.replace("_", " ").title() for name in MEDDIC_ORDER],
-        "datasets": [{"label": "Score (1 to 5)", "data": [scores.get(n) for n in MEDDIC_ORDER]}],
-        "scale": {"min": 0, "max": 5},
-    }
 
 
 @conversation_router.get("/conversations/{conversation_id}", include_in_schema=False)
@@ -85,9 +68,10 @@ async def conversation_page(
         "conversation.html",
         who,
         title=conv.title or conv.opportunity_name,
+        active="conversations",
         conv=conv,
         dimensions=dimensions,
-        radar=radar_chart(conv.analysis) if conv.analysis else None,
+        radar=radar({d["dimension"]: d["score"] for d in dimensions}) if dimensions else None,
         timeline=timeline,
         final=conv.status in FINAL_STATUSES,
         versions=[],
@@ -96,10 +80,14 @@ async def conversation_page(
 
 @conversation_router.get("/conversations/{conversation_id}/status", include_in_schema=False)
 async def conversation_status(
-    request: Request, conversation_id: uuid.UUID, who: SignedIn
+    request: Request,
+    conversation_id: uuid.UUID,
+    who: SignedIn,
+    badge_id: Annotated[str | None, Query(pattern=r"^badge-[0-9a-f-]{36}$")] = None,
 ) -> Response:
-    """The status badge alone; it polls itself (htmx) until the call is final, and asks
-    the page to reload once when it becomes final, so the scorecard appears."""
+    """The status badge alone; it polls itself (htmx) until the call is final. The page's
+    own badge (no ``badge_id``; a list row has one) then asks the page to move on once, so
+    the scorecard appears."""
     conv = await visible_conversation(request, conversation_id, who)
     response = render(
         request,
@@ -107,8 +95,9 @@ async def conversation_status(
         who,
         conv=conv,
         final=conv.status in FINAL_STATUSES,
+        badge_id=badge_id,
     )
-    if conv.status in FINAL_STATUSES and request.headers.get("hx-request"):
+    if conv.status in FINAL_STATUSES and request.headers.get("hx-request") and not badge_id:
         response.headers["HX-Trigger"] = "conversation-final"
     return response
 
@@ -132,7 +121,7 @@ async def conversation_audio(
 
 @conversation_router.get("/upload", include_in_schema=False)
 async def upload_page(request: Request, who: SignedIn) -> Response:
-    return render(request, "upload.html", who, title="Upload a call")
+    return render(request, "upload.html", who, title="Upload a call", active="upload")
 
 
 @conversation_router.post("/upload", include_in_schema=False)

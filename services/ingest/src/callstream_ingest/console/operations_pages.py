@@ -67,6 +67,7 @@ async def operations_page(
         "operations.html",
         who,
         title="Operations",
+        active="operations",
         entries=dead["entries"],
         filters=filters,
         dlq=dlq,

@@ -20,4 +20,12 @@ async def console_root() -> Response:
 async def dashboard(request: Request, who: SignedIn) -> Response:
     health = await ingest_state(request).check_dependencies()
     jobs = await jobs_status(request, who.principal) if who.sees_operations else None
-    return render(request, "dashboard.html", who, title="Dashboard", health=health, jobs=jobs)
+    return render(
+        request,
+        "dashboard.html",
+        who,
+        title="Dashboard",
+        active="dashboard",
+        health=health,
+        jobs=jobs,
+    )

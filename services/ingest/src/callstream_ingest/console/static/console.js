@@ -11,7 +11,7 @@
       var many = spec.type === "pie" || spec.type === "doughnut";
       return Object.assign({
         borderColor: many ? "#ffffff" : colour,
-        backgroundColor: many ? spec.labels.map(function (_, j) { return PALETTE[j % PALETTE.length]; })
+        backgroundColor: many ? (spec.colours || spec.labels.map(function (_, j) { return PALETTE[j % PALETTE.length]; }))
                               : (spec.type === "line" || spec.type === "radar" ? colour + "33" : colour),
         borderWidth: 2,
         pointRadius: 3,
