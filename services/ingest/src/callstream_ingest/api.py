@@ -11,21 +11,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from callstream_common.contracts import CallUploaded, ConversationMetadata
 from callstream_common.db.models import (
     Conversation,
     ConversationStatus,
-    MeddicAnalysisRow,
     Role,
-    TranscriptRow,
 )
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import current_trace_id
-from callstream_ingest.auth import Principal, can_see
+from callstream_ingest.auth import Principal
 from callstream_ingest.errors import ApiError
 from callstream_ingest.sniff import sniff_audio
 from callstream_ingest.state import IngestState
@@ -49,7 +45,8 @@ class UploadMetadata(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)]
+    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    opportunity_id: uuid.UUID | None = None
     company_name: Annotated[str, Field(max_length=300)] | None = None
     rep_id: Annotated[str, Field(min_length=1, max_length=128)]
     title: Annotated[str, Field(max_length=300)] | None = None
@@ -66,7 +63,11 @@ def parse_metadata(fields: dict[str, str], who: Principal) -> UploadMetadata:
     data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
     if "rep_id" not in data and who.rep_id:
         data["rep_id"] = who.rep_id
-    missing = [f for f in REQUIRED_FIELDS if f not in data]
+    missing = [
+        f
+        for f in REQUIRED_FIELDS
+        if f not in data and not (f == "opportunity_name" and "opportunity_id" in data)
+    ]
     if missing:
         raise ApiError(
             422,
@@ -152,7 +153,12 @@ async def upload_conversation(
     # Metadata in the query string (raw uploads) or before the file part is checked
     # before a byte is stored; fields after the file part are checked once it is read.
     early = dict(request.query_params) | body.fields
-    if all(f in early or (f == "rep_id" and who.rep_id) for f in REQUIRED_FIELDS):
+    if all(
+        f in early
+        or (f == "rep_id" and who.rep_id)
+        or (f == "opportunity_name" and "opportunity_id" in early)
+        for f in REQUIRED_FIELDS
+    ):
         parse_metadata(early, who)
 
     conv_id = uuid.uuid4()
@@ -165,7 +171,8 @@ async def upload_conversation(
             id=conv_id,
             idempotency_key=idempotency_key,
             status=ConversationStatus.PENDING,
-            opportunity_name=meta.opportunity_name,
+            opportunity_name=meta.opportunity_name or "",
+            opportunity_id=meta.opportunity_id,
             company_name=meta.company_name,
             rep_id=meta.rep_id,
             title=meta.title,
@@ -186,6 +193,7 @@ async def upload_conversation(
                 }
             },
         )
+        await st.attach_opportunity(conv, who)
         event = CallUploaded(
             conversation_id=conv_id,
             object_key=key,
@@ -194,7 +202,7 @@ async def upload_conversation(
             sha256=stored.sha256,
             filename=body.filename,
             metadata=ConversationMetadata(
-                opportunity_name=meta.opportunity_name,
+                opportunity_name=conv.opportunity_name,
                 company_name=meta.company_name,
                 rep_id=meta.rep_id,
                 title=meta.title,
@@ -218,111 +226,21 @@ async def upload_conversation(
     return accepted(request, conv)
 
 
-class ConversationView(BaseModel):
-    id: uuid.UUID
-    status: str
-    failure_reason: str | None
-    failure_stage: str | None
-    opportunity_name: str
-    company_name: str | None
-    rep_id: str
-    title: str | None
-    conversation_date: date | None
-    content_type: str
-    size_bytes: int
-    sha256: str
-    priority: int
-    duration_seconds: float | None
-    trace_id: str | None
-    trace_url: str | None
-    timings: dict[str, Any]
-    summary: dict[str, Any] | None
-    transcript: dict[str, Any] | None
-    analysis: dict[str, Any] | None
-    created_at: datetime
-    completed_at: datetime | None
-
-
-@router.get("/v1/conversations/{conversation_id}", name="get_conversation")
-async def get_conversation(
-    request: Request,
-    conversation_id: uuid.UUID,
-    who: Annotated[Principal, Depends(principal)],
-) -> ConversationView:
-    st = state(request)
-    async with st.sessions() as session:
-        conv = await session.get(Conversation, conversation_id)
-        if conv is None or not await can_see(session, who, conv):
-            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
-        transcript = (
-            await session.execute(
-                select(TranscriptRow).where(TranscriptRow.conversation_id == conversation_id)  # type: ignore[arg-type]
-            )
-        ).scalar_one_or_none()
-        analysis = (
-            await session.execute(
-                select(MeddicAnalysisRow).where(
-                    col(MeddicAnalysisRow.conversation_id) == conversation_id
-                )
-            )
-        ).scalar_one_or_none()
-    trace_url = (
-        f"{st.settings.tracing_ui_url.rstrip('/')}/traces/{conv.trace_id}"
-        if conv.trace_id
-        else None
-    )
-    return ConversationView(
-        id=conv.id,
-        status=conv.status,
-        failure_reason=conv.failure_reason,
-        failure_stage=conv.failure_stage,
-        opportunity_name=conv.opportunity_name,
-        company_name=conv.company_name,
-        rep_id=conv.rep_id,
-        title=conv.title,
-        conversation_date=conv.conversation_date,
-        content_type=conv.content_type,
-        size_bytes=conv.size_bytes,
-        sha256=conv.sha256,
-        priority=conv.priority,
-        duration_seconds=conv.duration_seconds,
-        trace_id=conv.trace_id,
-        trace_url=trace_url,
-        timings=conv.timings or {},
-        summary=conv.analysis_summary,
-        transcript=None
-        if transcript is None
-        else {
-            "language": transcript.language,
-            "duration_seconds": transcript.duration_seconds,
-            "text": transcript.text,
-            "segments": transcript.segments,
-            "provider": transcript.provider,
-            "model": transcript.model,
-        },
-        analysis=None
-        if analysis is None
-        else {
-            "overall_score": analysis.overall_score,
-            "qualification_status": analysis.qualification_status,
-            "dimensions": analysis.dimensions,
-            "key_findings": analysis.key_findings,
-            "next_steps": analysis.next_steps,
-            "risks": analysis.risks,
-            "provider": analysis.provider,
-            "model": analysis.model,
-        },
-        created_at=conv.created_at,
-        completed_at=conv.completed_at,
-    )
-
-
 @router.get("/health")
 async def health(request: Request) -> JSONResponse:
+    """503 when PostgreSQL, the object store or Kafka is down; the read cache is reported
+    (``cache``: ok / degraded / disabled) but never makes the API unhealthy: reads are
+    answered from PostgreSQL without it."""
     st = state(request)
     checks = await st.check_dependencies()
     ok = all(c == "ok" for c in checks.values())
+    cache = await request.app.state.read_cache.ping()
     return JSONResponse(
-        {"status": "ok" if ok else "degraded", "version": VERSION, "services": checks},
+        {
+            "status": "ok" if ok else "degraded",
+            "version": VERSION,
+            "services": checks,
+            "cache": cache,
+        },
         status_code=200 if ok else 503,
     )

@@ -13,3 +13,8 @@ class IngestSettings(CommonSettings):
     """Outbox events older than this are published by the relay (a crash or an outage
     came between the commit and the publish)."""
     outbox_relay_interval_seconds: float = 5.0
+    read_cache_enabled: bool = True
+    """Redis in front of the read API; off, every read goes to PostgreSQL."""
+    read_cache_timeout_seconds: float = 0.25
+    """Longest wait on Redis per call before answering from PostgreSQL."""
+    read_cache_breaker_cooldown_seconds: float = 2.0
