@@ -4,7 +4,6 @@ and turning a pydantic validation failure into a 422 that names the field."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
@@ -49,13 +48,6 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
-class Outcome(BaseModel):
-    """A computed answer as it is cached: its status and its JSON body."""
-
-    status: int
-    body: bytes
-
-
 def encode_outcome(status: int, body: bytes) -> bytes:
     return str(status).encode() + b"\n" + body
 
@@ -72,7 +64,9 @@ def model_body(model: BaseModel) -> bytes:
 def error_outcome(exc: ApiError) -> bytes:
     import json
 
-    return encode_outcome(exc.status, json.dumps(error_body(exc.code, exc.message)).encode())
+    return encode_outcome(
+        exc.status, json.dumps(error_body(exc.code, exc.message, exc.details)).encode()
+    )
 
 
 async def cached(
@@ -94,7 +88,3 @@ async def cached(
     raw = await read_cache(request).get_or_compute(cache_request, guarded)
     status, body = decode_outcome(raw)
     return Response(content=body, status_code=status, media_type=JSON)
-
-
-def as_dict(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")

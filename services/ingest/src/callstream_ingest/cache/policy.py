@@ -144,7 +144,9 @@ class CacheRequest:
         return [version_key(s) for s in (*self.depends_on, ORG)]
 
     def key(self, epoch: int, versions: list[int]) -> str:
-        raw = json.dumps(self.params, sort_keys=True, default=str, separators=(",", ":"))
+        raw = json.dumps(
+            [self.depends_on, self.params], sort_keys=True, default=str, separators=(",", ":")
+        )
         digest = hashlib.sha256(raw.encode()).hexdigest()[:24]
         stamp = ".".join(str(v) for v in versions)
         return f"{PREFIX}:{epoch}:{self.entry.value}:{self.scope.key}:{stamp}:{digest}"

@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 SCORE = "((analysis_summary ->> 'overall_score')::double precision)"
 QUALIFICATION = "(analysis_summary ->> 'qualification_status')"
 
-CHANGE_TRIGGER = """
+CHANGE_FUNCTION = """
 CREATE OR REPLACE FUNCTION callstream_notify_conversation_change() RETURNS trigger AS $$
 BEGIN
   PERFORM pg_notify('callstream_conversation_changed', json_build_object(
@@ -28,12 +28,14 @@ BEGIN
     'status', NEW.status, 'at', extract(epoch FROM clock_timestamp()))::text);
   RETURN NEW;
 END;
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+"""
+CHANGE_TRIGGER = """
 CREATE TRIGGER conversations_changed
 AFTER UPDATE ON conversations FOR EACH ROW
 WHEN (OLD.status IS DISTINCT FROM NEW.status
       OR OLD.analysis_summary IS DISTINCT FROM NEW.analysis_summary)
-EXECUTE FUNCTION callstream_notify_conversation_change();
+EXECUTE FUNCTION callstream_notify_conversation_change()
 """
 
 
@@ -155,6 +157,7 @@ def upgrade() -> None:
         "(to_tsvector('english', left(text, 200000))) STORED"
     )
     op.execute("CREATE INDEX ix_transcripts_search ON transcripts USING gin (search)")
+    op.execute(CHANGE_FUNCTION)
     op.execute(CHANGE_TRIGGER)
 
 
