@@ -51,16 +51,22 @@ class Seeded:
 
 
 def bench_plan(conversations: int = 100_000) -> SeedPlan:
-    reps = [(f"rep-{i:03d}", f"team-{i % 50:02d}") for i in range(500)]
+    reps: list[tuple[str, str | None]] = [
+        (f"rep-{i:03d}", f"team-{i % 50:02d}") for i in range(500)
+    ]
     return SeedPlan(
         reps=reps, opportunities=max(1, conversations // 5), conversations=conversations
     )
 
 
-def _analysis(rng: random.Random, score_bias: float) -> tuple[dict[str, object], list[object]]:
-    dims = []
+def _analysis(
+    rng: random.Random, score_bias: float
+) -> tuple[dict[str, object], list[dict[str, object]]]:
+    dims: list[dict[str, object]] = []
+    scores: dict[str, int] = {}
     for d in MeddicDimension:
         score = max(1, min(5, round(rng.gauss(3 + score_bias, 1))))
+        scores[d.value] = score
         dims.append(
             {
                 "dimension": d.value,
@@ -71,12 +77,12 @@ def _analysis(rng: random.Random, score_bias: float) -> tuple[dict[str, object],
                 "rationale": "",
             }
         )
-    overall = round(sum(int(x["score"]) for x in dims) / len(dims), 2)  # type: ignore[call-overload]
+    overall = round(sum(scores.values()) / len(scores), 2)
     status = STATUSES[0 if overall >= 4 else 1 if overall >= 3 else 2 if overall >= 2 else 3]
     summary = {
         "overall_score": overall,
         "qualification_status": status,
-        "scores": {x["dimension"]: x["score"] for x in dims},
+        "scores": scores,
         "top_risks": ["budget not confirmed"],
         "next_steps": ["book a demo with the director"],
     }
