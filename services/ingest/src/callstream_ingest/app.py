@@ -17,20 +17,21 @@ from callstream_common.objectstore import ObjectStore
 from callstream_common.outbox import run_relay
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
-from callstream_ingest.admin_api import admin_router
-from callstream_ingest.analytics_api import analytics_router
-from callstream_ingest.api import router
 from callstream_ingest.auth import Authenticator
 from callstream_ingest.cache.invalidation import asyncpg_dsn, listen_for_changes, subscribe_events
 from callstream_ingest.cache.store import build_read_cache
-from callstream_ingest.cache_api import cache_router
-from callstream_ingest.compaction_api import compaction_router
-from callstream_ingest.conversations_api import conversations_router
+from callstream_ingest.compaction.api import compaction_router
 from callstream_ingest.errors import install_error_handlers
-from callstream_ingest.opportunities_api import opportunities_router
-from callstream_ingest.ops_api import ops_router
+from callstream_ingest.health import health_router
+from callstream_ingest.ops.api import ops_router
+from callstream_ingest.ops.cache import cache_router
+from callstream_ingest.org.api import admin_router
+from callstream_ingest.read.analytics import analytics_router
+from callstream_ingest.read.api import read_router
+from callstream_ingest.read.opportunities import opportunities_router
 from callstream_ingest.settings import IngestSettings
 from callstream_ingest.state import IngestState
+from callstream_ingest.upload.api import upload_router
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -79,8 +80,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.state.read_cache = read_cache
     install_error_handlers(app)
-    app.include_router(router)
-    app.include_router(conversations_router)
+    app.include_router(upload_router)
+    app.include_router(read_router)
+    app.include_router(health_router)
     app.include_router(opportunities_router)
     app.include_router(analytics_router)
     app.include_router(admin_router)

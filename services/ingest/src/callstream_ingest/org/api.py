@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callstream_common import org
 from callstream_common.db.models import Role
-from callstream_ingest.api import principal, state
 from callstream_ingest.auth import Principal
 from callstream_ingest.cache.policy import ORG
+from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
-from callstream_ingest.read_common import read_cache
+from callstream_ingest.read.common import read_cache
 
 admin_router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

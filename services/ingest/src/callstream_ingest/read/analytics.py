@@ -10,7 +10,6 @@ from pydantic import BaseModel
 
 from callstream_common.reads import analytics as q
 from callstream_common.reads.performance import Performance, RepRow, compare_reps, summarise
-from callstream_ingest.api import principal, state
 from callstream_ingest.auth import Principal
 from callstream_ingest.cache.policy import (
     CacheRequest,
@@ -19,8 +18,9 @@ from callstream_ingest.cache.policy import (
     rep_scope,
     team_scope,
 )
-from callstream_ingest.read_common import cached, invalid, model_body, scope_of
-from callstream_ingest.scope_checks import check_rep, check_team
+from callstream_ingest.dependencies import principal, state
+from callstream_ingest.read.common import cached, invalid, model_body, scope_of
+from callstream_ingest.read.scope_checks import check_rep, check_team
 
 analytics_router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 Caller = Annotated[Principal, Depends(principal)]

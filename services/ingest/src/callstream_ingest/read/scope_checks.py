@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callstream_common.reads.scope import Scope, ScopeKind
-from callstream_ingest.read_common import not_found
+from callstream_ingest.read.common import not_found
 
 
 async def rep_team(session: AsyncSession, rep_id: str) -> tuple[bool, str | None]:

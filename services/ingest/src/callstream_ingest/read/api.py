@@ -18,12 +18,11 @@ from callstream_common.db.models import Role
 from callstream_common.reads import conversations as q
 from callstream_common.reads.filters import ConversationQuery, CursorError
 from callstream_common.reads.scope import Scope
-from callstream_ingest.api import principal, state
 from callstream_ingest.auth import Principal
 from callstream_ingest.cache.policy import CacheRequest, Entry, conversation_scope, list_scopes
+from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
-from callstream_ingest.ranges import UnsatisfiableRange, parse_range
-from callstream_ingest.read_common import (
+from callstream_ingest.read.common import (
     JSON,
     cached,
     invalid,
@@ -31,9 +30,10 @@ from callstream_ingest.read_common import (
     not_found,
     scope_of,
 )
-from callstream_ingest.scope_checks import check_filters_in_scope
+from callstream_ingest.read.ranges import UnsatisfiableRange, parse_range
+from callstream_ingest.read.scope_checks import check_filters_in_scope
 
-conversations_router = APIRouter(tags=["conversations"])
+read_router = APIRouter(tags=["conversations"])
 AUDIO_CHUNK = 256 * 1024
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -44,7 +44,7 @@ class ConversationDetailView(q.ConversationDetail):
     audio_url: str
 
 
-@conversations_router.get(
+@read_router.get(
     "/v1/conversations",
     response_model=q.ConversationPage,
     responses={422: {"description": "a filter, the cursor or the limit is not valid"}},
@@ -89,7 +89,7 @@ def detail_view(request: Request, detail: q.ConversationDetail) -> ConversationD
     )
 
 
-@conversations_router.get(
+@read_router.get(
     "/v1/conversations/{conversation_id}",
     name="get_conversation",
     response_model=ConversationDetailView,
@@ -113,7 +113,7 @@ async def get_conversation(request: Request, conversation_id: uuid.UUID, who: Ca
     )
 
 
-@conversations_router.get("/v1/conversations/{conversation_id}/analyses/{version}")
+@read_router.get("/v1/conversations/{conversation_id}/analyses/{version}")
 async def get_analysis_version(
     request: Request, conversation_id: uuid.UUID, version: int, who: Caller
 ) -> dict[str, Any]:
@@ -125,7 +125,7 @@ async def get_analysis_version(
     return found
 
 
-@conversations_router.get(
+@read_router.get(
     "/v1/conversations/{conversation_id}/audio",
     responses={
         200: {"content": {"audio/*": {}}, "description": "the whole recording"},
@@ -183,7 +183,7 @@ class ReanalysisAccepted(BaseModel):
     current_version: int | None
 
 
-@conversations_router.post(
+@read_router.post(
     "/v1/conversations/{conversation_id}/reanalyze", status_code=202, tags=["conversations"]
 )
 async def reanalyze(

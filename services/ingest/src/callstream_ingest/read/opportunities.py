@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from callstream_common.reads import opportunities as q
 from callstream_common.reads.filters import MAX_LIMIT, CursorError
-from callstream_ingest.api import principal, state
 from callstream_ingest.auth import Principal
 from callstream_ingest.cache.policy import CacheRequest, Entry, list_scopes, opportunity_scope
-from callstream_ingest.read_common import cached, invalid, model_body, not_found, scope_of
-from callstream_ingest.scope_checks import check_rep
+from callstream_ingest.dependencies import principal, state
+from callstream_ingest.read.common import cached, invalid, model_body, not_found, scope_of
+from callstream_ingest.read.scope_checks import check_rep
 
 opportunities_router = APIRouter(tags=["opportunities"])
 Caller = Annotated[Principal, Depends(principal)]

@@ -1,4 +1,4 @@
-"""HTTP routes of ingest: upload, conversation status, health."""
+"""The upload surface: a recording streamed in, checked, stored and announced."""
 
 from __future__ import annotations
 
@@ -14,30 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from callstream_common.contracts import CallUploaded, ConversationMetadata
-from callstream_common.db.models import (
-    Conversation,
-    ConversationStatus,
-    Role,
-)
-from callstream_common.settings import VERSION
+from callstream_common.db.models import Conversation, ConversationStatus, Role
 from callstream_common.telemetry import current_trace_id
 from callstream_ingest.auth import Principal
+from callstream_ingest.bodies import UploadBody, read_multipart, read_raw, too_large
+from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
-from callstream_ingest.sniff import sniff_audio
-from callstream_ingest.state import IngestState
-from callstream_ingest.upload import UploadBody, read_multipart, read_raw, too_large
+from callstream_ingest.upload.sniff import sniff_audio
 
 log = logging.getLogger(__name__)
-router = APIRouter()
-
-
-def state(request: Request) -> IngestState:
-    ingest: IngestState = request.app.state.ingest
-    return ingest
-
-
-async def principal(request: Request) -> Principal:
-    return await state(request).auth.principal(request)
+upload_router = APIRouter()
 
 
 class UploadMetadata(BaseModel):
@@ -107,7 +93,7 @@ def accepted(request: Request, conv: Conversation, replayed: bool = False) -> JS
     )
 
 
-@router.post("/v1/conversations", status_code=202)
+@upload_router.post("/v1/conversations", status_code=202)
 async def upload_conversation(
     request: Request,
     who: Annotated[Principal, Depends(principal)],
@@ -224,23 +210,3 @@ async def upload_conversation(
         raise
     log.info("accepted conversation %s (%d bytes, %s)", conv_id, stored.size, fmt.name)
     return accepted(request, conv)
-
-
-@router.get("/health")
-async def health(request: Request) -> JSONResponse:
-    """503 when PostgreSQL, the object store or Kafka is down; the read cache is reported
-    (``cache``: ok / degraded / disabled) but never makes the API unhealthy: reads are
-    answered from PostgreSQL without it."""
-    st = state(request)
-    checks = await st.check_dependencies()
-    ok = all(c == "ok" for c in checks.values())
-    cache = await request.app.state.read_cache.ping()
-    return JSONResponse(
-        {
-            "status": "ok" if ok else "degraded",
-            "version": VERSION,
-            "services": checks,
-            "cache": cache,
-        },
-        status_code=200 if ok else 503,
-    )

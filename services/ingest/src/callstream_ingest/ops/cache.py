@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from callstream_common.db.models import Role
-from callstream_ingest.api import principal
 from callstream_ingest.auth import Principal
-from callstream_ingest.ops_api import require
-from callstream_ingest.read_common import read_cache
+from callstream_ingest.dependencies import principal
+from callstream_ingest.ops.api import require
+from callstream_ingest.read.common import read_cache
 
 cache_router = APIRouter(prefix="/v1/ops", tags=["ops"])
 
