@@ -33,6 +33,19 @@ def wait(driver: WebDriver, timeout: float = 30) -> WebDriverWait[WebDriver]:
     return WebDriverWait(driver, timeout)
 
 
+def api_upload(base: str, token: str, wav: Path, **fields: str) -> str:
+    """A call uploaded through the API (not the page), as another client would."""
+    answer = httpx.post(
+        f"{base}/v1/conversations",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (wav.name, wav.read_bytes(), "audio/wav")},
+        data=fields,
+        timeout=30,
+    )
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
 def sign_in(driver: WebDriver, base: str, token: str) -> None:
     driver.get(f"{base}/console/sign-in")
     driver.delete_all_cookies()
@@ -105,19 +118,19 @@ async def test_the_session_expires_on_the_server_and_is_secure_over_https(
         assert login_csrf is not None
         # The cookie is Secure, so httpx (speaking plain HTTP to the proxy's upstream) is
         # handed it explicitly, as the browser would send it over HTTPS.
-        cookie = {"callstream_login_csrf": form.cookies["callstream_login_csrf"]}
+        cookie = {"Cookie": f"callstream_login_csrf={form.cookies['callstream_login_csrf']}"}
         client.cookies.clear()
         refused = await client.post(
             "/console/sign-in",
             data={"credential": tokens["user_a"], "login_csrf": "forged"},
-            cookies=cookie,
+            headers=cookie,
         )
         assert refused.status_code == 403 and SESSION_COOKIE not in refused.cookies
         client.cookies.clear()
         signed = await client.post(
             "/console/sign-in",
             data={"credential": tokens["user_a"], "login_csrf": login_csrf.group(1)},
-            cookies=cookie,
+            headers=cookie,
         )
     assert signed.status_code == 303
     set_cookie = signed.headers["set-cookie"].lower()
@@ -237,17 +250,84 @@ def test_audio_plays_and_a_transcript_line_seeks_it(
     assert ranged[0] == 206 and ranged[1].startswith("bytes 100-199/") and ranged[2] == 100
 
 
+def test_the_list_filters_searches_and_updates_badges_in_flight(
+    services: Any,
+    tokens: dict[str, str],
+    call_wav: Path,
+    uploaded: dict[str, str],
+    clean_browser: WebDriver,
+) -> None:
+    driver, base = clean_browser, services.base_url
+    assert uploaded, "needs the uploaded call"
+    sign_in(driver, base, tokens["user_a"])
+
+    def search(**fields: str) -> str:
+        driver.get(f"{base}/console/conversations")
+        for name, value in fields.items():
+            element = driver.find_element(By.ID, name)
+            if element.tag_name == "select":
+                Select(element).select_by_value(value)
+            else:
+                element.clear()
+                element.send_keys(value)
+        driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+        return str(wait(driver).until(lambda d: d.find_element(By.ID, "conversation-table")).text)
+
+    assert uploaded["opportunity"] in search(q="dispatchers")
+    screenshot(driver, "12-conversations-search")
+    assert "q=dispatchers" in driver.current_url
+    assert uploaded["opportunity"] not in search(q="zebra xylophone")
+    assert uploaded["opportunity"] in search(status="completed")
+    assert uploaded["opportunity"] not in search(status="failed")
+    assert uploaded["opportunity"] in search(qualification_status="Medium") or uploaded[
+        "opportunity"
+    ] in search(min_score="1")
+
+    fresh = api_upload(
+        base, tokens["user_a"], call_wav, opportunity_name="Live badge deal", title="In flight"
+    )
+    driver.get(f"{base}/console/conversations")
+    badge = (By.ID, f"badge-{fresh}")
+    assert wait(driver).until(ec.presence_of_element_located(badge)).text != "completed"
+    driver.execute_script("window.stillTheSamePage = true")
+    screenshot(driver, "13-conversations-in-flight")
+    wait(driver, 300).until(ec.text_to_be_present_in_element(badge, "completed"))
+    assert driver.execute_script("return window.stillTheSamePage === true"), "no reload"
+
+
+def test_dashboard_opportunities_and_reports_show_their_charts(
+    services: Any, tokens: dict[str, str], uploaded: dict[str, str], clean_browser: WebDriver
+) -> None:
+    driver, base = clean_browser, services.base_url
+    assert uploaded, "needs the uploaded call"
+    sign_in(driver, base, tokens["manager"])
+    driver.get(f"{base}/console/")
+    wait(driver).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "canvas[data-drawn]")) == 3)
+    assert "Recent analyses" in driver.page_source
+    screenshot(driver, "14-dashboard-manager")
+
+    driver.get(f"{base}/console/opportunities")
+    table = wait(driver).until(lambda d: d.find_element(By.ID, "opportunity-table"))
+    assert uploaded["opportunity"] in table.text
+    screenshot(driver, "15-opportunities")
+    driver.find_element(By.LINK_TEXT, uploaded["opportunity"]).click()
+    wait(driver).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "canvas[data-drawn]")) == 2)
+    assert "MEDDIC across calls" in driver.page_source
+    screenshot(driver, "16-opportunity")
+
+    driver.get(f"{base}/console/reports")
+    wait(driver).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "canvas[data-drawn]")) == 3)
+    assert "rep-a" in driver.find_element(By.ID, "rep-table").text
+    screenshot(driver, "17-reports")
+
+
 def test_a_user_cannot_open_another_reps_call(
     services: Any, tokens: dict[str, str], call_wav: Path, clean_browser: WebDriver
 ) -> None:
     driver, base = clean_browser, services.base_url
-    other = httpx.post(
-        f"{base}/v1/conversations",
-        headers={"Authorization": f"Bearer {tokens['user_c']}"},
-        files={"file": ("c.wav", call_wav.read_bytes(), "audio/wav")},
-        data={"opportunity_name": "Someone else's deal", "rep_id": "rep-c"},
-        timeout=30,
-    ).json()["id"]
+    other = api_upload(
+        base, tokens["user_c"], call_wav, opportunity_name="Someone else's deal", rep_id="rep-c"
+    )
     sign_in(driver, base, tokens["user_a"])
     expect_console_error(driver, "status of 404")
     driver.get(f"{base}/console/conversations/{other}")

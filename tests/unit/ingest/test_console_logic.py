@@ -1,4 +1,4 @@
-"""The console's pure parts: HTTP Range parsing, the pipeline timeline, the sign-in
+"""The console's pure parts: the pipeline timeline, the sign-in
 redirect guard, the chart spec of the radar."""
 
 from __future__ import annotations
@@ -8,33 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from callstream_ingest.console.charts import qualification_doughnut, radar
-from callstream_ingest.console.recording import ByteRange, UnsatisfiableRange, parse_range
 from callstream_ingest.console.signin import safe_next
 from callstream_ingest.console.timeline import DeadLetterVisit, build_timeline
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, None),
-        ("bytes=0-99", ByteRange(0, 99)),
-        ("bytes=100-", ByteRange(100, 999)),
-        ("bytes=-100", ByteRange(900, 999)),
-        ("bytes=900-5000", ByteRange(900, 999)),
-        ("bytes=-5000", ByteRange(0, 999)),
-        ("bytes=0-0, 5-9", ByteRange(0, 0)),
-    ],
-)
-def test_ranges_a_media_element_sends(header: str | None, expected: ByteRange | None) -> None:
-    assert parse_range(header, 1000) == expected
-
-
-@pytest.mark.parametrize(
-    "header", ["bytes=1000-", "bytes=5-2", "bytes=-", "bytes=-0", "items=0-1", "bytes=a-b"]
-)
-def test_unsatisfiable_ranges_are_refused(header: str) -> None:
-    with pytest.raises(UnsatisfiableRange):
-        parse_range(header, 1000)
 
 
 def test_timeline_shows_durations_retries_and_dead_letter_visits() -> None:

@@ -2,7 +2,8 @@
 
 Users see their own rep's conversations, managers their team's, admins everything.
 Lookups are cached for a few seconds so that authentication costs no database round
-trip on the upload hot path; revocation takes effect within that TTL.
+trip on the hot path; a revocation through the admin API takes effect at once, one made
+elsewhere (the CLI) within that TTL. An expired token authenticates no more.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import uuid
 from dataclasses import dataclass
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from callstream_common.credentials import hash_token
 from callstream_common.db.models import ApiCredential, Conversation, Rep, Role
@@ -36,6 +38,10 @@ class Authenticator:
         self._sessions = sessions
         self._cache: dict[str, tuple[float, Principal | None]] = {}
 
+    def forget(self) -> None:
+        """Drop remembered lookups (after an admin changed or revoked credentials)."""
+        self._cache.clear()
+
     async def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -57,6 +63,10 @@ class Authenticator:
                         select(ApiCredential).where(
                             ApiCredential.token_hash == digest,  # type: ignore[arg-type]
                             ApiCredential.revoked_at.is_(None),  # type: ignore[union-attr]
+                            or_(
+                                col(ApiCredential.expires_at).is_(None),
+                                col(ApiCredential.expires_at) > func.now(),
+                            ),
                         )
                     )
                 ).scalar_one_or_none()

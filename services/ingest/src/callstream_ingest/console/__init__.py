@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from callstream_ingest.console.conversation_pages import conversation_router
 from callstream_ingest.console.docs import serve_docs_locally
 from callstream_ingest.console.operations_pages import operations_router
-from callstream_ingest.console.overview_pages import overview_router
+from callstream_ingest.console.read_pages import overview_router
 from callstream_ingest.console.session import SessionStore
 from callstream_ingest.console.signin import signin_router
 from callstream_ingest.console.web import (

@@ -4,6 +4,7 @@ island, so the page needs no inline script."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 MEDDIC_ORDER = (
@@ -27,7 +28,7 @@ def dimension_label(name: str) -> str:
     return name.replace("_", " ").title()
 
 
-def radar(scores: dict[str, int | float | None]) -> dict[str, Any]:
+def radar(scores: Mapping[str, float | None]) -> dict[str, Any]:
     return {
         "type": "radar",
         "labels": [dimension_label(n) for n in MEDDIC_ORDER],
@@ -49,9 +50,9 @@ def qualification_doughnut(counts: dict[str, int]) -> dict[str, Any]:
 
 
 def dimension_bars(
-    averages: dict[str, float | int | None],
+    averages: Mapping[str, float | None],
     label: str = "Average score",
-    second: tuple[str, dict[str, int | float | None]] | None = None,
+    second: tuple[str, Mapping[str, float | None]] | None = None,
 ) -> dict[str, Any]:
     datasets = [{"label": label, "data": [averages.get(n) for n in MEDDIC_ORDER]}]
     if second is not None:

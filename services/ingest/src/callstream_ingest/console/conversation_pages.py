@@ -9,11 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
-from callstream_common.db.models import Conversation
-from callstream_ingest.auth import can_see
+from callstream_common.reads import conversations as reads
 from callstream_ingest.console import queries
 from callstream_ingest.console.charts import MEDDIC_ORDER, radar
-from callstream_ingest.console.recording import stream_recording
 from callstream_ingest.console.timeline import DeadLetterVisit, build_timeline
 from callstream_ingest.console.web import (
     Changing,
@@ -23,7 +21,8 @@ from callstream_ingest.console.web import (
     render,
 )
 from callstream_ingest.errors import ApiError
-from callstream_ingest.read.api import ConversationView, get_conversation
+from callstream_ingest.read.api import ConversationDetailView, detail_view, get_audio
+from callstream_ingest.read.common import scope_of
 from callstream_ingest.upload.api import upload_conversation
 
 conversation_router = APIRouter(prefix="/console")
@@ -33,14 +32,14 @@ FINAL_STATUSES = ("completed", "failed")
 
 async def visible_conversation(
     request: Request, conversation_id: uuid.UUID, who: SignedIn
-) -> ConversationView:
-    """The API's own read, so the console can never show more than the API would."""
-    try:
-        return await get_conversation(request, conversation_id, who.principal)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise PageNotFound from exc
-        raise
+) -> ConversationDetailView:
+    """The read side's own query in the viewer's scope, so the console can never show
+    more than the API would (out of scope and missing look the same)."""
+    async with ingest_state(request).sessions() as session:
+        detail = await reads.conversation_detail(session, scope_of(who.principal), conversation_id)
+    if detail is None:
+        raise PageNotFound
+    return detail_view(request, detail)
 
 
 @conversation_router.get("/conversations/{conversation_id}", include_in_schema=False)
@@ -48,8 +47,31 @@ async def conversation_page(
     request: Request, conversation_id: uuid.UUID, who: SignedIn
 ) -> Response:
     conv = await visible_conversation(request, conversation_id, who)
+    return await _conversation(request, who, conv, None)
+
+
+@conversation_router.get(
+    "/conversations/{conversation_id}/analyses/{version}", include_in_schema=False
+)
+async def analysis_version_page(
+    request: Request, conversation_id: uuid.UUID, version: int, who: SignedIn
+) -> Response:
+    """The call with one earlier analysis version in place of the current scorecard."""
+    conv = await visible_conversation(request, conversation_id, who)
     async with ingest_state(request).sessions() as session:
-        dead = await queries.dead_letters_of(session, conversation_id)
+        found = await reads.analysis_version(
+            session, scope_of(who.principal), conversation_id, version
+        )
+    if found is None:
+        raise PageNotFound
+    return await _conversation(request, who, conv.model_copy(update={"analysis": found}), version)
+
+
+async def _conversation(
+    request: Request, who: SignedIn, conv: ConversationDetailView, shown_version: int | None
+) -> Response:
+    async with ingest_state(request).sessions() as session:
+        dead = await queries.dead_letters_of(session, conv.id)
     visits = [
         DeadLetterVisit(
             str(d.id), d.error_class, d.error_message, d.attempts, d.status, d.created_at
@@ -74,7 +96,8 @@ async def conversation_page(
         radar=radar({d["dimension"]: d["score"] for d in dimensions}) if dimensions else None,
         timeline=timeline,
         final=conv.status in FINAL_STATUSES,
-        versions=[],
+        versions=conv.analysis_versions,
+        shown_version=shown_version,
     )
 
 
@@ -107,16 +130,14 @@ async def conversation_audio(
     request: Request,
     conversation_id: uuid.UUID,
     who: SignedIn,
-    range_header: Annotated[str | None, Header(alias="range")] = None,
 ) -> Response:
-    st = ingest_state(request)
-    async with st.sessions() as session:
-        conv = await session.get(Conversation, conversation_id)
-        if conv is None or not await can_see(session, who.principal, conv):
-            raise PageNotFound
-    return stream_recording(
-        st.store, conv.object_key, conv.size_bytes, conv.content_type, range_header
-    )
+    """The read API's streaming (HTTP Range) for the signed-in viewer."""
+    try:
+        return await get_audio(request, conversation_id, who.principal)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise PageNotFound from exc
+        raise
 
 
 @conversation_router.get("/upload", include_in_schema=False)

@@ -31,7 +31,8 @@ class UploadMetadata(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)]
+    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    opportunity_id: uuid.UUID | None = None
     company_name: Annotated[str, Field(max_length=300)] | None = None
     rep_id: Annotated[str, Field(min_length=1, max_length=128)]
     title: Annotated[str, Field(max_length=300)] | None = None
@@ -48,7 +49,11 @@ def parse_metadata(fields: dict[str, str], who: Principal) -> UploadMetadata:
     data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
     if "rep_id" not in data and who.rep_id:
         data["rep_id"] = who.rep_id
-    missing = [f for f in REQUIRED_FIELDS if f not in data]
+    missing = [
+        f
+        for f in REQUIRED_FIELDS
+        if f not in data and not (f == "opportunity_name" and "opportunity_id" in data)
+    ]
     if missing:
         raise ApiError(
             422,
@@ -134,7 +139,12 @@ async def upload_conversation(
     # Metadata in the query string (raw uploads) or before the file part is checked
     # before a byte is stored; fields after the file part are checked once it is read.
     early = dict(request.query_params) | body.fields
-    if all(f in early or (f == "rep_id" and who.rep_id) for f in REQUIRED_FIELDS):
+    if all(
+        f in early
+        or (f == "rep_id" and who.rep_id)
+        or (f == "opportunity_name" and "opportunity_id" in early)
+        for f in REQUIRED_FIELDS
+    ):
         parse_metadata(early, who)
 
     conv_id = uuid.uuid4()
@@ -147,7 +157,8 @@ async def upload_conversation(
             id=conv_id,
             idempotency_key=idempotency_key,
             status=ConversationStatus.PENDING,
-            opportunity_name=meta.opportunity_name,
+            opportunity_name=meta.opportunity_name or "",
+            opportunity_id=meta.opportunity_id,
             company_name=meta.company_name,
             rep_id=meta.rep_id,
             title=meta.title,
@@ -168,6 +179,7 @@ async def upload_conversation(
                 }
             },
         )
+        await st.attach_opportunity(conv, who)
         event = CallUploaded(
             conversation_id=conv_id,
             object_key=key,
@@ -176,7 +188,7 @@ async def upload_conversation(
             sha256=stored.sha256,
             filename=body.filename,
             metadata=ConversationMetadata(
-                opportunity_name=meta.opportunity_name,
+                opportunity_name=conv.opportunity_name,
                 company_name=meta.company_name,
                 rep_id=meta.rep_id,
                 title=meta.title,
