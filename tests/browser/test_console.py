@@ -22,7 +22,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.audio import SALES_CALL, synthesize_dialogue
-from tests.support.browser import expect_console_error, screenshot
+from tests.support.browser import accessibility_problems, expect_console_error, screenshot
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
 
@@ -62,7 +62,7 @@ def call_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def uploaded(services: Any, tokens: dict[str, str], call_wav: Path) -> dict[str, str]:
+def uploaded() -> dict[str, str]:
     """Filled in by the upload test, read by the tests after it (same module, in order)."""
     return {}
 
@@ -436,6 +436,32 @@ def test_an_admin_adds_and_removes_an_alert_rule(
     wait(driver).until(lambda d: name in d.find_element(By.ID, "rules-table").text)
     driver.find_element(By.CSS_SELECTOR, f"button[aria-label='Remove rule {name}']").click()
     wait(driver).until(lambda d: name not in d.find_element(By.ID, "rules-table").text)
+
+
+def test_every_page_is_readable_and_labelled(
+    services: Any, tokens: dict[str, str], uploaded: dict[str, str], clean_browser: WebDriver
+) -> None:
+    """WCAG AA contrast and an accessible name for every control, on every console page."""
+    driver, base = clean_browser, services.base_url
+    assert uploaded, "needs the uploaded call"
+    pages = [
+        "/console/",
+        "/console/conversations",
+        f"/console/conversations/{uploaded['id']}",
+        "/console/upload",
+        "/console/opportunities",
+        "/console/reports",
+        "/console/operations",
+    ]
+    driver.get(f"{base}/console/sign-in")
+    assert accessibility_problems(driver) == [], "sign-in page"
+    sign_in(driver, base, tokens["admin"])
+    for path in pages:
+        driver.get(base + path)
+        assert accessibility_problems(driver) == [], path
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    skip = driver.switch_to.active_element
+    assert skip.get_attribute("class") == "skip-link", "the first Tab reaches the skip link"
 
 
 def test_api_docs_render_from_local_assets(services: Any, clean_browser: WebDriver) -> None:

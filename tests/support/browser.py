@@ -115,3 +115,14 @@ def screenshot(driver: WebDriver, name: str) -> Path:
     driver.set_window_size(width, 900)
     print(f"screenshot: {path}")
     return path
+
+
+AUDIT_SCRIPT = Path(__file__).with_name("accessibility_audit.js")
+
+
+def accessibility_problems(driver: WebDriver) -> list[str]:
+    """Text below WCAG AA contrast (4.5:1, 3:1 for large text) against its effective
+    background, form controls, links, buttons and charts without an accessible name, a
+    missing main landmark or page language."""
+    problems: list[str] = driver.execute_script(AUDIT_SCRIPT.read_text())
+    return problems

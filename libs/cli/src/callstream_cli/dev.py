@@ -147,6 +147,10 @@ def register(app: typer.Typer) -> None:
             f"API {services.base_url}  (token: export CALLSTREAM_TOKEN={token})"
         )
         console.print(f"tracing UI: {StackEndpoints.from_settings(settings).zipkin_ui_url}")
+        console.print(
+            f"web console: {services.base_url}/console/ (sign in with the token above); "
+            f"API docs: {services.base_url}/docs"
+        )
         if sample:
             run_sample(services.base_url, token, settings)
 
