@@ -22,7 +22,12 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.audio import SALES_CALL, synthesize_dialogue
-from tests.support.browser import accessibility_problems, expect_console_error, screenshot
+from tests.support.browser import (
+    accessibility_problems,
+    expect_console_error,
+    screenshot,
+    sideways_overflow,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
 
@@ -236,9 +241,9 @@ def test_audio_plays_and_a_transcript_line_seeks_it(
     driver.execute_script("document.getElementById('player').pause()")
     driver.set_window_size(390, 844)
     screenshot(driver, "06b-conversation-phone")
-    assert driver.execute_script(
-        "return document.documentElement.scrollWidth <= window.innerWidth + 1"
-    ), "the page scrolls sideways on a phone-sized screen"
+    for path in (f"/console/conversations/{uploaded['id']}", "/console/conversations"):
+        driver.get(base + path)
+        assert sideways_overflow(driver) == [], f"{path} scrolls sideways on a phone"
     driver.set_window_size(1366, 900)
 
     ranged = driver.execute_async_script(
@@ -293,6 +298,34 @@ def test_the_list_filters_searches_and_updates_badges_in_flight(
     screenshot(driver, "13-conversations-in-flight")
     wait(driver, 300).until(ec.text_to_be_present_in_element(badge, "completed"))
     assert driver.execute_script("return window.stillTheSamePage === true"), "no reload"
+
+
+def test_a_manager_reanalyses_and_opens_the_earlier_version(
+    services: Any, tokens: dict[str, str], uploaded: dict[str, str], clean_browser: WebDriver
+) -> None:
+    driver, base = clean_browser, services.base_url
+    assert uploaded, "needs the uploaded call"
+    sign_in(driver, base, tokens["manager"])
+    page = f"{base}/console/conversations/{uploaded['id']}"
+    driver.get(page)
+    driver.find_element(By.ID, "reanalyze-button").click()
+    assert (
+        "Re-analysis queued"
+        in wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, ".notice")).text
+    )
+
+    def two_versions(d: WebDriver) -> bool:
+        d.get(page)
+        return len(d.find_elements(By.CSS_SELECTOR, "#versions-h + table tbody tr")) >= 2
+
+    wait(driver, 180).until(two_versions)
+    assert "(version 2)" in driver.find_element(By.ID, "scorecard-h").text
+    screenshot(driver, "05b-conversation-versions")
+    driver.find_element(By.CSS_SELECTOR, f"a[href$='/{uploaded['id']}/analyses/1']").click()
+    assert (
+        "An earlier analysis (version 1)"
+        in wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, ".notice")).text
+    )
 
 
 def test_dashboard_opportunities_and_reports_show_their_charts(
@@ -364,22 +397,7 @@ def test_an_admin_replays_a_dead_letter_with_an_edited_payload(
 
     asyncio.run(publish())
     sign_in(driver, base, tokens["admin"])
-    entry_link = None
-    deadline = time.monotonic() + 90
-    while entry_link is None and time.monotonic() < deadline:
-        driver.get(f"{base}/console/operations")
-        Select(driver.find_element(By.ID, "f-stage")).select_by_value("analyzer")
-        Select(driver.find_element(By.ID, "f-status")).select_by_value("new")
-        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
-        for link in driver.find_elements(By.CSS_SELECTOR, "#dlq-table a[href*='/dlq/']"):
-            href = link.get_attribute("href") or ""
-            page = httpx.get(href, cookies={SESSION_COOKIE: _session(driver)}).text
-            if marker in page:
-                entry_link = href
-                break
-        else:
-            time.sleep(1)
-    assert entry_link, "the poison record never showed on the operations page"
+    entry_link = find_dead_letter(driver, base, marker)
     assert "stage=analyzer" in driver.current_url
     screenshot(driver, "08-operations")
     driver.get(entry_link)
@@ -396,6 +414,34 @@ def test_an_admin_replays_a_dead_letter_with_an_edited_payload(
         f"{base}/v1/ops/dlq/{entry_id}", headers={"Authorization": f"Bearer {tokens['admin']}"}
     ).json()
     assert shown["status"] == "replayed"
+
+    # The edited payload travelled: the analyzer dead-letters it in turn (it is no event),
+    # and that new entry is discarded from the page.
+    again = find_dead_letter(driver, base, '"edited": true', exclude=entry_link)
+    driver.get(again)
+    driver.find_element(By.ID, "discard-button").click()
+    wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".notice")))
+    assert "discarded" in driver.find_element(By.CSS_SELECTOR, ".notice").text
+    driver.get(again)
+    assert "discarded" in driver.find_element(By.CSS_SELECTOR, ".facts").text
+
+
+def find_dead_letter(driver: WebDriver, base: str, needle: str, exclude: str = "") -> str:
+    """The link of the open analyzer dead letter whose page shows ``needle``, found through
+    the operations page's filters (polled: the DLQ recorder stores entries asynchronously)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        driver.get(f"{base}/console/operations")
+        Select(driver.find_element(By.ID, "f-stage")).select_by_value("analyzer")
+        Select(driver.find_element(By.ID, "f-status")).select_by_value("new")
+        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        for link in driver.find_elements(By.CSS_SELECTOR, "#dlq-table a[href*='/dlq/']"):
+            href = link.get_attribute("href") or ""
+            page = httpx.get(href, cookies={SESSION_COOKIE: _session(driver)}).text
+            if href != exclude and needle in page.replace("&#34;", '"'):
+                return href
+        time.sleep(1)
+    raise AssertionError(f"no dead letter showing {needle!r} on the operations page")
 
 
 def _session(driver: WebDriver) -> str:
@@ -433,9 +479,11 @@ def test_an_admin_adds_and_removes_an_alert_rule(
     Select(driver.find_element(By.ID, "r-kind")).select_by_value("overall_below")
     driver.find_element(By.ID, "r-threshold").send_keys("1.5")
     driver.find_element(By.CSS_SELECTOR, "form.fields button[type=submit]").click()
-    wait(driver).until(lambda d: name in d.find_element(By.ID, "rules-table").text)
+    wait(driver).until(ec.url_contains("notice=rule+added"))
+    assert name in driver.find_element(By.ID, "rules-table").text
     driver.find_element(By.CSS_SELECTOR, f"button[aria-label='Remove rule {name}']").click()
-    wait(driver).until(lambda d: name not in d.find_element(By.ID, "rules-table").text)
+    wait(driver).until(ec.url_contains("notice=rule+deleted"))
+    assert name not in driver.find_element(By.ID, "rules-table").text
 
 
 def test_every_page_is_readable_and_labelled(

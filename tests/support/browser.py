@@ -126,3 +126,19 @@ def accessibility_problems(driver: WebDriver) -> list[str]:
     missing main landmark or page language."""
     problems: list[str] = driver.execute_script(AUDIT_SCRIPT.read_text())
     return problems
+
+
+def sideways_overflow(driver: WebDriver) -> list[str]:
+    """Elements that stick out past the right edge of the viewport (the page would scroll
+    sideways), outside a scrolling container."""
+    found: list[str] = driver.execute_script(
+        "const w = document.documentElement.clientWidth; const out = [];"
+        "document.querySelectorAll('body *').forEach(el => {"
+        "  if (el.closest('.table-wrap, .transcript, pre')) { return; }"
+        "  const r = el.getBoundingClientRect();"
+        "  if (r.width > 0 && r.right > w + 1) {"
+        "    out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right) + 'px'); }"
+        "});"
+        "return document.documentElement.scrollWidth > w + 1 ? out.slice(0, 10) : [];"
+    )
+    return found

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from callstream_common.reads import conversations as reads
 from callstream_ingest.console import queries
@@ -19,9 +19,15 @@ from callstream_ingest.console.web import (
     SignedIn,
     ingest_state,
     render,
+    secured,
 )
 from callstream_ingest.errors import ApiError
-from callstream_ingest.read.api import ConversationDetailView, detail_view, get_audio
+from callstream_ingest.read.api import (
+    ConversationDetailView,
+    detail_view,
+    get_audio,
+    reanalyze,
+)
 from callstream_ingest.read.common import scope_of
 from callstream_ingest.upload.api import upload_conversation
 
@@ -98,6 +104,7 @@ async def _conversation(
         final=conv.status in FINAL_STATUSES,
         versions=conv.analysis_versions,
         shown_version=shown_version,
+        notice=request.query_params.get("notice") == "reanalysis-queued",
     )
 
 
@@ -138,6 +145,20 @@ async def conversation_audio(
         if exc.status == 404:
             raise PageNotFound from exc
         raise
+
+
+@conversation_router.post("/conversations/{conversation_id}/reanalyze", include_in_schema=False)
+async def reanalyze_conversation(
+    request: Request, conversation_id: uuid.UUID, who: Changing
+) -> Response:
+    """The read API's re-analysis (managers and admins); the new version appears on the
+    page when the analyzer has written it, the earlier one stays listed."""
+    await reanalyze(request, conversation_id, who.principal)
+    return secured(
+        RedirectResponse(
+            f"/console/conversations/{conversation_id}?notice=reanalysis-queued", status_code=303
+        )
+    )
 
 
 @conversation_router.get("/upload", include_in_schema=False)

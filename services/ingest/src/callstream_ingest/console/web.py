@@ -62,6 +62,10 @@ class Viewer:
     def sees_operations(self) -> bool:
         return self.principal.role in (Role.ADMIN, Role.MANAGER)
 
+    @property
+    def may_reanalyse(self) -> bool:
+        return self.principal.role in (Role.ADMIN, Role.MANAGER)
+
 
 class SignInRequired(Exception):
     """Raised by a page when there is no valid session; answered with a redirect."""
