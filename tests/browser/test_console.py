@@ -316,7 +316,7 @@ def test_a_manager_reanalyses_and_opens_the_earlier_version(
 
     def two_versions(d: WebDriver) -> bool:
         d.get(page)
-        return len(d.find_elements(By.CSS_SELECTOR, "#versions-h + table tbody tr")) >= 2
+        return len(d.find_elements(By.CSS_SELECTOR, "#versions-table tbody tr")) >= 2
 
     wait(driver, 180).until(two_versions)
     assert "(version 2)" in driver.find_element(By.ID, "scorecard-h").text
@@ -435,8 +435,9 @@ def find_dead_letter(driver: WebDriver, base: str, needle: str, exclude: str = "
         Select(driver.find_element(By.ID, "f-stage")).select_by_value("analyzer")
         Select(driver.find_element(By.ID, "f-status")).select_by_value("new")
         driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
-        for link in driver.find_elements(By.CSS_SELECTOR, "#dlq-table a[href*='/dlq/']"):
-            href = link.get_attribute("href") or ""
+        wait(driver).until(ec.url_contains("stage=analyzer"))
+        links = driver.find_elements(By.CSS_SELECTOR, "#dlq-table a[href*='/dlq/']")
+        for href in [link.get_attribute("href") or "" for link in links]:
             page = httpx.get(href, cookies={SESSION_COOKIE: _session(driver)}).text
             if href != exclude and needle in page.replace("&#34;", '"'):
                 return href
@@ -515,13 +516,13 @@ def test_every_page_is_readable_and_labelled(
 def test_api_docs_render_from_local_assets(services: Any, clean_browser: WebDriver) -> None:
     driver, base = clean_browser, services.base_url
     driver.get(f"{base}/docs")
-    wait(driver).until(
+    wait(driver, 120).until(
         ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".swagger-ui .info"), "callstream")
     )
     assert driver.find_elements(By.CSS_SELECTOR, ".opblock"), "the operations are listed"
     screenshot(driver, "10-docs")
     driver.get(f"{base}/redoc")
-    wait(driver).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "callstream"))
+    wait(driver, 120).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "callstream"))
     screenshot(driver, "11-redoc")
 
 
