@@ -7,8 +7,9 @@ the pipeline keeps completing calls; cache on (cold, warm, steady) vs cache off.
 Seeds with COPY, starts ingest + transcriber + analyzer + notifier (instant providers)
 on the bench stack (``CALLSTREAM_BENCH_PORT_OFFSET`` shifts its ports), and reports per
 endpoint p50/p95/p99 cold and warm, the steady-state mix with the cache and without it
-(the baseline, same run, same data), hit rate per layer, and the invalidation delay:
-from a call's completion committed in PostgreSQL to the API showing it.
+(the baseline, same run, same data), hit rate per layer, and the stale-read window: how
+long after a call's completion was committed a request was still answered with the old
+status.
 """
 
 from __future__ import annotations
