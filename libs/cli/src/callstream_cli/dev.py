@@ -28,6 +28,10 @@ def database_url(settings: StackSettings | None = None) -> str:
     return StackEndpoints.from_settings(settings or StackSettings()).database_url.get_secret_value()
 
 
+def redis_url(settings: StackSettings | None = None) -> str:
+    return StackEndpoints.from_settings(settings or StackSettings()).redis_url
+
+
 def migrate(url: str) -> None:
     from callstream_common.db.migrate import upgrade
 

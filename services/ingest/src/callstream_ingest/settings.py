@@ -17,6 +17,6 @@ class IngestSettings(CommonSettings):
     """A console session ends this long after sign-in, whatever the browser keeps."""
     read_cache_enabled: bool = True
     """Redis in front of the read API; off, every read goes to PostgreSQL."""
-    read_cache_timeout_seconds: float = 0.25
+    read_cache_timeout_seconds: float = 0.5
     """Longest wait on Redis per call before answering from PostgreSQL."""
     read_cache_breaker_cooldown_seconds: float = 2.0

@@ -26,9 +26,10 @@ from callstream_common.reads.scope import Scope, ScopeKind
 SCORE_SQL = "((c.analysis_summary ->> 'overall_score')::double precision)"
 QUALIFICATION_SQL = "(c.analysis_summary ->> 'qualification_status')"
 SEARCH_SQL = (
-    "(c.search @@ websearch_to_tsquery('english', :q) OR c.id IN "
-    "(SELECT t.conversation_id FROM transcripts t "
-    "WHERE t.search @@ websearch_to_tsquery('english', :q)))"
+    "c.id IN (SELECT s.id FROM conversations s "
+    "WHERE s.search @@ websearch_to_tsquery('english', :q) "
+    "UNION SELECT t.conversation_id FROM transcripts t "
+    "WHERE t.search @@ websearch_to_tsquery('english', :q))"
 )
 
 

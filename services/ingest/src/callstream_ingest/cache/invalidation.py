@@ -93,7 +93,14 @@ def subscribe_events(
         if found is None:
             return
         conversation_id, at = found
-        scopes = await scopes_of(sessions, conversation_id)
+        try:
+            scopes = await scopes_of(sessions, conversation_id)
+        except Exception as exc:
+            # Which scopes the call belongs to is unknown (PostgreSQL unreachable): drop
+            # everything by moving to a new epoch rather than leave one stale answer.
+            log.warning("read cache: scope lookup failed (%s); new epoch", type(exc).__name__)
+            await cache.start()
+            return
         await cache.invalidate(scopes, "event", None if at is None else time.time() - at)
 
 

@@ -57,6 +57,8 @@ class CacheStats:
     invalidation_lags: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE))
     invalidations: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     started: float = field(default_factory=time.monotonic)
+    computed: int = 0
+    """Answers computed from PostgreSQL (one per key under concurrent misses)."""
 
     def record(self, layer: Layer, result: str, seconds: float) -> None:
         self.counts[layer.value][result] += 1
@@ -79,6 +81,7 @@ class CacheStats:
         self.hit_latencies.clear()
         self.invalidation_lags.clear()
         self.invalidations.clear()
+        self.computed = 0
 
     def summary(self) -> dict[str, object]:
         layers: dict[str, object] = {}
@@ -105,6 +108,7 @@ class CacheStats:
             }
         lags = list(self.invalidation_lags)
         return {
+            "computed": self.computed,
             "layers": layers,
             "invalidations": dict(self.invalidations),
             "invalidation_lag_ms": {

@@ -81,7 +81,7 @@ class ReadCache:
     redis: Redis
     stats: CacheStats = field(default_factory=CacheStats)
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
-    timeout_seconds: float = 0.25
+    timeout_seconds: float = 0.5
     enabled: bool = True
     epoch: int = 0
     _inflight: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
@@ -127,7 +127,7 @@ class ReadCache:
         layer = request.entry.layer
         started = time.perf_counter()
         if not self.enabled or not self.breaker.allow():
-            body = await compute()
+            body = await self._single_flight(request.key(self.epoch, []), compute, None)
             self.stats.record(layer, "bypass", time.perf_counter() - started)
             return body
         try:
@@ -146,8 +146,10 @@ class ReadCache:
         return body
 
     async def _single_flight(
-        self, key: str, compute: Callable[[], Awaitable[bytes]], ttl: int
+        self, key: str, compute: Callable[[], Awaitable[bytes]], ttl: int | None
     ) -> bytes:
+        """One ``compute()`` per key at a time; concurrent callers await its result. The
+        result is stored with ``ttl`` (None: not stored, Redis is being bypassed)."""
         running = self._inflight.get(key)
         if running is not None:
             return await asyncio.shield(running)
@@ -155,6 +157,7 @@ class ReadCache:
         self._inflight[key] = future
         try:
             body = await compute()
+            self.stats.computed += 1
             future.set_result(body)
         except BaseException as exc:
             future.set_exception(exc)
@@ -162,6 +165,8 @@ class ReadCache:
             raise
         finally:
             self._inflight.pop(key, None)
+        if ttl is None:
+            return body
         try:
             await self._call(self.redis.set(key, body, ex=ttl))
         except (RedisError, OSError, TimeoutError):
