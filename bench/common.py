@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import math
+import os
 import re
 import sys
 import threading
@@ -38,6 +39,18 @@ RESULTS_DIR = ROOT / "bench" / "results"
 BENCH_STACK_DIR = ROOT / ".local" / "bench-stack"
 #: Where the bench stack's ingest listens (outside the dev 8000 and the tests' 28000).
 BENCH_INGEST_PORT = 31800
+
+
+def bench_port_offset() -> int:
+    """``CALLSTREAM_BENCH_PORT_OFFSET`` shifts every port of the bench stack and its folder,
+    so that benchmarks of two checkouts can run on one machine."""
+    return int(os.environ.get("CALLSTREAM_BENCH_PORT_OFFSET", "0"))
+
+
+def bench_ingest_port() -> int:
+    return BENCH_INGEST_PORT + bench_port_offset()
+
+
 REP_ID = "rep-bench"
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -321,23 +334,30 @@ def bench_stack_settings(stack_dir: Path | None = None) -> StackSettings:
     SeaweedFS binds its admin gRPC port to admin HTTP + 10000 whatever it is told, so the admin
     port is 22346 (gRPC 32346): the dev stack uses 17346/27346 and the tests 28446/38446.
     """
-    return StackSettings(
-        stack_dir=stack_dir or BENCH_STACK_DIR,
-        kafka_port=31092,
-        kafka_controller_port=31093,
-        postgres_port=31432,
-        s3_port=31333,
-        weed_s3_grpc_port=31334,
-        weed_master_port=31330,
-        weed_master_grpc_port=31331,
-        weed_volume_port=31340,
-        weed_volume_grpc_port=31341,
-        weed_filer_port=31388,
-        weed_filer_grpc_port=31389,
-        weed_admin_port=22346,
-        redis_port=31379,
-        zipkin_port=31411,
-        s3_secret_key=SecretStr("callstream-bench-secret"),
+    off = bench_port_offset()
+    folder = BENCH_STACK_DIR if off == 0 else BENCH_STACK_DIR.with_name(f"bench-stack{off:+d}")
+    ports = {
+        "kafka_port": 31092,
+        "kafka_controller_port": 31093,
+        "postgres_port": 31432,
+        "s3_port": 31333,
+        "weed_s3_grpc_port": 31334,
+        "weed_master_port": 31330,
+        "weed_master_grpc_port": 31331,
+        "weed_volume_port": 31340,
+        "weed_volume_grpc_port": 31341,
+        "weed_filer_port": 31388,
+        "weed_filer_grpc_port": 31389,
+        "weed_admin_port": 22346,
+        "redis_port": 31379,
+        "zipkin_port": 31411,
+    }
+    return StackSettings.model_validate(
+        {
+            "stack_dir": stack_dir or folder,
+            "s3_secret_key": SecretStr("callstream-bench-secret"),
+            **{k: v + off for k, v in ports.items()},
+        }
     )
 
 
@@ -395,12 +415,12 @@ def bench_services(
         upgrade(endpoints.database_url.get_secret_value())
         token = asyncio.run(create_admin_token(endpoints.database_url.get_secret_value()))
         if names:
-            ServiceSet(settings=settings, ingest_port=BENCH_INGEST_PORT).down()
+            ServiceSet(settings=settings, ingest_port=bench_ingest_port()).down()
         if prepare is not None:
             prepare(endpoints)
         services = ServiceSet(
             settings=settings,
-            ingest_port=BENCH_INGEST_PORT,
+            ingest_port=bench_ingest_port(),
             extra_env=tuple(extra_env.items()),
             names=tuple(names),
         )

@@ -301,6 +301,15 @@ class CallAnalyzed(Event):
     priority: Annotated[int, Field(ge=0, le=10)] = 5
 
 
+class ReanalysisRequested(Event):
+    """Re-run the analysis of a call from its stored transcript; the analyzer stores the
+    result as a new version and keeps the earlier ones."""
+
+    event_type: Literal["analysis.requested"] = "analysis.requested"
+    requested_by: str
+    priority: Annotated[int, Field(ge=0, le=10)] = 8
+
+
 class CompactionTrigger(StrEnum):
     EVENT = "event"
     MANUAL = "manual"

@@ -8,9 +8,10 @@ from callstream_analyzer.factory import build_analyzer
 from callstream_analyzer.handlers import STAGE, AnalyzerHandlers
 from callstream_analyzer.instant import InstantAnalyzer
 from callstream_analyzer.meddic import Analyzer
+from callstream_analyzer.reanalysis import ReanalysisHandler
 from callstream_analyzer.settings import AnalyzerSettings
 from callstream_common import topics
-from callstream_common.contracts import CallTranscribed
+from callstream_common.contracts import CallTranscribed, ReanalysisRequested
 from callstream_common.runtime import build_runtime
 
 
@@ -33,5 +34,10 @@ def create_app(settings: AnalyzerSettings | None = None) -> FastStream:
         CallTranscribed,
         handlers.on_transcribed,
         runtime.fail_conversation_on_dead_letter(STAGE),
+    )
+    runtime.consume(
+        topics.ANALYSIS_REQUESTED,
+        ReanalysisRequested,
+        ReanalysisHandler(runtime, analyzer).on_requested,
     )
     return runtime.application(on_shutdown=[runtime.engine.dispose])

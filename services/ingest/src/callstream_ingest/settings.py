@@ -34,3 +34,10 @@ class IngestSettings(CommonSettings):
 
     asyncapi_public: bool = False
     """Serve ``/asyncapi`` and ``/asyncapi.json`` without a credential."""
+    console_session_seconds: int = 8 * 3600
+    """A console session ends this long after sign-in, whatever the browser keeps."""
+    read_cache_enabled: bool = True
+    """Redis in front of the read API; off, every read goes to PostgreSQL."""
+    read_cache_timeout_seconds: float = 0.5
+    """Longest wait on Redis per call before answering from PostgreSQL."""
+    read_cache_breaker_cooldown_seconds: float = 2.0

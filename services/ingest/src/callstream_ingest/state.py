@@ -13,7 +13,10 @@ from callstream_common import outbox, topics
 from callstream_common.contracts import CallUploaded
 from callstream_common.db.models import Conversation
 from callstream_common.objectstore import ObjectStore
-from callstream_ingest.auth import Authenticator
+from callstream_common.reads import opportunities
+from callstream_common.reads.scope import Scope
+from callstream_ingest.auth import Authenticator, Principal
+from callstream_ingest.errors import ApiError
 from callstream_ingest.settings import IngestSettings
 
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -35,6 +38,25 @@ class IngestState:
                 )
             ).scalar_one_or_none()
 
+    async def attach_opportunity(self, conv: Conversation, who: Principal) -> None:
+        """An upload naming an opportunity id joins that deal (404 if the caller may not
+        see it or it belongs to another rep); otherwise the deal is found or created from
+        (rep, name, company) when the call is saved."""
+        if conv.opportunity_id is None:
+            return
+        async with self.sessions() as session:
+            found = await opportunities.find_opportunity(
+                session,
+                Scope.of(who.role.value, who.rep_id, who.team_id),
+                conv.opportunity_id,
+            )
+        if found is None or found.rep_id != conv.rep_id:
+            raise ApiError(
+                404, "not_found", f"opportunity {conv.opportunity_id} not found for this rep"
+            )
+        conv.opportunity_name = found.name
+        conv.company_name = conv.company_name or found.company_name
+
     async def save_and_publish(self, conv: Conversation, event: CallUploaded) -> None:
         """The row and its event in one transaction (outbox), then published at once.
 
@@ -43,6 +65,14 @@ class IngestState:
         upload is still accepted while Kafka is briefly away.
         """
         async with self.sessions() as session, session.begin():
+            if conv.opportunity_id is None:
+                conv.opportunity_id = await opportunities.upsert_opportunity(
+                    session, conv.rep_id, conv.opportunity_name, conv.company_name
+                )
+            else:
+                await opportunities.touch_opportunity(
+                    session, Scope.everything(), conv.opportunity_id
+                )
             session.add(conv)
             staged = outbox.stage_event(
                 session,

@@ -102,7 +102,12 @@ async def upload_conversation(
     # Metadata in the query string (raw uploads) or before the file part is checked
     # before a byte is stored; fields after the file part are checked once it is read.
     early = dict(request.query_params) | body.fields
-    if all(f in early or (f == "rep_id" and who.rep_id) for f in REQUIRED_FIELDS):
+    if all(
+        f in early
+        or (f == "rep_id" and who.rep_id)
+        or (f == "opportunity_name" and "opportunity_id" in early)
+        for f in REQUIRED_FIELDS
+    ):
         await checked_metadata(st, early, who)
     if previous is not None:
         sha256, _ = await digest_of(body.head, body.rest)
@@ -120,7 +125,8 @@ async def upload_conversation(
             id=conv_id,
             idempotency_key=scoped,
             status=ConversationStatus.PENDING,
-            opportunity_name=meta.opportunity_name,
+            opportunity_name=meta.opportunity_name or "",
+            opportunity_id=meta.opportunity_id,
             company_name=meta.company_name,
             rep_id=meta.rep_id,
             title=meta.title,
@@ -141,6 +147,7 @@ async def upload_conversation(
                 }
             },
         )
+        await st.attach_opportunity(conv, who)
         event = CallUploaded(
             conversation_id=conv_id,
             object_key=key,
@@ -149,7 +156,7 @@ async def upload_conversation(
             sha256=stored.sha256,
             filename=body.filename,
             metadata=ConversationMetadata(
-                opportunity_name=meta.opportunity_name,
+                opportunity_name=conv.opportunity_name,
                 company_name=meta.company_name,
                 rep_id=meta.rep_id,
                 title=meta.title,

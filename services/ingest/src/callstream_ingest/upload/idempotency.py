@@ -34,7 +34,11 @@ async def digest_of(head: bytes, rest: AsyncIterator[bytes]) -> tuple[str, int]:
 
 def differences(previous: Conversation, meta: UploadMetadata, sha256: str) -> list[str]:
     """What differs between the first request with a key and this one (pure)."""
-    differs = [name for name in COMPARED if getattr(previous, name) != getattr(meta, name)]
+    differs = [
+        name
+        for name in COMPARED
+        if (getattr(previous, name) or None) != (getattr(meta, name) or None)
+    ]
     if previous.sha256 != sha256:
         differs.append("content")
     return differs
