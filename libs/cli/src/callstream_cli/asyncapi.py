@@ -31,6 +31,7 @@ from callstream_common.contracts import (
     CallTranscribed,
     CallUploaded,
     CompactionRequested,
+    ReanalysisRequested,
 )
 from callstream_common.lag import subscriptions
 from callstream_common.settings import VERSION
@@ -42,6 +43,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     topics.CALLS_TRANSCRIBED: CallTranscribed,
     topics.CALLS_ANALYZED: CallAnalyzed,
     topics.COMPACTION_REQUESTED: CompactionRequested,
+    topics.ANALYSIS_REQUESTED: ReanalysisRequested,
 }
 
 PRODUCERS: dict[str, tuple[str, ...]] = {
@@ -49,6 +51,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     topics.CALLS_TRANSCRIBED: ("transcriber",),
     topics.CALLS_ANALYZED: ("analyzer",),
     topics.COMPACTION_REQUESTED: ("ingest", "compactor"),
+    topics.ANALYSIS_REQUESTED: ("ingest",),
 }
 """Who writes each stage topic (and its priority lane): the handlers' outputs, which
 publish with ``broker.publish`` and so are invisible to FastStream's generator."""
