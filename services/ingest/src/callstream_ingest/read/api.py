@@ -40,6 +40,8 @@ class ConversationView(BaseModel):
     summary: dict[str, Any] | None
     transcript: dict[str, Any] | None
     analysis: dict[str, Any] | None
+    stats: dict[str, Any] | None = None
+    """Call statistics (talk share, monologues, questions, pace) once the call is analysed."""
     created_at: datetime
     completed_at: datetime | None
 
@@ -110,9 +112,11 @@ async def get_conversation(
             "key_findings": analysis.key_findings,
             "next_steps": analysis.next_steps,
             "risks": analysis.risks,
+            "trackers": analysis.trackers or [],
             "provider": analysis.provider,
             "model": analysis.model,
         },
+        stats=None if analysis is None else analysis.stats,
         created_at=conv.created_at,
         completed_at=conv.completed_at,
     )
