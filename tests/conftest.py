@@ -85,6 +85,7 @@ def services(stack: Any, fake_slack: Any) -> Iterator[Any]:
         "CALLSTREAM_WEBHOOK_URL": fake_slack.receiver_url("crm"),
         "CALLSTREAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "CALLSTREAM_RETRY_BASE_SECONDS": "1.0",
+        "CALLSTREAM_TRACKER_REFRESH_SECONDS": "1.0",
         "CALLSTREAM_MAX_UPLOAD_BYTES": str(20 * 1024 * 1024),
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "CALLSTREAM_METRICS_TOKEN": METRICS_TOKEN,

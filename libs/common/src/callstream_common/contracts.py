@@ -262,6 +262,8 @@ class ConversationMetadata(Contract):
     rep_id: str
     title: str | None = None
     conversation_date: date | None = None
+    participants: Annotated[list[Annotated[str, Field(max_length=120)]], Field(max_length=20)] = []
+    """Names of the people on the call, if the uploader knows them (custom vocabulary)."""
 
 
 class Event(Contract):

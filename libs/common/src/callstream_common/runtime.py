@@ -63,12 +63,14 @@ class Runtime:
         self,
         after_startup: Sequence[Callable[[], Awaitable[None]]] = (),
         on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+        on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> FastStream:
         """The service's FastStream app, with its ``/metrics`` port and consumer-lag reader
         running while the broker does."""
         observability = ServiceObservability(self.settings, self.broker)
         return FastStream(
             self.broker,
+            on_startup=list(on_startup),
             after_startup=[observability.start, *after_startup],
             on_shutdown=[observability.stop, *on_shutdown],
         )

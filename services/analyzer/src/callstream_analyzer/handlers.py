@@ -121,6 +121,8 @@ class AnalyzerHandlers:
                     next_steps=data["next_steps"],
                     risks=data["risks"],
                     agent_outputs=data["agent_outputs"],
+                    stats=data["stats"],
+                    trackers=data["trackers"],
                     provider=analysis.provider,
                     model=analysis.model,
                 )

@@ -40,14 +40,16 @@ FROM meddic_analyses WHERE conversation_id = :id
 
 REPLACE_CURRENT = """
 INSERT INTO meddic_analyses (id, conversation_id, overall_score, qualification_status,
-  dimensions, key_findings, next_steps, risks, agent_outputs, provider, model, version)
+  dimensions, key_findings, next_steps, risks, agent_outputs, stats, trackers, provider, model,
+  version)
 VALUES (:new_id, :id, :overall, :status, CAST(:dimensions AS jsonb), CAST(:findings AS jsonb),
-  CAST(:steps AS jsonb), CAST(:risks AS jsonb), CAST(:agents AS jsonb), :provider, :model, 1)
+  CAST(:steps AS jsonb), CAST(:risks AS jsonb), CAST(:agents AS jsonb),
+  CAST(:stats AS jsonb), CAST(:trackers AS jsonb), :provider, :model, 1)
 ON CONFLICT (conversation_id) DO UPDATE SET overall_score = EXCLUDED.overall_score,
   qualification_status = EXCLUDED.qualification_status, dimensions = EXCLUDED.dimensions,
   key_findings = EXCLUDED.key_findings, next_steps = EXCLUDED.next_steps,
   risks = EXCLUDED.risks, agent_outputs = EXCLUDED.agent_outputs,
-  provider = EXCLUDED.provider, model = EXCLUDED.model,
+  stats = EXCLUDED.stats, trackers = EXCLUDED.trackers, provider = EXCLUDED.provider, model = EXCLUDED.model,
   version = meddic_analyses.version + 1, created_at = now()
 RETURNING version
 """
@@ -107,6 +109,8 @@ class ReanalysisHandler:
                     "steps": json.dumps(data["next_steps"]),
                     "risks": json.dumps(data["risks"]),
                     "agents": json.dumps(data["agent_outputs"]),
+                    "stats": json.dumps(data["stats"]),
+                    "trackers": json.dumps(data["trackers"]),
                     "provider": analysis.provider,
                     "model": analysis.model,
                 },

@@ -36,6 +36,7 @@ from callstream_ingest.read.api import read_router
 from callstream_ingest.read.opportunities import opportunities_router
 from callstream_ingest.settings import IngestSettings
 from callstream_ingest.state import IngestState
+from callstream_ingest.trackers.api import trackers_router
 from callstream_ingest.upload.api import upload_router
 
 
@@ -102,6 +103,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(cache_router)
     app.include_router(compaction_router)
     app.include_router(ops_router)
+    app.include_router(trackers_router)
     app.include_router(metrics_router)
     app.include_router(asyncapi_router)
     install_console(app, settings)

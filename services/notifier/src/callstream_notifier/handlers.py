@@ -107,6 +107,8 @@ class NotifierHandlers:
                 "provider": row.provider,
                 "model": row.model,
                 "agent_outputs": row.agent_outputs,
+                "stats": row.stats,
+                "trackers": row.trackers or [],
             }
         )
         summary = CallSummary(

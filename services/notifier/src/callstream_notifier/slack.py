@@ -35,6 +35,7 @@ from callstream_notifier._http import (
     transport_error,
 )
 from callstream_notifier.alerts import AlertSeverity, AlertTriggered
+from callstream_notifier.call_facts_blocks import call_facts_blocks
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 
 logger = logging.getLogger(__name__)
@@ -348,6 +349,7 @@ def build_slack_message(
             ],
             empty="No next steps suggested",
         ),
+        *call_facts_blocks(analysis, _block_id(conversation, "facts")),
         _buttons(conversation, links),
     ]
     fallback = f"{emoji} {status.value} ({score:.1f}/5) — {escape_mrkdwn(_heading(conversation))}"

@@ -25,7 +25,7 @@ from callstream_common.db import repo
 from callstream_common.db.models import Conversation, ConversationStatus, TranscriptRow
 from callstream_common.retry import PermanentError
 from callstream_common.runtime import Runtime, event_id_for
-from callstream_transcriber.transcription import Transcriber
+from callstream_transcriber.transcription import Transcriber, vocabulary_of
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("callstream.transcriber")
@@ -117,7 +117,9 @@ class TranscriberHandlers:
             with tracer.start_as_current_span(
                 "transcribe", attributes={"audio.bytes": event.size_bytes}
             ) as span:
-                transcript = await asyncio.to_thread(self.transcriber.transcribe, path)
+                transcript = await asyncio.to_thread(
+                    self.transcriber.transcribe, path, vocabulary_of(event.metadata)
+                )
                 span.set_attribute("audio.seconds", transcript.duration_seconds)
                 span.set_attribute("transcript.segments", len(transcript.segments))
                 span.set_attribute("transcriber.provider", transcript.provider)

@@ -22,7 +22,7 @@ import io
 import logging
 import mimetypes
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -172,16 +172,20 @@ class OpenAICompatibleTranscriber:
 
     # ------------------------------------------------------------------ public
 
-    def transcribe(self, path: Path) -> Transcript:
-        """Validate locally, upload whole if it fits, else in re-encoded chunks."""
+    def transcribe(self, path: Path, vocabulary: Sequence[str] = ()) -> Transcript:
+        """Validate locally, upload whole if it fits, else in re-encoded chunks.
+
+        ``vocabulary`` (names the call is likely to contain) goes to the API as ``prompt``.
+        """
         info = probe_audio(path)
+        prompt = ", ".join(dict.fromkeys(v.strip() for v in vocabulary if v.strip())) or None
         direct = (
             info.size_bytes <= self.max_upload_bytes and path.suffix.lower() in UPLOADABLE_SUFFIXES
         )
         languages: list[str] = []
         segments: list[TranscriptSegment] = []
         if direct:
-            result = self._request(path.name, path, _content_type(path))
+            result = self._request(path.name, path, _content_type(path), prompt)
             duration = max(info.duration_seconds, result.duration or 0.0)
             segments = self._place(result, offset=0.0, limit=duration, previous=segments)
             languages.append(result.language or "")
@@ -195,7 +199,7 @@ class OpenAICompatibleTranscriber:
                 )
             ):
                 payload = encode_flac(chunk.samples)
-                result = self._request(f"chunk-{index:04d}.flac", payload, "audio/flac")
+                result = self._request(f"chunk-{index:04d}.flac", payload, "audio/flac", prompt)
                 segments.extend(
                     self._place(result, offset=chunk.start, limit=chunk.end, previous=segments)
                 )
@@ -244,7 +248,13 @@ class OpenAICompatibleTranscriber:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _request(self, filename: str, payload: Path | bytes, content_type: str) -> _VerboseJson:
+    def _request(
+        self,
+        filename: str,
+        payload: Path | bytes,
+        content_type: str,
+        prompt: str | None = None,
+    ) -> _VerboseJson:
         retrying = Retrying(
             stop=self._stop,
             wait=self._wait,
@@ -252,9 +262,15 @@ class OpenAICompatibleTranscriber:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return retrying(self._post_once, filename, payload, content_type)
+        return retrying(self._post_once, filename, payload, content_type, prompt)
 
-    def _post_once(self, filename: str, payload: Path | bytes, content_type: str) -> _VerboseJson:
+    def _post_once(
+        self,
+        filename: str,
+        payload: Path | bytes,
+        content_type: str,
+        prompt: str | None = None,
+    ) -> _VerboseJson:
         data: dict[str, Any] = {
             "model": self.model_name,
             "response_format": "verbose_json",
@@ -263,6 +279,8 @@ class OpenAICompatibleTranscriber:
         }
         if self.language:
             data["language"] = self.language
+        if prompt:
+            data["prompt"] = prompt
         headers = {"Accept": "application/json"}
         if self._api_key is not None and self._api_key.get_secret_value():
             headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"

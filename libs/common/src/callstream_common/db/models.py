@@ -161,6 +161,8 @@ class MeddicAnalysisRow(SQLModel, table=True):
     next_steps: list[dict[str, Any]] = _json(nullable=False)
     risks: list[dict[str, Any]] = _json(nullable=False)
     agent_outputs: dict[str, Any] = _json(nullable=False)
+    stats: dict[str, Any] | None = _json()
+    trackers: list[dict[str, Any]] | None = _json()
     provider: str
     model: str
     version: int = 1
@@ -188,6 +190,20 @@ class AnalysisVersion(SQLModel, table=True):
     model: str
     analyzed_at: datetime = _ts()
     superseded_at: datetime = _ts()
+
+
+class TrackerRow(SQLModel, table=True):
+    """A tracker of the organisation (this deployment): see ``contracts.TrackerDefinition``."""
+
+    __tablename__ = "trackers"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_column=Column(String(80), unique=True, nullable=False))
+    kind: str = Field(max_length=16)
+    phrases: list[str] = _json(nullable=False)
+    threshold: float = 0.6
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
 
 
 class Notification(SQLModel, table=True):

@@ -180,6 +180,8 @@ class ConversationDetail(BaseModel):
     summary: dict[str, Any] | None
     transcript: dict[str, Any] | None
     analysis: dict[str, Any] | None
+    stats: dict[str, Any] | None = None
+    """Call statistics (talk share, monologues, questions, pace) once the call is analysed."""
     analysis_versions: list[AnalysisVersionView]
     created_at: datetime
     completed_at: datetime | None
@@ -226,7 +228,7 @@ async def conversation_detail(
             await session.execute(
                 text(
                     "SELECT overall_score, qualification_status, dimensions, key_findings, "
-                    "next_steps, risks, provider, model, version, created_at "
+                    "next_steps, risks, trackers, stats, provider, model, version, created_at "
                     "FROM meddic_analyses WHERE conversation_id = :id"
                 ),
                 {"id": conversation_id},
@@ -251,9 +253,12 @@ async def conversation_detail(
     )
     versions = [AnalysisVersionView(**dict(v), current=False) for v in earlier]
     analysis_view: dict[str, Any] | None = None
+    stats: dict[str, Any] | None = None
     if analysis is not None:
         analysis_view = dict(analysis)
         analysis_view["analyzed_at"] = analysis_view.pop("created_at")
+        analysis_view["trackers"] = analysis_view["trackers"] or []
+        stats = analysis_view.pop("stats")
         versions.append(
             AnalysisVersionView(
                 version=analysis["version"],
@@ -287,6 +292,7 @@ async def conversation_detail(
         summary=row["analysis_summary"],
         transcript=dict(transcript) if transcript is not None else None,
         analysis=analysis_view,
+        stats=stats,
         analysis_versions=versions,
         created_at=row["created_at"],
         completed_at=row["completed_at"],
