@@ -49,7 +49,8 @@ ON CONFLICT (conversation_id) DO UPDATE SET overall_score = EXCLUDED.overall_sco
   qualification_status = EXCLUDED.qualification_status, dimensions = EXCLUDED.dimensions,
   key_findings = EXCLUDED.key_findings, next_steps = EXCLUDED.next_steps,
   risks = EXCLUDED.risks, agent_outputs = EXCLUDED.agent_outputs,
-  stats = EXCLUDED.stats, trackers = EXCLUDED.trackers, provider = EXCLUDED.provider, model = EXCLUDED.model,
+  stats = EXCLUDED.stats, trackers = EXCLUDED.trackers,
+  provider = EXCLUDED.provider, model = EXCLUDED.model,
   version = meddic_analyses.version + 1, created_at = now()
 RETURNING version
 """
