@@ -45,37 +45,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-Kind = Literal["api", "slack_webhook", "receiver", "other"]
+from tests.support.block_kit import block_kit_problems, slack_len
+from tests.support.fake_slack_app import SlackAppFake
+
+__all__ = ["FakeSlack", "RecordedRequest", "block_kit_problems", "fake_slack"]
+
+Kind = Literal["api", "slack_webhook", "receiver", "file", "response", "other"]
 
 DEFAULT_BOT_TOKEN = "xoxb-fake-test-token"
 DEFAULT_WEBHOOK_PATH = "/services/T000/B000/XXX"
-
-# Block Kit limits, counted in UTF-16 code units like Slack does.
-_MAX_BLOCKS = 50
-_MAX_SECTION_TEXT = 3000
-_MAX_FIELDS = 10
-_MAX_FIELD_TEXT = 2000
-_MAX_HEADER_TEXT = 150
-_MAX_CONTEXT_ELEMENTS = 10
-_MAX_ACTION_ELEMENTS = 25
-_MAX_BUTTON_TEXT = 75
-_MAX_URL = 3000
-_MAX_ID = 255
-_KNOWN_BLOCKS = frozenset(
-    {
-        "actions",
-        "context",
-        "divider",
-        "file",
-        "header",
-        "image",
-        "input",
-        "markdown",
-        "rich_text",
-        "section",
-        "video",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -145,101 +123,6 @@ class _Reply:
         return cls(status, text.encode(), "text/html; charset=utf-8", dict(headers))
 
 
-def _slack_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _text_problem(where: str, obj: object, limit: int, *, plain: bool = False) -> list[str]:
-    if not isinstance(obj, dict):
-        return [f"{where}: must be a text object"]
-    allowed = {"plain_text"} if plain else {"plain_text", "mrkdwn"}
-    if obj.get("type") not in allowed:
-        return [f"{where}: type must be one of {sorted(allowed)}"]
-    text = obj.get("text")
-    if not isinstance(text, str) or not text:
-        return [f"{where}: text must be a non-empty string"]
-    if _slack_len(text) > limit:
-        return [f"{where}: must be less than {limit + 1} characters"]
-    return []
-
-
-def block_kit_problems(blocks: object) -> list[str]:
-    """Why Slack would refuse ``blocks`` (empty list: it would accept them)."""
-    if not isinstance(blocks, list):
-        return ["blocks: must be an array"]
-    if not 1 <= len(blocks) <= _MAX_BLOCKS:
-        return [f"blocks: must hold 1 to {_MAX_BLOCKS} blocks"]
-    problems: list[str] = []
-    block_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        at = f"/blocks/{i}"
-        if not isinstance(block, dict) or block.get("type") not in _KNOWN_BLOCKS:
-            problems.append(f"{at}: unknown block type")
-            continue
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if not isinstance(block_id, str) or not block_id or len(block_id) > _MAX_ID:
-                problems.append(f"{at}/block_id: invalid")
-            elif block_id in block_ids:
-                problems.append(f"{at}/block_id: duplicate")
-            else:
-                block_ids.add(block_id)
-        kind = block["type"]
-        if kind == "header":
-            problems += _text_problem(f"{at}/text", block.get("text"), _MAX_HEADER_TEXT, plain=True)
-        elif kind == "section":
-            text, fields = block.get("text"), block.get("fields")
-            if text is None and fields is None:
-                problems.append(f"{at}: section needs text or fields")
-            if text is not None:
-                problems += _text_problem(f"{at}/text", text, _MAX_SECTION_TEXT)
-            if fields is not None:
-                if not isinstance(fields, list) or not 1 <= len(fields) <= _MAX_FIELDS:
-                    problems.append(f"{at}/fields: must hold 1 to {_MAX_FIELDS} items")
-                else:
-                    for j, item in enumerate(fields):
-                        problems += _text_problem(f"{at}/fields/{j}", item, _MAX_FIELD_TEXT)
-        elif kind == "context":
-            elements = block.get("elements")
-            if not isinstance(elements, list) or not 1 <= len(elements) <= _MAX_CONTEXT_ELEMENTS:
-                problems.append(f"{at}/elements: must hold 1 to {_MAX_CONTEXT_ELEMENTS} items")
-            else:
-                for j, element in enumerate(elements):
-                    if isinstance(element, dict) and element.get("type") == "image":
-                        continue
-                    problems += _text_problem(f"{at}/elements/{j}", element, _MAX_SECTION_TEXT)
-        elif kind == "actions":
-            elements = block.get("elements")
-            if not isinstance(elements, list) or not 1 <= len(elements) <= _MAX_ACTION_ELEMENTS:
-                problems.append(f"{at}/elements: must hold 1 to {_MAX_ACTION_ELEMENTS} items")
-                continue
-            action_ids: set[str] = set()
-            for j, element in enumerate(elements):
-                where = f"{at}/elements/{j}"
-                if not isinstance(element, dict) or not isinstance(element.get("type"), str):
-                    problems.append(f"{where}: must be an element object")
-                    continue
-                action_id = element.get("action_id")
-                if action_id is not None:
-                    if not isinstance(action_id, str) or len(action_id) > _MAX_ID:
-                        problems.append(f"{where}/action_id: invalid")
-                    elif action_id in action_ids:
-                        problems.append(f"{where}/action_id: duplicate")
-                    else:
-                        action_ids.add(action_id)
-                if element["type"] != "button":
-                    continue
-                problems += _text_problem(
-                    f"{where}/text", element.get("text"), _MAX_BUTTON_TEXT, plain=True
-                )
-                url = element.get("url")
-                if url is not None and (not isinstance(url, str) or not url or len(url) > _MAX_URL):
-                    problems.append(f"{where}/url: invalid")
-                if element.get("style") not in (None, "primary", "danger"):
-                    problems.append(f"{where}/style: invalid")
-    return problems
-
-
 def _sign(secret: str, timestamp: str, body: bytes) -> str:
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "v1=" + digest.hexdigest()
@@ -306,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class FakeSlack:
+class FakeSlack(SlackAppFake):
     """Local fake of Slack's Web API, incoming webhooks and a generic webhook receiver.
 
     ``channels`` limits which channels exist (others answer ``channel_not_found``); ``None``
@@ -335,6 +218,7 @@ class FakeSlack:
         self._connections: set[socket.socket] = set()
         self._holding = 0
         self._ts = itertools.count(1)
+        self._init_app()
         self._port = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -560,6 +444,8 @@ class FakeSlack:
         headers = {k.lower(): v for k, v in handler.headers.items()}
         kind = self._kind(path)
         parsed = self._parse(headers, body)
+        if handler.command == "GET" and kind == "api":
+            parsed = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
 
         fault = self._take_fault(path)
         if fault is not None and fault.delay:
@@ -572,7 +458,7 @@ class FakeSlack:
                 with self._cond:
                     self._holding -= 1
         signature_valid: bool | None = None
-        if handler.command != "POST":
+        if handler.command != "POST" and kind not in ("api", "file"):
             reply, accepted = _Reply.text(405, "method_not_allowed"), False
         elif fault is not None and fault.status is not None:
             reply, accepted = self._fault_reply(kind, fault), False
@@ -580,6 +466,12 @@ class FakeSlack:
             reply, accepted = self._api(path, headers, parsed)
         elif kind == "slack_webhook":
             reply, accepted = self._slack_webhook(path, parsed)
+        elif kind == "file":
+            status, content, content_type = self._download(path, headers)
+            reply, accepted = _Reply(status, content, content_type), status == 200
+        elif kind == "response":
+            status, answer = self._response_reply(parsed)
+            reply, accepted = _Reply.json(status, answer), status == 200
         elif kind == "receiver":
             signature_valid = self._check_signature(headers, body)
             if signature_valid is False:
@@ -616,6 +508,10 @@ class FakeSlack:
             return "slack_webhook"
         if path.startswith("/hooks/") and len(path) > len("/hooks/"):
             return "receiver"
+        if path.startswith("/files-pri/"):
+            return "file"
+        if path.startswith("/actions/"):
+            return "response"
         return "other"
 
     @staticmethod
@@ -657,7 +553,15 @@ class FakeSlack:
 
     def _api(self, path: str, headers: Mapping[str, str], data: Any) -> tuple[_Reply, bool]:
         method = path.removeprefix("/api/")
-        if method not in ("chat.postMessage", "auth.test", "conversations.history"):
+        if method not in (
+            "chat.postMessage",
+            "auth.test",
+            "conversations.history",
+            "conversations.replies",
+            "files.info",
+            "users.info",
+            "chat.postEphemeral",
+        ):
             return _Reply.json(200, {"ok": False, "error": "unknown_method"}), False
         auth = headers.get("authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
@@ -682,8 +586,11 @@ class FakeSlack:
             ), True
         if not isinstance(data, dict):
             return _Reply.json(200, {"ok": False, "error": "invalid_json"}), False
-        if method == "conversations.history":
-            return self._history(data), True
+        if method in ("conversations.history", "conversations.replies"):
+            return self._history(data, thread_ts=data.get("ts")), True
+        answer = self._app_api(method, data)
+        if answer is not None:
+            return _Reply.json(*answer), answer[1]["ok"]
         channel = data.get("channel")
         if not isinstance(channel, str) or not channel:
             return _Reply.json(200, {"ok": False, "error": "channel_not_found"}), False
@@ -700,12 +607,16 @@ class FakeSlack:
             "text": data.get("text", ""),
             "blocks": data.get("blocks", []),
         }
+        if data.get("thread_ts"):
+            message["thread_ts"] = data["thread_ts"]
         return _Reply.json(
             200, {"ok": True, "channel": channel, "ts": ts, "message": message}
         ), True
 
-    def _history(self, data: Mapping[str, Any]) -> _Reply:
-        """``conversations.history``: what ``chat.postMessage`` accepted in the channel."""
+    def _history(self, data: Mapping[str, Any], thread_ts: str | None = None) -> _Reply:
+        """``conversations.history``: what ``chat.postMessage`` accepted in the channel,
+        thread replies left out as Slack does; ``conversations.replies`` (``thread_ts``):
+        the replies in that thread."""
         channel = data.get("channel")
         if not isinstance(channel, str) or not channel:
             return _Reply.json(200, {"ok": False, "error": "channel_not_found"})
@@ -723,7 +634,7 @@ class FakeSlack:
             sent = r.json
             if r.path != "/api/chat.postMessage" or not r.accepted or not isinstance(sent, dict):
                 continue
-            if sent.get("channel") != channel:
+            if sent.get("channel") != channel or sent.get("thread_ts") != thread_ts:
                 continue
             ts = str(json.loads(r.response)["ts"])
             if float(ts) <= oldest:
@@ -766,7 +677,7 @@ class FakeSlack:
             problems = block_kit_problems(blocks)
             if problems:
                 return {"error": "invalid_blocks", "errors": problems}
-        if text is not None and (not isinstance(text, str) or _slack_len(text) > 40_000):
+        if text is not None and (not isinstance(text, str) or slack_len(text) > 40_000):
             return {"error": "msg_too_long"}
         metadata = data.get("metadata")
         if metadata is not None and not (

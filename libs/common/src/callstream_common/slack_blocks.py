@@ -68,7 +68,11 @@ STATUS_EMOJI: Final[Mapping[QualificationStatus, str]] = {
     QualificationStatus.AT_RISK: ":red_circle:",
 }
 
-PRIORITY_RANK: Final[Mapping[Priority, int]] = {Priority.HIGH: 0, Priority.MEDIUM: 1, Priority.LOW: 2}
+PRIORITY_RANK: Final[Mapping[Priority, int]] = {
+    Priority.HIGH: 0,
+    Priority.MEDIUM: 1,
+    Priority.LOW: 2,
+}
 
 
 class BlockKitError(ValueError):
@@ -295,7 +299,7 @@ def validate_slack_message(payload: Mapping[str, Any]) -> None:
             continue
         try:
             block.validate_json()
-            if isinstance(block, HeaderBlock) and block.text.type != "plain_text":
+            if isinstance(block, HeaderBlock) and getattr(block.text, "type", None) != "plain_text":
                 raise SlackObjectFormationError("header text must be plain_text")
         except SlackObjectFormationError as exc:
             problems.append(f"blocks[{i}]: {exc}")

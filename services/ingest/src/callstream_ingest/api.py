@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from callstream_common.contracts import CallUploaded, ConversationMetadata
 from callstream_common.db.models import (
     Conversation,
-    ConversationStatus,
     MeddicAnalysisRow,
     Role,
     TranscriptRow,
 )
 from callstream_common.settings import VERSION
-from callstream_common.telemetry import current_trace_id
 from callstream_ingest.auth import Principal, can_see
 from callstream_ingest.errors import ApiError
+from callstream_ingest.intake import CallDetails, accept_recording
 from callstream_ingest.sniff import sniff_audio
 from callstream_ingest.state import IngestState
 from callstream_ingest.upload import UploadBody, read_multipart, read_raw, too_large
@@ -155,67 +151,23 @@ async def upload_conversation(
     if all(f in early or (f == "rep_id" and who.rep_id) for f in REQUIRED_FIELDS):
         parse_metadata(early, who)
 
-    conv_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    key = f"recordings/{now:%Y/%m/%d}/{conv_id}.{fmt.extension}"
-    stored = await st.store.put_stream(key, body.rest, fmt.content_type, first=body.head)
-    try:
+    def details() -> CallDetails:
         meta = parse_metadata(dict(request.query_params) | body.fields, who)
-        conv = Conversation(
-            id=conv_id,
-            idempotency_key=idempotency_key,
-            status=ConversationStatus.PENDING,
-            opportunity_name=meta.opportunity_name,
-            company_name=meta.company_name,
-            rep_id=meta.rep_id,
-            title=meta.title,
-            conversation_date=meta.conversation_date,
-            object_key=key,
-            content_type=fmt.content_type,
-            size_bytes=stored.size,
-            sha256=stored.sha256,
-            filename=body.filename,
-            priority=meta.priority,
-            trace_id=current_trace_id(),
-            created_by=who.credential_id,
-            timings={
-                "upload": {
-                    "started_at": now.isoformat(),
-                    "finished_at": datetime.now(UTC).isoformat(),
-                    "seconds": round((datetime.now(UTC) - now).total_seconds(), 3),
-                }
-            },
-        )
-        event = CallUploaded(
-            conversation_id=conv_id,
-            object_key=key,
-            content_type=fmt.content_type,
-            size_bytes=stored.size,
-            sha256=stored.sha256,
-            filename=body.filename,
-            metadata=ConversationMetadata(
-                opportunity_name=meta.opportunity_name,
-                company_name=meta.company_name,
-                rep_id=meta.rep_id,
-                title=meta.title,
-                conversation_date=meta.conversation_date,
-            ),
-            priority=meta.priority,
-            not_before=meta.not_before,
-            max_attempts=meta.max_attempts,
-        )
-        await st.save_and_publish(conv, event)
-    except IntegrityError:
-        await asyncio.to_thread(st.store.remove, key)
-        existing = await st.find_by_idempotency_key(idempotency_key or "")
-        if existing is None:
-            raise
-        return accepted(request, existing, replayed=True)
-    except BaseException:
-        await asyncio.to_thread(st.store.remove, key)
-        raise
-    log.info("accepted conversation %s (%d bytes, %s)", conv_id, stored.size, fmt.name)
-    return accepted(request, conv)
+        return CallDetails(**meta.model_dump())
+
+    conv, replayed = await accept_recording(
+        st,
+        head=body.head,
+        rest=body.rest,
+        fmt=fmt,
+        details=details,
+        filename=body.filename,
+        idempotency_key=idempotency_key,
+        created_by=who.credential_id,
+    )
+    if not replayed:
+        log.info("accepted conversation %s (%d bytes, %s)", conv.id, conv.size_bytes, fmt.name)
+    return accepted(request, conv, replayed=replayed)
 
 
 class ConversationView(BaseModel):

@@ -23,6 +23,7 @@ from callstream_ingest.compaction_api import compaction_router
 from callstream_ingest.errors import install_error_handlers
 from callstream_ingest.ops_api import ops_router
 from callstream_ingest.settings import IngestSettings
+from callstream_ingest.slack import include_slack
 from callstream_ingest.state import IngestState
 
 
@@ -63,6 +64,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(router)
     app.include_router(compaction_router)
     app.include_router(ops_router)
+    include_slack(app)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
     return app
 

@@ -35,8 +35,8 @@ from callstream_common.db.models import (
     Notification,
 )
 from callstream_common.retry import PermanentError, RetryableError
-from callstream_common.slack_blocks import SlackThread
 from callstream_common.runtime import Runtime
+from callstream_common.slack_blocks import SlackThread
 from callstream_notifier.alerts import AlertRule, AlertTriggered, evaluate_rules
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 from callstream_notifier.slack import (

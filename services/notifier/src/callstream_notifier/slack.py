@@ -231,7 +231,9 @@ class _ConnectionRetry(_Counting, AsyncConnectionErrorRetryHandler):
 def retry_handlers(policy: RetryPolicy) -> list[AsyncRetryHandler]:
     """slack-sdk retry handlers honouring ``policy`` (``attempts`` requests in all)."""
     retries = policy.attempts - 1
-    backoff = BackoffRetryIntervalCalculator(backoff_factor=policy.base_delay, jitter=RandomJitter())
+    backoff = BackoffRetryIntervalCalculator(
+        backoff_factor=policy.base_delay, jitter=RandomJitter()
+    )
     errors: list[type[Exception]] = [aiohttp.ClientConnectionError, asyncio.TimeoutError]
     return [
         _RateLimitRetry(retries, policy.max_retry_after),
@@ -420,14 +422,18 @@ def _error_code(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def _transport_error(exc: Exception, target: str) -> RetryableDeliveryError | PermanentDeliveryError:
+def _transport_error(
+    exc: Exception, target: str
+) -> RetryableDeliveryError | PermanentDeliveryError:
     """No response arrived. A timeout or dropped connection may hit a request Slack already
     processed, so a retry can duplicate (the history lookup catches that); a malformed URL
     is configuration and never succeeds."""
     attempts = _requests.get()
     error: RetryableDeliveryError | PermanentDeliveryError
     if isinstance(exc, aiohttp.InvalidURL | ValueError):
-        error = PermanentDeliveryError(f"request cannot be sent: {type(exc).__name__}", target=target)
+        error = PermanentDeliveryError(
+            f"request cannot be sent: {type(exc).__name__}", target=target
+        )
     elif isinstance(exc, TimeoutError):
         error = RetryableDeliveryError(f"timed out ({type(exc).__name__})", target=target)
     else:
@@ -485,7 +491,9 @@ def _check_webhook(status: int, body: str, headers: Mapping[str, Any], target: s
             retry_after=parse_retry_after(_header(headers, "retry-after")),
         )
     elif status >= 500 or status == 408:
-        error = RetryableDeliveryError("server error", target=target, status_code=status, error=short)
+        error = RetryableDeliveryError(
+            "server error", target=target, status_code=status, error=short
+        )
     elif not 200 <= status < 300:
         error = PermanentDeliveryError(
             "webhook rejected the message", target=target, status_code=status, error=short
@@ -493,4 +501,3 @@ def _check_webhook(status: int, body: str, headers: Mapping[str, Any], target: s
     if error is not None:
         error.attempts = _requests.get()
         raise error
-

@@ -61,7 +61,9 @@ class SlackUserLink(SQLModel, table=True):
     slack_user_id: str | None = Field(
         default=None, sa_column=Column(String(32), unique=True, nullable=True)
     )
-    email: str | None = Field(default=None, sa_column=Column(String(320), unique=True, nullable=True))
+    email: str | None = Field(
+        default=None, sa_column=Column(String(320), unique=True, nullable=True)
+    )
     role: Role = Field(sa_column=Column(String(16), nullable=False))
     rep_id: str | None = Field(default=None, max_length=128)
     team_id: str | None = Field(default=None, max_length=128)
