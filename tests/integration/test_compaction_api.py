@@ -40,7 +40,7 @@ async def api_tokens(sessions: Any) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def client(common_settings: Any, api_tokens: dict[str, str]) -> Iterator[TestClient]:
     from callstream_ingest.app import create_app
-    from callstream_ingest.compaction_api import compaction_router
+    from callstream_ingest.compaction.api import compaction_router
     from callstream_ingest.settings import IngestSettings
 
     settings = IngestSettings(**(common_settings.model_dump() | {"log_json": False}))

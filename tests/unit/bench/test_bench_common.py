@@ -36,7 +36,7 @@ from bench.pipeline import (
     output_rate,
     stage_segments,
 )
-from callstream_ingest.sniff import WAV, sniff_audio
+from callstream_ingest.upload.sniff import WAV, sniff_audio
 
 
 @pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 95, 99, 99.9, 100])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from callstream_ingest.sniff import sniff_audio
+from callstream_ingest.upload.sniff import sniff_audio
 
 
 @pytest.mark.parametrize(

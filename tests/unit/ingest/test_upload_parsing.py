@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from callstream_ingest.bodies import read_multipart, read_raw
 from callstream_ingest.errors import ApiError
-from callstream_ingest.upload import read_multipart, read_raw
 
 BOUNDARY = "xyzBOUNDARY"
 

@@ -17,14 +17,16 @@ from callstream_common.objectstore import ObjectStore
 from callstream_common.outbox import run_relay
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
-from callstream_ingest.api import router
 from callstream_ingest.auth import Authenticator
-from callstream_ingest.compaction_api import compaction_router
+from callstream_ingest.compaction.api import compaction_router
 from callstream_ingest.errors import install_error_handlers
-from callstream_ingest.ops_api import ops_router
+from callstream_ingest.health import health_router
+from callstream_ingest.ops.api import ops_router
+from callstream_ingest.read.api import read_router
 from callstream_ingest.settings import IngestSettings
 from callstream_ingest.slack import include_slack
 from callstream_ingest.state import IngestState
+from callstream_ingest.upload.api import upload_router
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -61,7 +63,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         auth=Authenticator(sessions),
     )
     install_error_handlers(app)
-    app.include_router(router)
+    app.include_router(upload_router)
+    app.include_router(read_router)
+    app.include_router(health_router)
     app.include_router(compaction_router)
     app.include_router(ops_router)
     include_slack(app)

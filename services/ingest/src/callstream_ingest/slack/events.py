@@ -24,14 +24,14 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
 from callstream_common.db.slack_models import SlackEvent
+from callstream_ingest.bodies import read_raw
 from callstream_ingest.errors import ApiError
-from callstream_ingest.intake import CallDetails, accept_recording
 from callstream_ingest.slack import SlackApp, slack_app
 from callstream_ingest.slack.identity import UNMAPPED_TEXT, principal_for
 from callstream_ingest.slack.verify import verified_body
 from callstream_ingest.slack.web import DownloadError
-from callstream_ingest.sniff import sniff_audio
-from callstream_ingest.upload import read_raw
+from callstream_ingest.upload.intake import CallDetails, accept_recording
+from callstream_ingest.upload.sniff import sniff_audio
 
 log = logging.getLogger(__name__)
 router = APIRouter()

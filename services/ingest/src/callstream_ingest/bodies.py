@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from callstream_ingest.errors import ApiError
-from callstream_ingest.sniff import SNIFF_BYTES
+from callstream_ingest.upload.sniff import SNIFF_BYTES
 
 MAX_FIELD_BYTES = 64 * 1024
 

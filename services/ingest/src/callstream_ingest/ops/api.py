@@ -21,8 +21,8 @@ from sqlalchemy import text
 
 from callstream_common.db.models import DlqEntry, Role
 from callstream_common.dlq import replay_headers
-from callstream_ingest.api import principal, state
 from callstream_ingest.auth import Principal
+from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
 
 ops_router = APIRouter(prefix="/v1/ops", tags=["ops"])

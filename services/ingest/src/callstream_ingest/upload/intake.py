@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from callstream_common.contracts import CallUploaded, ConversationMetadata
 from callstream_common.db.models import Conversation, ConversationStatus
 from callstream_common.telemetry import current_trace_id
-from callstream_ingest.sniff import AudioFormat
 from callstream_ingest.state import IngestState
+from callstream_ingest.upload.sniff import AudioFormat
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from callstream_common import compaction_store, topics
 from callstream_common.contracts import CompactionRequested, CompactionTrigger
 from callstream_common.db.models import Role
-from callstream_ingest.api import principal, state
 from callstream_ingest.auth import Principal
+from callstream_ingest.bodies import UploadBody, read_multipart, read_raw
+from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
 from callstream_ingest.state import IngestState
-from callstream_ingest.upload import UploadBody, read_multipart, read_raw
 
 log = logging.getLogger(__name__)
 compaction_router = APIRouter(prefix="/v1/compaction", tags=["compaction"])

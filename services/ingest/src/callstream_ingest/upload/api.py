@@ -1,4 +1,4 @@
-"""HTTP routes of ingest: upload, conversation status, health."""
+"""The upload surface: a recording streamed in, checked, stored and announced."""
 
 from __future__ import annotations
 
@@ -10,34 +10,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
-from sqlmodel import col
 
-from callstream_common.db.models import (
-    Conversation,
-    MeddicAnalysisRow,
-    Role,
-    TranscriptRow,
-)
-from callstream_common.settings import VERSION
-from callstream_ingest.auth import Principal, can_see
+from callstream_common.db.models import Conversation, Role
+from callstream_ingest.auth import Principal
+from callstream_ingest.bodies import UploadBody, read_multipart, read_raw, too_large
+from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
-from callstream_ingest.intake import CallDetails, accept_recording
-from callstream_ingest.sniff import sniff_audio
-from callstream_ingest.state import IngestState
-from callstream_ingest.upload import UploadBody, read_multipart, read_raw, too_large
+from callstream_ingest.upload.intake import CallDetails, accept_recording
+from callstream_ingest.upload.sniff import sniff_audio
 
 log = logging.getLogger(__name__)
-router = APIRouter()
-
-
-def state(request: Request) -> IngestState:
-    ingest: IngestState = request.app.state.ingest
-    return ingest
-
-
-async def principal(request: Request) -> Principal:
-    return await state(request).auth.principal(request)
+upload_router = APIRouter()
 
 
 class UploadMetadata(BaseModel):
@@ -102,7 +85,7 @@ def accepted(request: Request, conv: Conversation, replayed: bool = False) -> JS
     )
 
 
-@router.post("/v1/conversations", status_code=202)
+@upload_router.post("/v1/conversations", status_code=202)
 async def upload_conversation(
     request: Request,
     who: Annotated[Principal, Depends(principal)],
@@ -168,113 +151,3 @@ async def upload_conversation(
     if not replayed:
         log.info("accepted conversation %s (%d bytes, %s)", conv.id, conv.size_bytes, fmt.name)
     return accepted(request, conv, replayed=replayed)
-
-
-class ConversationView(BaseModel):
-    id: uuid.UUID
-    status: str
-    failure_reason: str | None
-    failure_stage: str | None
-    opportunity_name: str
-    company_name: str | None
-    rep_id: str
-    title: str | None
-    conversation_date: date | None
-    content_type: str
-    size_bytes: int
-    sha256: str
-    priority: int
-    duration_seconds: float | None
-    trace_id: str | None
-    trace_url: str | None
-    timings: dict[str, Any]
-    summary: dict[str, Any] | None
-    transcript: dict[str, Any] | None
-    analysis: dict[str, Any] | None
-    created_at: datetime
-    completed_at: datetime | None
-
-
-@router.get("/v1/conversations/{conversation_id}", name="get_conversation")
-async def get_conversation(
-    request: Request,
-    conversation_id: uuid.UUID,
-    who: Annotated[Principal, Depends(principal)],
-) -> ConversationView:
-    st = state(request)
-    async with st.sessions() as session:
-        conv = await session.get(Conversation, conversation_id)
-        if conv is None or not await can_see(session, who, conv):
-            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
-        transcript = (
-            await session.execute(
-                select(TranscriptRow).where(TranscriptRow.conversation_id == conversation_id)  # type: ignore[arg-type]
-            )
-        ).scalar_one_or_none()
-        analysis = (
-            await session.execute(
-                select(MeddicAnalysisRow).where(
-                    col(MeddicAnalysisRow.conversation_id) == conversation_id
-                )
-            )
-        ).scalar_one_or_none()
-    trace_url = (
-        f"{st.settings.tracing_ui_url.rstrip('/')}/traces/{conv.trace_id}"
-        if conv.trace_id
-        else None
-    )
-    return ConversationView(
-        id=conv.id,
-        status=conv.status,
-        failure_reason=conv.failure_reason,
-        failure_stage=conv.failure_stage,
-        opportunity_name=conv.opportunity_name,
-        company_name=conv.company_name,
-        rep_id=conv.rep_id,
-        title=conv.title,
-        conversation_date=conv.conversation_date,
-        content_type=conv.content_type,
-        size_bytes=conv.size_bytes,
-        sha256=conv.sha256,
-        priority=conv.priority,
-        duration_seconds=conv.duration_seconds,
-        trace_id=conv.trace_id,
-        trace_url=trace_url,
-        timings=conv.timings or {},
-        summary=conv.analysis_summary,
-        transcript=None
-        if transcript is None
-        else {
-            "language": transcript.language,
-            "duration_seconds": transcript.duration_seconds,
-            "text": transcript.text,
-            "segments": transcript.segments,
-            "provider": transcript.provider,
-            "model": transcript.model,
-        },
-        analysis=None
-        if analysis is None
-        else {
-            "overall_score": analysis.overall_score,
-            "qualification_status": analysis.qualification_status,
-            "dimensions": analysis.dimensions,
-            "key_findings": analysis.key_findings,
-            "next_steps": analysis.next_steps,
-            "risks": analysis.risks,
-            "provider": analysis.provider,
-            "model": analysis.model,
-        },
-        created_at=conv.created_at,
-        completed_at=conv.completed_at,
-    )
-
-
-@router.get("/health")
-async def health(request: Request) -> JSONResponse:
-    st = state(request)
-    checks = await st.check_dependencies()
-    ok = all(c == "ok" for c in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ok else "degraded", "version": VERSION, "services": checks},
-        status_code=200 if ok else 503,
-    )

@@ -1,0 +1,1 @@
+"""Compaction: the Parquet archive's datasets and runs, triggers and Parquet uploads."""

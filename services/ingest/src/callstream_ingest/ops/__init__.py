@@ -1,0 +1,1 @@
+"""Ops: the dead-letter queue and job status for operators."""

@@ -1,0 +1,1 @@
+"""Read: what the API shows of a conversation (status, transcript, scorecard)."""

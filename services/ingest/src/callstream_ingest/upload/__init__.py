@@ -1,0 +1,1 @@
+"""Upload: a recording in, a conversation row and its ``CallUploaded`` event out."""
