@@ -282,26 +282,6 @@ async def test_analyze_by_words_help_and_the_clear_messages(
     assert "not linked" not in command(base, MAIL_USER, analysed).json()["text"]
 
 
-async def test_pick_list_button_shows_the_scorecard(
-    services: Any, analysed: str, fake_slack: FakeSlack, sessions: Any
-) -> None:
-    base = services.base_url
-    listed = command(base, ADMIN, "zephyr").json()
-    actions = [b for b in listed["blocks"] if b["type"] == "actions"]
-    if actions:  # several Zephyr calls exist (re-runs of the suite): pick ours
-        buttons = {e["value"]: e["action_id"] for e in actions[0]["elements"]}
-        assert analysed in buttons
-        action_id = buttons[analysed]
-    else:
-        action_id = f"show_scorecard:{analysed}"
-    url = fake_slack.response_url()
-    assert press(base, ADMIN, action_id, analysed, url).status_code == 200
-    fake_slack.wait_until(lambda _: bool(fake_slack.responses(url)), timeout=5)
-    [answer] = fake_slack.responses(url)
-    assert answer["replace_original"] is True
-    assert f"callstream:{analysed}:score" in json.dumps(answer["blocks"])
-
-
 async def test_rerun_button_needs_a_manager_and_posts_a_new_scorecard(
     services: Any, tokens: Any, sample_wav: Any, fake_slack: FakeSlack
 ) -> None:
@@ -318,6 +298,25 @@ async def test_rerun_button_needs_a_manager_and_posts_a_new_scorecard(
     fake_slack.wait_until(lambda _: bool(fake_slack.responses(url)), timeout=5)
     assert "Analysing this call again" in fake_slack.responses(url)[0]["text"]
     fake_slack.wait_for_messages(2, needle=f"callstream:{cid}:score", timeout=300)
+
+
+async def test_pick_list_button_shows_the_scorecard(
+    services: Any, analysed: str, fake_slack: FakeSlack, sessions: Any
+) -> None:
+    base = services.base_url
+    # "deal" is in the opportunity of this module's calls (the Zephyr and the Rerun one)
+    listed = command(base, ADMIN, "deal").json()
+    assert "calls match; pick one" in listed["text"]
+    [actions] = [b for b in listed["blocks"] if b["type"] == "actions"]
+    buttons = {e["value"]: e["action_id"] for e in actions["elements"]}
+    assert analysed in buttons
+    action_id = buttons[analysed]
+    url = fake_slack.response_url()
+    assert press(base, ADMIN, action_id, analysed, url).status_code == 200
+    fake_slack.wait_until(lambda _: bool(fake_slack.responses(url)), timeout=5)
+    [answer] = fake_slack.responses(url)
+    assert answer["replace_original"] is True
+    assert f"callstream:{analysed}:score" in json.dumps(answer["blocks"])
 
 
 async def test_alert_acknowledge_button_is_recorded(

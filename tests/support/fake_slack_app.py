@@ -67,6 +67,7 @@ class SlackAppFake:
     """State and answers of the app-facing API methods (mixed into ``FakeSlack``)."""
 
     bot_token: str
+    channels: frozenset[str] | None
 
     @property
     def base_url(self) -> str:
@@ -158,6 +159,50 @@ class SlackAppFake:
         if not isinstance(data, dict) or (not data.get("text") and not data.get("blocks")):
             return 400, {"ok": False, "error": "no_text"}
         return 200, {"ok": True}
+
+    def _history(self, data: Mapping[str, Any], thread_ts: str | None = None) -> dict[str, Any]:
+        """``conversations.history``: what ``chat.postMessage`` accepted in the channel,
+        thread replies left out as Slack does; ``conversations.replies`` (``thread_ts``):
+        the replies in that thread."""
+        channel = data.get("channel")
+        if not isinstance(channel, str) or not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if self.channels is not None and channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        try:
+            oldest = float(data.get("oldest") or 0)
+            limit = max(1, min(int(data.get("limit") or 100), 999))
+            start = int(data.get("cursor") or 0)
+        except (TypeError, ValueError):
+            return {"ok": False, "error": "invalid_arguments"}
+        with_metadata = str(data.get("include_all_metadata", "")).lower() in ("1", "true")
+        posted: list[dict[str, Any]] = []
+        for r in getattr(self, "requests"):  # noqa: B009 - defined by FakeSlack
+            sent = r.json
+            if r.path != "/api/chat.postMessage" or not r.accepted or not isinstance(sent, dict):
+                continue
+            if sent.get("channel") != channel or sent.get("thread_ts") != thread_ts:
+                continue
+            ts = str(json.loads(r.response)["ts"])
+            if float(ts) <= oldest:
+                continue
+            message: dict[str, Any] = {
+                "type": "message",
+                "bot_id": "B000",
+                "ts": ts,
+                "text": sent.get("text", ""),
+                "blocks": sent.get("blocks", []),
+            }
+            if with_metadata and isinstance(sent.get("metadata"), dict):
+                message["metadata"] = sent["metadata"]
+            posted.append(message)
+        posted.reverse()  # newest first, like Slack
+        more = start + limit < len(posted)
+        body: dict[str, Any] = {"ok": True, "messages": posted[start : start + limit]}
+        body["has_more"] = more
+        if more:
+            body["response_metadata"] = {"next_cursor": str(start + limit)}
+        return body
 
     # ------------------------------------------------------------------ recordings
 

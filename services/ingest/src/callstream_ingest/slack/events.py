@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 MEDIA_PREFIXES = ("audio/", "video/")
+STALE_CLAIM_SECONDS = 120.0
 
 
 class Rejected(Exception):
@@ -67,6 +68,7 @@ async def slack_event(request: Request) -> JSONResponse:
         log.info("slack event %s (file %s) already claimed", share["event_id"], share["file_id"])
         return JSONResponse({"ok": True, "duplicate": True})
     sa.spawn(take_in(sa, share), name=f"slack-file-{share['file_id']}")
+    sa.spawn(resume_stale(sa), name="slack-resume-stale")
     return JSONResponse({"ok": True})
 
 
@@ -110,6 +112,40 @@ async def claim(sa: SlackApp, share: dict[str, Any]) -> bool:
     return claimed is not None
 
 
+async def resume_stale(sa: SlackApp) -> None:
+    """Take in again the claims a crashed ingest left ``received`` (it answered Slack, so
+    Slack will not retry): checked whenever another file event arrives. Taking in is
+    idempotent (the conversation's idempotency key is the file id)."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=STALE_CLAIM_SECONDS)
+    async with sa.st.sessions() as session, session.begin():
+        rows = (
+            (
+                await session.execute(
+                    update(SlackEvent)
+                    .where(
+                        SlackEvent.status == "received",  # type: ignore[arg-type]
+                        SlackEvent.updated_at < cutoff,  # type: ignore[arg-type]
+                    )
+                    .values(updated_at=datetime.now(UTC))
+                    .returning(SlackEvent)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for row in rows:
+        log.warning("resuming slack file %s left unfinished", row.file_id)
+        share = {
+            "event_id": row.event_id,
+            "team_id": row.team_id,
+            "file_id": row.file_id,
+            "channel": row.channel,
+            "thread_ts": row.thread_ts,
+            "slack_user": row.slack_user,
+        }
+        await take_in(sa, share)
+
+
 async def settle(sa: SlackApp, event_id: str, **values: Any) -> None:
     async with sa.st.sessions() as session, session.begin():
         await session.execute(
@@ -150,7 +186,10 @@ async def take_in(sa: SlackApp, share: dict[str, Any]) -> None:
         return
     except Exception as exc:
         log.exception("slack file %s could not be taken in", share["file_id"])
-        await settle(sa, share["event_id"], status="failed", detail=type(exc).__name__)
+        # the file is released so that sharing it again is a new claim
+        await settle(
+            sa, share["event_id"], status="failed", detail=type(exc).__name__, file_id=None
+        )
         if channel and thread_ts:
             await sa.web.reply(
                 channel, thread_ts, ":x: The recording could not be fetched; please share it again."

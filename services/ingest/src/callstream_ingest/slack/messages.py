@@ -12,8 +12,10 @@ from callstream_common.db.models import Conversation, Role
 from callstream_common.slack_blocks import (
     ACTION_SHOW_SCORECARD,
     MAX_BUTTON_TEXT,
+    MAX_LIST_ITEM_TEXT,
     CallSummary,
     ConversationLinks,
+    clip,
     escape_mrkdwn,
     heading,
     message,
@@ -77,7 +79,8 @@ def pick_list(matches: Sequence[Conversation], more: bool) -> dict[str, Any]:
     for conv in matches:
         summary = summary_of(conv)
         when = conv.created_at.date().isoformat()
-        lines.append(f"• *{escape_mrkdwn(heading(summary))}* — {conv.status}, {when}")
+        title = clip(escape_mrkdwn(heading(summary)), MAX_LIST_ITEM_TEXT)
+        lines.append(f"• *{title}* — {conv.status}, {when}")
         buttons.append(
             ButtonElement(
                 action_id=f"{ACTION_SHOW_SCORECARD}:{conv.id}",
