@@ -35,7 +35,8 @@ def test_file_shared_event_names_its_file_and_channel() -> None:
 
 
 def test_message_with_files_uses_its_own_ts_or_thread() -> None:
-    event = {"type": "message", "channel": "C1", "user": "U1", "ts": "10.1", "files": [{"id": "F9"}]}
+    event = {"type": "message", "channel": "C1", "user": "U1", "ts": "10.1"}
+    event["files"] = [{"id": "F9"}]  # type: ignore[assignment]
     assert file_share(callback(event))["thread_ts"] == "10.1"  # type: ignore[index]
     threaded = {**event, "thread_ts": "9.0"}
     assert file_share(callback(threaded))["thread_ts"] == "9.0"  # type: ignore[index]
@@ -61,10 +62,8 @@ def test_thread_of_a_file_share() -> None:
     file = {"shares": {"private": {"G1": [{"ts": "5.5"}]}, "public": {"C1": [{"ts": "7.7"}]}}}
     assert _thread_of(file, "C1") == ("C1", "7.7")
     assert _thread_of(file, "G1") == ("G1", "5.5")
-    assert _thread_of({"shares": {"public": {"C1": [{"ts": "7.7", "thread_ts": "1.1"}]}}}, None) == (
-        "C1",
-        "1.1",
-    )
+    in_thread = {"shares": {"public": {"C1": [{"ts": "7.7", "thread_ts": "1.1"}]}}}
+    assert _thread_of(in_thread, None) == ("C1", "1.1")
     assert _thread_of({}, "C1") == ("C1", None)
 
 
