@@ -160,7 +160,8 @@ async def test_shared_recording_gets_received_then_one_scorecard_in_its_thread(
     event = file_shared(file.id, REP_USER)
     started = time.monotonic()
     first = send_event(base, event)
-    assert first.status_code == 200 and time.monotonic() - started < 3, first.text
+    ack_seconds = time.monotonic() - started
+    assert first.status_code == 200 and ack_seconds < 3, first.text
     for retry in (1, 2):  # Slack's retries of the same event
         again = send_event(base, event, retry=retry)
         assert again.status_code == 200 and again.json().get("duplicate") is True
@@ -179,7 +180,9 @@ async def test_shared_recording_gets_received_then_one_scorecard_in_its_thread(
     assert send_event(base, twin).json().get("duplicate") is True
 
     replies = wait_thread(fake_slack, CHANNEL, file.ts, lambda m: len(m) >= 1, timeout=3)
-    assert time.monotonic() - started < 3
+    received_seconds = time.monotonic() - started
+    assert received_seconds < 3
+    print(f"\nslack file event: ack {ack_seconds:.3f} s, 'received' {received_seconds:.3f} s")
     assert "Received *discovery.wav*" in replies[0]["text"]
 
     async def conversation_id() -> str:
@@ -240,7 +243,9 @@ async def test_analyze_answers_with_an_ephemeral_scorecard(services: Any, analys
     base = services.base_url
     started = time.monotonic()
     r = command(base, REP_USER, analysed)
-    assert r.status_code == 200 and time.monotonic() - started < 3
+    answered = time.monotonic() - started
+    assert r.status_code == 200 and answered < 3
+    print(f"\n/analyze <id>: ephemeral scorecard in {answered:.3f} s")
     body = r.json()
     assert body["response_type"] == "ephemeral"
     assert f"callstream:{analysed}:score" in json.dumps(body["blocks"])
