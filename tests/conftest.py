@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.fake_slack_app import SIGNING_SECRET
 from tests.support.stack import ingest_test_port, running_stack
 
 WEBHOOK_SECRET = "whsec-test-secret"
@@ -82,6 +83,7 @@ def services(stack: Any, fake_slack: Any) -> Iterator[Any]:
         "CALLSTREAM_SLACK_BOT_TOKEN": fake_slack.bot_token,
         "CALLSTREAM_SLACK_CHANNEL": "#sales-calls",
         "CALLSTREAM_SLACK_API_BASE_URL": fake_slack.api_url,
+        "CALLSTREAM_SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "CALLSTREAM_WEBHOOK_URL": fake_slack.receiver_url("crm"),
         "CALLSTREAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "CALLSTREAM_RETRY_BASE_SECONDS": "1.0",

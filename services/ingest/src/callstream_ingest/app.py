@@ -35,6 +35,7 @@ from callstream_ingest.read.analytics import analytics_router
 from callstream_ingest.read.api import read_router
 from callstream_ingest.read.opportunities import opportunities_router
 from callstream_ingest.settings import IngestSettings
+from callstream_ingest.slack import include_slack
 from callstream_ingest.state import IngestState
 from callstream_ingest.trackers.api import trackers_router
 from callstream_ingest.upload.api import upload_router
@@ -106,6 +107,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(trackers_router)
     app.include_router(metrics_router)
     app.include_router(asyncapi_router)
+    include_slack(app)
     install_console(app, settings)
     install_openapi(app)
     app.add_middleware(EdgeMiddleware, allowed_hosts=settings.allowed_hosts)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from callstream_common.settings import CommonSettings
 
 
@@ -41,3 +43,9 @@ class IngestSettings(CommonSettings):
     read_cache_timeout_seconds: float = 0.5
     """Longest wait on Redis per call before answering from PostgreSQL."""
     read_cache_breaker_cooldown_seconds: float = 2.0
+    slack_signing_secret: SecretStr | None = None
+    """The Slack app's signing secret; unset: ``/slack/*`` answers 503 ``slack_not_configured``."""
+    slack_bot_token: SecretStr | None = None
+    slack_api_base_url: str = "https://slack.com/api"
+    console_base_url: str | None = None
+    """Where scorecard buttons point; defaults to ``public_base_url``."""

@@ -192,6 +192,9 @@ class _SecretUrlFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = self._secrets  # replaced, never mutated: safe to read without the lock
+        if secrets and isinstance(record.msg, str):
+            for secret, replacement in secrets.items():
+                record.msg = record.msg.replace(secret, replacement)
         if not secrets or not isinstance(record.args, tuple):
             return True
         redacted: list[object] = []
@@ -216,6 +219,10 @@ _secret_urls = _SecretUrlFilter()
 logging.getLogger("httpx").addFilter(_secret_urls)
 
 
-def register_secret_url(url: str) -> None:
-    """Keep ``url`` out of httpx's request log (see ``_SecretUrlFilter``)."""
+def register_secret_url(url: str, *loggers: logging.Logger) -> None:
+    """Keep ``url`` out of httpx's request log and out of ``loggers`` (e.g. the one given to
+    slack-sdk's webhook client, which logs the URL it posts to)."""
     _secret_urls.register(url)
+    for log in loggers:
+        if _secret_urls not in log.filters:
+            log.addFilter(_secret_urls)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+from slack_sdk.models.blocks import Block
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
@@ -36,7 +37,9 @@ from callstream_common.db.models import (
 )
 from callstream_common.retry import PermanentError, RetryableError
 from callstream_common.runtime import Runtime
+from callstream_common.slack_blocks import SlackThread
 from callstream_notifier.alerts import AlertRule, AlertTriggered, evaluate_rules
+from callstream_notifier.call_facts_blocks import call_facts_blocks
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 from callstream_notifier.slack import (
     CallSummary,
@@ -127,18 +130,21 @@ class NotifierHandlers:
         alerts = evaluate_rules(rules, analysis)
         await self._record_alerts(conv.id, alerts)
 
-        message = build_slack_message(summary, analysis, links)
+        facts = call_facts_blocks(analysis, f"callstream:{conv.id}:facts")
+        sections = [block for b in facts if (block := Block.parse(b)) is not None]
+        message = build_slack_message(summary, analysis, links, extra_sections=sections)
         await self._deliver(conv.id, "log", "log", message, self._log_delivery(summary, analysis))
         if self.slack is not None:
             slack = self.slack
+            thread = _thread(slack, conv.slack_thread)
             scorecard = _with_metadata(slack, message, conv.id, "slack")
             await self._deliver(
                 conv.id,
                 "slack",
                 slack.mode,
                 scorecard,
-                lambda: _slack_send(slack, scorecard),
-                self._slack_lookup(slack, conv.id, "slack"),
+                lambda: _slack_send(slack, scorecard, thread),
+                self._slack_lookup(slack, conv.id, "slack", thread),
             )
             if alerts:
                 alert_message = _with_metadata(
@@ -247,19 +253,24 @@ class NotifierHandlers:
             )
 
     def _slack_lookup(
-        self, slack: SlackClient, conversation_id: uuid.UUID, channel: str
+        self,
+        slack: SlackClient,
+        conversation_id: uuid.UUID,
+        channel: str,
+        thread: SlackThread | None = None,
     ) -> Lookup | None:
-        """Search the Slack channel for this notification (bot token only: an incoming
-        webhook can neither carry metadata nor read history)."""
+        """Search the Slack channel (or the thread the call was shared in) for this
+        notification (bot token only: an incoming webhook can neither carry metadata nor
+        read history)."""
         if slack.mode != "bot":
             return None
 
         async def lookup(claimed_at: datetime) -> dict[str, Any] | None:
-            channel_id = await self._slack_channel_id(slack)
+            channel_id = thread.channel if thread else await self._slack_channel_id(slack)
             if channel_id is None:
                 return None
             return await _find_slack_message(
-                slack, channel_id, conversation_id, channel, claimed_at
+                slack, channel_id, conversation_id, channel, claimed_at, thread
             )
 
         return lookup
@@ -274,7 +285,8 @@ class NotifierHandlers:
                     text(
                         "SELECT response->>'channel' FROM notifications "
                         "WHERE channel IN ('slack', 'slack-alert') AND status = 'sent' "
-                        "AND response->>'channel' IS NOT NULL ORDER BY sent_at DESC LIMIT 1"
+                        "AND response->>'channel' IS NOT NULL AND response->>'thread_ts' IS NULL "
+                        "ORDER BY sent_at DESC LIMIT 1"
                     )
                 )
             ).scalar_one_or_none()
@@ -317,14 +329,29 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-async def _slack_send(slack: SlackClient, message: dict[str, Any]) -> dict[str, Any]:
+def _thread(slack: SlackClient, stored: dict[str, Any] | None) -> SlackThread | None:
+    """The Slack thread the recording was shared in (bot mode: a webhook cannot reply)."""
+    if stored is None or slack.mode != "bot":
+        return None
+    return SlackThread.model_validate(stored)
+
+
+async def _slack_send(
+    slack: SlackClient, message: dict[str, Any], thread: SlackThread | None = None
+) -> dict[str, Any]:
     try:
-        delivery = await slack.post_message(message)
+        if thread is None:
+            delivery = await slack.post_message(message)
+        else:
+            delivery = await slack.post_message(
+                message, channel=thread.channel, thread_ts=thread.thread_ts
+            )
     except PermanentDeliveryError as exc:
         raise PermanentError(str(exc)) from exc
     except RetryableDeliveryError as exc:
         raise RetryableError(str(exc), getattr(exc, "retry_after", None)) from exc
-    return {"channel": delivery.channel, "ts": delivery.ts, "attempts": delivery.attempts}
+    response = {"channel": delivery.channel, "ts": delivery.ts, "attempts": delivery.attempts}
+    return response if thread is None else {**response, "thread_ts": thread.thread_ts}
 
 
 def _with_metadata(
@@ -346,6 +373,7 @@ async def _find_slack_message(
     conversation_id: uuid.UUID,
     channel: str,
     claimed_at: datetime,
+    thread: SlackThread | None = None,
 ) -> dict[str, Any] | None:
     """The posted message of this notification, found by its metadata, as a delivery
     response; None when it is not there (or the history cannot be read)."""
@@ -360,11 +388,16 @@ async def _find_slack_message(
         )
 
     found = await slack.find_message(
-        channel_id, claimed_at.timestamp() - HISTORY_MARGIN_SECONDS, ours, HISTORY_PAGES
+        channel_id,
+        claimed_at.timestamp() - HISTORY_MARGIN_SECONDS,
+        ours,
+        HISTORY_PAGES,
+        thread_ts=thread.thread_ts if thread else None,
     )
     if found is None:
         return None
-    return {"channel": channel_id, "ts": found.get("ts"), "recovered": True}
+    response = {"channel": channel_id, "ts": found.get("ts"), "recovered": True}
+    return response if thread is None else {**response, "thread_ts": thread.thread_ts}
 
 
 async def _webhook_send(

@@ -126,6 +126,9 @@ class Conversation(SQLModel, table=True):
     duration_seconds: float | None = None
     trace_id: str | None = Field(default=None, max_length=32)
     analysis_summary: dict[str, Any] | None = _json()
+    slack_thread: dict[str, Any] | None = _json()
+    """``{"channel", "thread_ts"}`` of the Slack message the recording was shared in: the
+    notifier posts the scorecard as a reply there."""
     timings: dict[str, Any] | None = _json()
     created_by: uuid.UUID | None = None
     created_at: datetime = _ts()
@@ -246,6 +249,8 @@ class AlertRow(SQLModel, table=True):
     message: str
     severity: str = Field(max_length=16)
     created_at: datetime = _ts()
+    acknowledged_at: datetime | None = _ts(nullable=True, default=False)
+    acknowledged_by: str | None = Field(default=None, max_length=64)
 
 
 class ProcessedMessage(SQLModel, table=True):
