@@ -165,13 +165,15 @@ def test_a_call_missing_dimensions_names_them_as_gaps(
 
     audio = synthesize(
         [
-            ("en-us", "Hi, thanks for joining. How is the weather over there?"),
+            # Two clearly different voices, as on a real call: diarization of a mono
+            # recording tells them apart and only the prospect's words count as evidence.
+            ("en-us+m3", "Hi, thanks for joining. How is the weather over there?"),
             (
-                "en-gb",
+                "en-gb+f3",
                 "It is sunny. Our team wastes hours every week fixing broken spreadsheets "
                 "by hand, it is a real problem.",
             ),
-            ("en-us", "Sounds painful. Let us talk again next month."),
+            ("en-us+m3", "Sounds painful. Let us talk again next month."),
         ],
         tmp_path / "short.wav",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from slack_sdk.models.blocks import Block
+
 from callstream_common.contracts import (
     CallStats,
     Monologue,
@@ -54,7 +56,9 @@ def test_stats_and_trackers_appear_in_the_scorecard(
     analysis = make_analysis(
         stats=STATS, trackers=[hit("Pricing", 130), hit("Competitors", 65), hit("Pricing", 400)]
     )
-    payload = build_slack_message(call, analysis, links)  # validates Block Kit limits
+    facts = call_facts_blocks(analysis, f"callstream:{call.conversation_id}:facts")
+    sections = [block for b in facts if (block := Block.parse(b)) is not None]
+    payload = build_slack_message(call, analysis, links, extra_sections=sections)
     text = "\n".join(
         b["text"]["text"]
         for b in payload["blocks"]

@@ -59,7 +59,13 @@ async def show(
     return tracker.model_dump(mode="json")
 
 
-@trackers_router.put("/{name}")
+@trackers_router.put(
+    "/{name}",
+    responses={
+        200: {"description": "the tracker was replaced"},
+        201: {"description": "the tracker was created"},
+    },
+)
 async def put(
     name: TrackerName,
     body: TrackerBody,
