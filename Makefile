@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 RUN := $(UV) run --frozen --no-sync
 PY_SOURCES := libs services tests bench eval
 
-.PHONY: up down clean status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction bench-transcription bench-analysis bench-read eval
+.PHONY: up down clean status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction bench-transcription bench-analysis bench-read eval bench-metrics
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -61,6 +61,9 @@ bench-transcription: bootstrap
 
 bench-analysis: bootstrap
 	$(RUN) python -m bench.analysis $(BENCH_ARGS)
+
+bench-metrics: bootstrap
+	$(RUN) python -m bench.metrics $(BENCH_ARGS)
 
 bench-read: bootstrap
 	$(RUN) python -m bench.read_api $(BENCH_ARGS)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from callstream_cli import alerts, dev, ops, org
+from callstream_cli import alerts, asyncapi, dev, lag, ops, org
 from callstream_cli.stack.cli import app as stack_app
 
 app = typer.Typer(help="callstream developer and operator commands.", no_args_is_help=True)
@@ -23,6 +23,8 @@ dev.register(app)
 alerts.register(app, dev.database_url)
 org.register(app, dev.database_url, dev.redis_url)
 ops.register(app)
+lag.register(app)
+asyncapi.register(app)
 dev.register_remote(app)
 
 if __name__ == "__main__":

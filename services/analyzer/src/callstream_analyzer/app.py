@@ -40,4 +40,4 @@ def create_app(settings: AnalyzerSettings | None = None) -> FastStream:
         ReanalysisRequested,
         ReanalysisHandler(runtime, analyzer).on_requested,
     )
-    return FastStream(runtime.broker, on_shutdown=[runtime.engine.dispose])
+    return runtime.application(on_shutdown=[runtime.engine.dispose])
