@@ -3,8 +3,9 @@
 Redis is an accelerator, never a dependency: every call has a small timeout, a failure
 counts towards a circuit breaker, and while the breaker is open reads go straight to
 PostgreSQL without waiting on Redis at all. Invalidations that could not reach Redis are
-not lost: the breaker's recovery (and every start of the process) moves to a new *epoch*,
-part of every key, so entries written before are never read again.
+not lost: the next successful call (and every start of the process) moves to a new
+*epoch*, part of every key, so entries written before are never read again. A recovery
+without a missed invalidation keeps the cache (a slow moment is not a reason to drop it).
 """
 
 from __future__ import annotations
@@ -114,9 +115,12 @@ class ReadCache:
         except (RedisError, OSError, TimeoutError):
             self.breaker.failed()
             raise
-        if self.breaker.succeeded() or self._missed_invalidation:
-            log.info("read cache: Redis is back, moving to a new epoch")
+        recovered = self.breaker.succeeded()
+        if self._missed_invalidation:
+            log.info("read cache: an invalidation was missed, moving to a new epoch")
             await self._new_epoch()
+        elif recovered:
+            log.info("read cache: Redis answers again")
         return result
 
     async def get_or_compute(
@@ -182,8 +186,8 @@ class ReadCache:
         if not keys:
             return
         try:
-            if not self.breaker.allow():
-                raise ConnectionError("read cache circuit is open")
+            # Tried even while the breaker is open (readers do not wait on this): only an
+            # invalidation that really failed forces the next epoch.
             pipe = self.redis.pipeline(transaction=False)
             for k in keys:
                 pipe.incr(k)
