@@ -24,8 +24,8 @@ pytestmark = pytest.mark.stack
 CASES: list[tuple[dict[str, Any], str]] = [
     ({}, "ix_conversations_created_id"),
     ({"status": "failed"}, "ix_conversations_status_created"),
-    ({"rep_id": "rep-a"}, "ix_conversations_rep_created"),
-    ({"team_id": "team-east"}, "ix_conversations_rep_created"),
+    ({"rep_id": "rep-a"}, "ix_conversations_rep_"),
+    ({"team_id": "team-east"}, "ix_conversations_rep_"),
     ({"opportunity_id": str(uuid.UUID(int=1))}, "ix_conversations_opportunity_created"),
     ({"qualification_status": "Strong"}, "ix_conversations_qualification_created"),
     ({"min_score": 4.0}, "ix_conversations_score"),

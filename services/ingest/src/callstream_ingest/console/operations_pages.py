@@ -124,6 +124,10 @@ async def replay(
     except ApiError as exc:
         if exc.status in (403, 409):
             return _dead_letter(request, who, entry, exc.message, exc.status)
+        if exc.status in (413, 422):
+            # The edit was refused before anything changed: the same page again, with the
+            # reason next to the payload so the operator can correct it.
+            return _dead_letter(request, who, entry, f"Not replayed: {exc.message}", 200)
         raise
     return back_to(f"/console/operations?notice=replayed+{entry_id}")
 
