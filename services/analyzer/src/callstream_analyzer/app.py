@@ -26,7 +26,7 @@ def create_app(settings: AnalyzerSettings | None = None) -> FastStream:
             model=settings.analyzer_model,
         )
     )
-    handlers = AnalyzerHandlers(runtime, analyzer)
+    handlers = AnalyzerHandlers(runtime.unit_of_work, analyzer)
     runtime.consume(
         topics.CALLS_TRANSCRIBED,
         CallTranscribed,

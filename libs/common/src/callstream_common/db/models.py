@@ -180,17 +180,6 @@ class AlertRow(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
-class ProcessedMessage(SQLModel, table=True):
-    """The ledger of handled events per consumer group, written in the same transaction
-    as the stage's effects: a redelivery finds its ``event_id`` here and does nothing."""
-
-    __tablename__ = "processed_messages"
-
-    consumer_group: str = Field(primary_key=True, max_length=128)
-    event_id: uuid.UUID = Field(primary_key=True)
-    processed_at: datetime = _ts()
-
-
 class DlqEntry(SQLModel, table=True):
     __tablename__ = "dlq_entries"
     __table_args__ = (

@@ -1,70 +1,31 @@
 """Operators' endpoints: the dead-letter queue (list, show, replay, discard, status) and
 job status (counts by status, recent failures, average time per stage).
 
-Reading needs a manager or admin; replaying and discarding need an admin. A replay sends
-the dead record back to its original topic with the retry bookkeeping removed (attempts
-start over), optionally with an edited payload, and reopens a conversation the failure
-had closed, so the stage processes it instead of skipping a finished call.
+Reading needs a manager or admin; replaying and discarding need an admin. Reads go
+through :mod:`.views`, resolutions through :mod:`.service`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import text
 
-from callstream_common.db.models import DlqEntry, Role
-from callstream_common.dlq import replay_headers
+from callstream_common.db.models import Role
 from callstream_ingest.auth import Principal
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
+from callstream_ingest.ops import service, views
 
 ops_router = APIRouter(prefix="/v1/ops", tags=["ops"])
-
-STAGE_OF_SERVICE = {
-    "transcriber": "transcription",
-    "analyzer": "analysis",
-    "notifier": "notification",
-    "compactor": "compaction",
-}
 
 
 def require(who: Principal, *roles: Role) -> None:
     if who.role not in roles:
         raise ApiError(403, "forbidden", f"this needs the role {' or '.join(r for r in roles)}")
-
-
-def entry_view(e: DlqEntry, full: bool = False) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": str(e.id),
-        "stage": e.service,
-        "consumer_group": e.consumer_group,
-        "original_topic": e.original_topic,
-        "original_partition": e.original_partition,
-        "original_offset": e.original_offset,
-        "error_class": e.error_class,
-        "error_message": e.error_message,
-        "attempts": e.attempts,
-        "conversation_id": str(e.conversation_id) if e.conversation_id else None,
-        "trace_id": e.trace_id,
-        "status": e.status,
-        "created_at": e.created_at.isoformat(),
-        "resolved_at": e.resolved_at.isoformat() if e.resolved_at else None,
-    }
-    if full:
-        try:
-            view["payload"] = json.loads(e.value)
-        except ValueError:
-            view["payload_raw"] = e.value.decode("utf-8", "replace")
-        view["headers"] = e.headers
-        view["stack_trace"] = e.stack_trace
-    return view
 
 
 @ops_router.get("/dlq")
@@ -79,28 +40,15 @@ async def list_dlq(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     require(who, Role.ADMIN, Role.MANAGER)
-    clauses, params = ["true"], {"limit": limit}
-    for name, value, sql in (
-        ("stage", stage, "service = :stage"),
-        ("error_class", error_class, "error_class LIKE '%' || :error_class"),
-        ("status", status, "status = :status"),
-        ("since", since, "created_at >= :since"),
-        ("until", until, "created_at < :until"),
-    ):
-        if value is not None:
-            clauses.append(sql)
-            params[name] = value  # type: ignore[assignment]
-    async with state(request).sessions() as session:
-        rows = (
-            await session.execute(
-                text(
-                    f"SELECT * FROM dlq_entries WHERE {' AND '.join(clauses)} "  # noqa: S608 - fixed clauses, bound values
-                    "ORDER BY created_at DESC LIMIT :limit"
-                ),
-                params,
-            )
-        ).mappings()
-        entries = [entry_view(DlqEntry.model_validate(dict(r))) for r in rows]
+    entries = await views.dead_letters(
+        state(request).sessions,
+        stage=stage,
+        error_class=error_class,
+        status=status,
+        since=since,
+        until=until,
+        limit=limit,
+    )
     return {"entries": entries, "count": len(entries)}
 
 
@@ -109,40 +57,7 @@ async def dlq_status(
     request: Request, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     require(who, Role.ADMIN, Role.MANAGER)
-    async with state(request).sessions() as session:
-        by_stage = (
-            await session.execute(
-                text("SELECT service, count(*) FROM dlq_entries WHERE status='new' GROUP BY 1")
-            )
-        ).all()
-        by_error = (
-            await session.execute(
-                text("SELECT error_class, count(*) FROM dlq_entries WHERE status='new' GROUP BY 1")
-            )
-        ).all()
-        totals = (
-            await session.execute(text("SELECT status, count(*) FROM dlq_entries GROUP BY 1"))
-        ).all()
-        oldest = (
-            await session.execute(
-                text("SELECT min(created_at) FROM dlq_entries WHERE status = 'new'")
-            )
-        ).scalar_one()
-    return {
-        "open": sum(n for _, n in by_stage),
-        "by_stage": {s: n for s, n in by_stage},
-        "by_error": {e: n for e, n in by_error},
-        "by_status": {s: n for s, n in totals},
-        "oldest_open_entry_at": oldest.isoformat() if oldest else None,
-    }
-
-
-async def load_entry(request: Request, entry_id: uuid.UUID) -> DlqEntry:
-    async with state(request).sessions() as session:
-        entry = await session.get(DlqEntry, entry_id)
-    if entry is None:
-        raise ApiError(404, "not_found", f"DLQ entry {entry_id} not found")
-    return entry
+    return await views.dead_letter_status(state(request).sessions)
 
 
 @ops_router.get("/dlq/{entry_id}")
@@ -150,7 +65,10 @@ async def show_dlq(
     request: Request, entry_id: uuid.UUID, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     require(who, Role.ADMIN, Role.MANAGER)
-    return entry_view(await load_entry(request, entry_id), full=True)
+    entry = await views.dead_letter(state(request).sessions, entry_id)
+    if entry is None:
+        raise ApiError(404, "not_found", f"DLQ entry {entry_id} not found")
+    return entry
 
 
 class ReplayRequest(BaseModel):
@@ -158,6 +76,14 @@ class ReplayRequest(BaseModel):
 
     payload: dict[str, Any] | None = None
     """An edited event body to send instead of the dead one."""
+
+
+def _resolution_error(exc: Exception) -> ApiError:
+    if isinstance(exc, service.EntryNotFound):
+        return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, service.AlreadyResolved):
+        return ApiError(409, "already_resolved", str(exc))
+    return ApiError(503, "kafka_unavailable", str(exc))
 
 
 @ops_router.post("/dlq/{entry_id}/replay", status_code=202)
@@ -168,60 +94,12 @@ async def replay_dlq(
     body: ReplayRequest | None = None,
 ) -> dict[str, Any]:
     require(who, Role.ADMIN)
-    st = state(request)
-    entry = await load_entry(request, entry_id)
-    if entry.status != "new":
-        raise ApiError(409, "already_resolved", f"the entry was already {entry.status}")
-    value = json.dumps(body.payload).encode() if body and body.payload else entry.value
-    conversation = entry.conversation_id
-    async with st.sessions() as session, session.begin():
-        claimed = (
-            await session.execute(
-                text(
-                    "UPDATE dlq_entries SET status = 'replayed', resolved_at = now() "
-                    "WHERE id = :id AND status = 'new' RETURNING id"
-                ),
-                {"id": entry_id},
-            )
-        ).first()
-        if claimed is None:
-            raise ApiError(409, "already_resolved", "the entry was resolved meanwhile")
-        reopened = False
-        if conversation is not None:
-            reopened = (
-                await session.execute(
-                    text(
-                        "UPDATE conversations SET status = 'processing', failure_reason = NULL, "
-                        "failure_stage = NULL, completed_at = NULL, updated_at = now() "
-                        "WHERE id = :id AND status = 'failed' RETURNING id"
-                    ),
-                    {"id": conversation},
-                )
-            ).first() is not None
-    # Committed before publishing: the stage must find the call reopened, never `failed`.
     try:
-        await asyncio.wait_for(
-            st.broker.publish(
-                value, entry.original_topic, key=entry.key, headers=replay_headers(entry.headers)
-            ),
-            st.settings.kafka_publish_timeout_seconds,
+        entry = await service.replay(
+            state(request).unit_of_work, entry_id, body.payload if body else None
         )
-    except Exception as exc:
-        async with st.sessions() as session, session.begin():
-            await session.execute(
-                text("UPDATE dlq_entries SET status = 'new', resolved_at = NULL WHERE id = :id"),
-                {"id": entry_id},
-            )
-            if reopened:
-                await session.execute(
-                    text(
-                        "UPDATE conversations SET status = 'failed', failure_reason = :r, "
-                        "failure_stage = :s, completed_at = now() WHERE id = :id "
-                        "AND status = 'processing'"
-                    ),
-                    {"id": conversation, "r": entry.error_message, "s": entry.service},
-                )
-        raise ApiError(503, "kafka_unavailable", "the replay was not published") from exc
+    except (service.EntryNotFound, service.AlreadyResolved, service.ReplayNotPublished) as exc:
+        raise _resolution_error(exc) from exc
     return {"id": str(entry_id), "status": "replayed", "topic": entry.original_topic}
 
 
@@ -230,19 +108,10 @@ async def discard_dlq(
     request: Request, entry_id: uuid.UUID, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     require(who, Role.ADMIN)
-    await load_entry(request, entry_id)
-    async with state(request).sessions() as session, session.begin():
-        done = (
-            await session.execute(
-                text(
-                    "UPDATE dlq_entries SET status = 'discarded', resolved_at = now() "
-                    "WHERE id = :id AND status = 'new' RETURNING id"
-                ),
-                {"id": entry_id},
-            )
-        ).first()
-    if done is None:
-        raise ApiError(409, "already_resolved", "the entry was already resolved")
+    try:
+        await service.discard(state(request).unit_of_work, entry_id)
+    except (service.EntryNotFound, service.AlreadyResolved) as exc:
+        raise _resolution_error(exc) from exc
     return {"id": str(entry_id), "status": "discarded"}
 
 
@@ -252,44 +121,4 @@ async def jobs_status(
 ) -> dict[str, Any]:
     """What the old job queue answered: counts by status, recent failures, mean times."""
     require(who, Role.ADMIN, Role.MANAGER)
-    async with state(request).sessions() as session:
-        counts = (
-            await session.execute(text("SELECT status, count(*) FROM conversations GROUP BY 1"))
-        ).all()
-        failures = (
-            await session.execute(
-                text(
-                    "SELECT id, failure_stage, failure_reason, updated_at FROM conversations "
-                    "WHERE status = 'failed' ORDER BY updated_at DESC LIMIT 20"
-                )
-            )
-        ).all()
-        stages = (
-            await session.execute(
-                text(
-                    "SELECT key AS stage, avg((value->>'seconds')::float) AS mean, "
-                    "percentile_cont(0.95) WITHIN GROUP (ORDER BY (value->>'seconds')::float) "
-                    "AS p95, count(*) AS n FROM conversations, jsonb_each(timings) "
-                    "WHERE value ? 'seconds' GROUP BY key"
-                )
-            )
-        ).all()
-        end_to_end = (
-            await session.execute(
-                text(
-                    "SELECT avg(extract(epoch FROM completed_at - created_at)) FROM conversations "
-                    "WHERE status = 'completed'"
-                )
-            )
-        ).scalar_one()
-    return {
-        "counts": {s: n for s, n in counts},
-        "recent_failures": [
-            {"id": str(i), "stage": st, "reason": r, "at": at.isoformat()}
-            for i, st, r, at in failures
-        ],
-        "stage_seconds": {
-            s: {"mean": round(m, 3), "p95": round(p, 3), "count": n} for s, m, p, n in stages
-        },
-        "mean_end_to_end_seconds": round(float(end_to_end), 3) if end_to_end else None,
-    }
+    return await views.jobs_status(state(request).sessions)

@@ -3,45 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
-from sqlalchemy import select
-from sqlmodel import col
 
-from callstream_common.db.models import Conversation, MeddicAnalysisRow, TranscriptRow
-from callstream_ingest.auth import Principal, can_see
+from callstream_ingest.auth import Principal
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
+from callstream_ingest.read.views import ConversationView, conversation_view
 
 read_router = APIRouter()
-
-
-class ConversationView(BaseModel):
-    id: uuid.UUID
-    status: str
-    failure_reason: str | None
-    failure_stage: str | None
-    opportunity_name: str
-    company_name: str | None
-    rep_id: str
-    title: str | None
-    conversation_date: date | None
-    content_type: str
-    size_bytes: int
-    sha256: str
-    priority: int
-    duration_seconds: float | None
-    trace_id: str | None
-    trace_url: str | None
-    timings: dict[str, Any]
-    summary: dict[str, Any] | None
-    transcript: dict[str, Any] | None
-    analysis: dict[str, Any] | None
-    created_at: datetime
-    completed_at: datetime | None
 
 
 @read_router.get("/v1/conversations/{conversation_id}", name="get_conversation")
@@ -51,68 +22,7 @@ async def get_conversation(
     who: Annotated[Principal, Depends(principal)],
 ) -> ConversationView:
     st = state(request)
-    async with st.sessions() as session:
-        conv = await session.get(Conversation, conversation_id)
-        if conv is None or not await can_see(session, who, conv):
-            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
-        transcript = (
-            await session.execute(
-                select(TranscriptRow).where(TranscriptRow.conversation_id == conversation_id)  # type: ignore[arg-type]
-            )
-        ).scalar_one_or_none()
-        analysis = (
-            await session.execute(
-                select(MeddicAnalysisRow).where(
-                    col(MeddicAnalysisRow.conversation_id) == conversation_id
-                )
-            )
-        ).scalar_one_or_none()
-    trace_url = (
-        f"{st.settings.tracing_ui_url.rstrip('/')}/traces/{conv.trace_id}"
-        if conv.trace_id
-        else None
-    )
-    return ConversationView(
-        id=conv.id,
-        status=conv.status,
-        failure_reason=conv.failure_reason,
-        failure_stage=conv.failure_stage,
-        opportunity_name=conv.opportunity_name,
-        company_name=conv.company_name,
-        rep_id=conv.rep_id,
-        title=conv.title,
-        conversation_date=conv.conversation_date,
-        content_type=conv.content_type,
-        size_bytes=conv.size_bytes,
-        sha256=conv.sha256,
-        priority=conv.priority,
-        duration_seconds=conv.duration_seconds,
-        trace_id=conv.trace_id,
-        trace_url=trace_url,
-        timings=conv.timings or {},
-        summary=conv.analysis_summary,
-        transcript=None
-        if transcript is None
-        else {
-            "language": transcript.language,
-            "duration_seconds": transcript.duration_seconds,
-            "text": transcript.text,
-            "segments": transcript.segments,
-            "provider": transcript.provider,
-            "model": transcript.model,
-        },
-        analysis=None
-        if analysis is None
-        else {
-            "overall_score": analysis.overall_score,
-            "qualification_status": analysis.qualification_status,
-            "dimensions": analysis.dimensions,
-            "key_findings": analysis.key_findings,
-            "next_steps": analysis.next_steps,
-            "risks": analysis.risks,
-            "provider": analysis.provider,
-            "model": analysis.model,
-        },
-        created_at=conv.created_at,
-        completed_at=conv.completed_at,
-    )
+    view = await conversation_view(st.sessions, conversation_id, who, st.settings.tracing_ui_url)
+    if view is None:
+        raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
+    return view

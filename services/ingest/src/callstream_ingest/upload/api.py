@@ -5,69 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.exc import IntegrityError
 
-from callstream_common.contracts import CallUploaded, ConversationMetadata
-from callstream_common.db.models import Conversation, ConversationStatus, Role
+from callstream_common.db.models import Conversation
 from callstream_common.telemetry import current_trace_id
 from callstream_ingest.auth import Principal
 from callstream_ingest.bodies import UploadBody, read_multipart, read_raw, too_large
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
+from callstream_ingest.upload.metadata import REQUIRED_FIELDS, parse_metadata
+from callstream_ingest.upload.service import Recording, new_call, previous_upload, register_call
 from callstream_ingest.upload.sniff import sniff_audio
 
 log = logging.getLogger(__name__)
 upload_router = APIRouter()
-
-
-class UploadMetadata(BaseModel):
-    """Form fields (multipart) or query parameters (raw body) describing the call."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)]
-    company_name: Annotated[str, Field(max_length=300)] | None = None
-    rep_id: Annotated[str, Field(min_length=1, max_length=128)]
-    title: Annotated[str, Field(max_length=300)] | None = None
-    conversation_date: date | None = None
-    priority: Annotated[int, Field(ge=0, le=10)] = 5
-    not_before: datetime | None = None
-    max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
-
-
-REQUIRED_FIELDS = ("opportunity_name", "rep_id")
-
-
-def parse_metadata(fields: dict[str, str], who: Principal) -> UploadMetadata:
-    data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
-    if "rep_id" not in data and who.rep_id:
-        data["rep_id"] = who.rep_id
-    missing = [f for f in REQUIRED_FIELDS if f not in data]
-    if missing:
-        raise ApiError(
-            422,
-            "missing_metadata",
-            f"missing required metadata: {', '.join(missing)}",
-            {"missing": missing},
-        )
-    try:
-        meta = UploadMetadata.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        raise ApiError(
-            422, "invalid_metadata", "the metadata is not valid", {"problems": problems}
-        ) from exc
-    if who.role == Role.USER and meta.rep_id != who.rep_id:
-        raise ApiError(403, "forbidden", "a user may upload only their own calls")
-    return meta
 
 
 def conversation_urls(request: Request, conversation_id: uuid.UUID) -> str:
@@ -97,7 +52,7 @@ async def upload_conversation(
     st = state(request)
     limit = st.settings.max_upload_bytes
     if idempotency_key:
-        existing = await st.find_by_idempotency_key(idempotency_key)
+        existing = await previous_upload(st.unit_of_work, idempotency_key)
         if existing is not None:
             return accepted(request, existing, replayed=True)
 
@@ -138,63 +93,27 @@ async def upload_conversation(
         parse_metadata(early, who)
 
     conv_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    key = f"recordings/{now:%Y/%m/%d}/{conv_id}.{fmt.extension}"
+    started = datetime.now(UTC)
+    key = f"recordings/{started:%Y/%m/%d}/{conv_id}.{fmt.extension}"
     stored = await st.store.put_stream(key, body.rest, fmt.content_type, first=body.head)
     try:
         meta = parse_metadata(dict(request.query_params) | body.fields, who)
-        conv = Conversation(
-            id=conv_id,
+        recording = Recording(key, fmt.content_type, stored.size, stored.sha256, body.filename)
+        conv, event = new_call(
+            conv_id,
+            meta,
+            recording,
             idempotency_key=idempotency_key,
-            status=ConversationStatus.PENDING,
-            opportunity_name=meta.opportunity_name,
-            company_name=meta.company_name,
-            rep_id=meta.rep_id,
-            title=meta.title,
-            conversation_date=meta.conversation_date,
-            object_key=key,
-            content_type=fmt.content_type,
-            size_bytes=stored.size,
-            sha256=stored.sha256,
-            filename=body.filename,
-            priority=meta.priority,
-            trace_id=current_trace_id(),
             created_by=who.credential_id,
-            timings={
-                "upload": {
-                    "started_at": now.isoformat(),
-                    "finished_at": datetime.now(UTC).isoformat(),
-                    "seconds": round((datetime.now(UTC) - now).total_seconds(), 3),
-                }
-            },
+            trace_id=current_trace_id(),
+            started=started,
         )
-        event = CallUploaded(
-            conversation_id=conv_id,
-            object_key=key,
-            content_type=fmt.content_type,
-            size_bytes=stored.size,
-            sha256=stored.sha256,
-            filename=body.filename,
-            metadata=ConversationMetadata(
-                opportunity_name=meta.opportunity_name,
-                company_name=meta.company_name,
-                rep_id=meta.rep_id,
-                title=meta.title,
-                conversation_date=meta.conversation_date,
-            ),
-            priority=meta.priority,
-            not_before=meta.not_before,
-            max_attempts=meta.max_attempts,
-        )
-        await st.save_and_publish(conv, event)
-    except IntegrityError:
-        await asyncio.to_thread(st.store.remove, key)
-        existing = await st.find_by_idempotency_key(idempotency_key or "")
-        if existing is None:
-            raise
-        return accepted(request, existing, replayed=True)
+        conv, replayed = await register_call(st.unit_of_work, conv, event)
     except BaseException:
         await asyncio.to_thread(st.store.remove, key)
         raise
+    if replayed:
+        await asyncio.to_thread(st.store.remove, key)
+        return accepted(request, conv, replayed=True)
     log.info("accepted conversation %s (%d bytes, %s)", conv_id, stored.size, fmt.name)
     return accepted(request, conv)
