@@ -22,10 +22,9 @@ from typing import Any
 from callstream_common.contracts import CallAnalyzed, MeddicAnalysis
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import ConversationStatus
-from callstream_common.retry import PermanentError, RetryableError
+from callstream_common.retry import PermanentError
 from callstream_notifier.alerts import evaluate_rules
 from callstream_notifier.deliveries import DeliveryLog
-from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 from callstream_notifier.slack import (
     CallSummary,
     ConversationLinks,
@@ -205,12 +204,7 @@ class NotifierHandlers:
 
 
 async def _slack_send(slack: SlackClient, message: dict[str, Any]) -> dict[str, Any]:
-    try:
-        delivery = await slack.post_message(message)
-    except PermanentDeliveryError as exc:
-        raise PermanentError(str(exc)) from exc
-    except RetryableDeliveryError as exc:
-        raise RetryableError(str(exc), getattr(exc, "retry_after", None)) from exc
+    delivery = await slack.post_message(message)
     return {"channel": delivery.channel, "ts": delivery.ts, "attempts": delivery.attempts}
 
 
@@ -257,10 +251,5 @@ async def _find_slack_message(
 async def _webhook_send(
     client: WebhookClient, target: WebhookTarget, body: dict[str, Any], event_id: uuid.UUID
 ) -> dict[str, Any]:
-    try:
-        delivery = await client.send(target, body, event_id=event_id)
-    except PermanentDeliveryError as exc:
-        raise PermanentError(str(exc)) from exc
-    except RetryableDeliveryError as exc:
-        raise RetryableError(str(exc), getattr(exc, "retry_after", None)) from exc
+    delivery = await client.send(target, body, event_id=event_id)
     return {"status_code": delivery.status_code, "attempts": delivery.attempts}
