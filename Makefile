@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 RUN := $(UV) run --frozen --no-sync
 PY_SOURCES := libs services tests bench eval
 
-.PHONY: up down status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction bench-transcription bench-analysis eval
+.PHONY: up down clean status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction bench-transcription bench-analysis eval
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -18,6 +18,11 @@ up: bootstrap
 
 down:
 	$(RUN) callstream down
+
+# Stop everything and delete the stack's data (its folder and its PostgreSQL folder).
+clean:
+	$(RUN) callstream down
+	$(RUN) callstream stack clean
 
 status:
 	$(RUN) callstream stack status

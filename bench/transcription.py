@@ -163,7 +163,7 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
             "segments": 0,
             "text": "",
         }
-    from callstream_transcriber.transcription import build_transcriber
+    from callstream_transcriber.factory import build_transcriber
 
     began = time.perf_counter()
     transcriber = build_transcriber(

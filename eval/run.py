@@ -515,7 +515,7 @@ def transcribe_calls(
 ) -> Iterator[AsrResult]:
     """Whisper transcripts of the calls, from the cache when the same audio was transcribed
     with the same settings before (the model is loaded only if something is missing)."""
-    from callstream_transcriber.transcription import BUILTIN_MODEL, WhisperTranscriber
+    from callstream_transcriber.whisper import BUILTIN_MODEL, WhisperTranscriber
 
     settings = {"model": BUILTIN_MODEL, "beam_size": beam_size, "chunk_seconds": chunk_seconds}
     transcriber: WhisperTranscriber | None = None

@@ -35,6 +35,7 @@ from callstream_cli.stack import (
     StackError,
     StackSettings,
     TopicSpec,
+    clean_async,
     down_async,
     start_components,
     status_async,
@@ -71,10 +72,15 @@ def _settings(stack_dir: Path) -> StackSettings:
 
 
 def _temp_stack_dir() -> Path:
-    # Not pytest's tmp_path: its parent is mode 0700, which the postgres user cannot traverse.
-    path = Path(tempfile.mkdtemp(prefix="callstream-stack-test-"))
-    path.chmod(0o755)
-    return path
+    """A folder as private as root's home or mktemp's: mode 0700, not traversable by others.
+
+    PostgreSQL runs as the ``postgres`` user, so this proves the stack keeps its data where
+    that user can reach it without changing the permissions of the user's folders.
+    """
+    path = Path(tempfile.mkdtemp(prefix="callstream-stack-test-")) / "checkout" / ".local"
+    path.mkdir(parents=True)
+    path.parent.parent.chmod(0o700)
+    return path / "stack"
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +92,8 @@ async def local_stack() -> AsyncIterator[tuple[StackSettings, StackEndpoints]]:
         endpoints = await up_async(settings, TOPICS)
         yield settings, endpoints
     finally:
-        await down_async(settings)
-        shutil.rmtree(stack_dir, ignore_errors=True)
+        await clean_async(settings)
+        shutil.rmtree(stack_dir.parent.parent.parent, ignore_errors=True)
 
 
 async def test_kafka_has_the_topics_and_carries_a_message(
@@ -144,6 +150,43 @@ async def test_postgres_accepts_the_application_login(
 
     with pytest.raises(asyncpg.InvalidPasswordError):
         await asyncpg.connect(dsn.replace(settings.postgres_password.get_secret_value(), "wrong"))
+
+
+async def test_postgres_of_a_checkout_in_a_private_folder_lives_in_the_system_folder(
+    local_stack: tuple[StackSettings, StackEndpoints],
+) -> None:
+    """The checkout's folder stays 0700; the server's data sits in a folder keyed by it."""
+    settings, _ = local_stack
+    private = settings.stack_dir.parent.parent.parent
+    assert private.stat().st_mode & 0o777 == 0o700
+    system = settings.system_state_dir()
+    assert system.parent == settings.postgres_state_root
+    assert (system / "postgres" / "data" / "PG_VERSION").is_file()
+    assert (system / "OWNER").read_text().strip() == str(settings.stack_dir.resolve())
+    other = settings.model_copy(update={"stack_dir": settings.stack_dir.parent / "other"})
+    assert other.system_state_dir() != system
+
+
+async def test_a_failed_start_stops_what_it_started() -> None:
+    """Redis cannot start (no such binary): the PostgreSQL this call started is stopped again."""
+    stack_dir = _temp_stack_dir()
+    settings = _settings(stack_dir).model_copy(
+        update={
+            "postgres_port": 21532,
+            "redis_port": 21579,
+            "redis_server_bin": str(stack_dir / "no-such-redis-server"),
+        }
+    )
+    try:
+        with pytest.raises(StackError, match=r"stopped again: postgres, redis") as failure:
+            await start_components(settings, only={"postgres", "redis"})
+        assert "redis:" in str(failure.value)
+        statuses = {s.name: s for s in await status_async(settings)}
+        assert not statuses["postgres"].running
+        assert not port_is_open(settings.host, settings.postgres_port)
+    finally:
+        await clean_async(settings)
+        shutil.rmtree(stack_dir.parent.parent.parent, ignore_errors=True)
 
 
 async def test_s3_stores_objects_and_checks_keys(
@@ -297,7 +340,22 @@ async def test_down_leaves_no_process_behind(
 
     assert stopped == dict.fromkeys(("kafka", "postgres", "s3", "redis", "zipkin"), True)
     assert _processes_mentioning(str(settings.stack_dir)) == []
+    assert _processes_mentioning(str(settings.system_state_dir())) == []
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []  # not even zombies
     assert [p for p in settings.all_ports().values() if port_is_open(settings.host, p)] == []
     assert all(not s.running for s in await status_async(settings))
     assert await down_async(settings) == dict.fromkeys(stopped, False)
+
+
+async def test_clean_removes_the_stack_and_its_postgres_folder(
+    local_stack: tuple[StackSettings, StackEndpoints],
+) -> None:
+    """After ``down`` (previous test), ``clean`` deletes both folders; runs last."""
+    settings, _ = local_stack
+    system = settings.system_state_dir()
+    assert (system / "postgres" / "data" / "PG_VERSION").is_file()
+
+    removed = await clean_async(settings)
+
+    assert system in removed and settings.stack_dir in removed
+    assert not system.exists() and not settings.stack_dir.exists()

@@ -90,7 +90,7 @@ def running_stack() -> Iterator[tuple[StackEndpoints, StackSettings]]:
         yield endpoints, settings
     finally:
         if os.environ.get("CALLSTREAM_TEST_KEEP_STACK") != "1":
-            manager.down(settings)
+            manager.clean(settings)
 
 
 @contextmanager

@@ -13,7 +13,6 @@ import time
 
 import pytest
 
-from callstream_analyzer import meddic
 from callstream_analyzer.meddic import (
     BuiltinMeddicAnalyzer,
     Role,
@@ -327,7 +326,3 @@ def test_long_call_is_fast_and_quotes_late_moments(
     assert a.agent_outputs["sentences"] > 150
     latest = max(e.start or 0 for d in a.dimensions for e in d.evidence)
     assert latest > 60
-
-
-def test_reexported_factory() -> None:
-    assert meddic.build_analyzer.__module__ == "callstream_analyzer.meddic"

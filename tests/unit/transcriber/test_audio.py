@@ -188,6 +188,11 @@ def test_find_cut_prefers_latest_quietest_point() -> None:
     audio[6 * SAMPLE_RATE : 7 * SAMPLE_RATE] = 0.0
     cut = find_cut(audio, 5 * SAMPLE_RATE, 10 * SAMPLE_RATE)
     assert 6 * SAMPLE_RATE < cut < 7 * SAMPLE_RATE
+    # In the middle of the pause, not at its edge where the next word starts.
+    assert abs(cut - 6.5 * SAMPLE_RATE) < 0.05 * SAMPLE_RATE
+    audio[8 * SAMPLE_RATE : 8 * SAMPLE_RATE + SAMPLE_RATE // 2] = 0.0
+    later = find_cut(audio, 5 * SAMPLE_RATE, 10 * SAMPLE_RATE)
+    assert abs(later - 8.25 * SAMPLE_RATE) < 0.05 * SAMPLE_RATE  # the latest pause wins
 
 
 def test_chunk_arguments_are_checked(short_wav: Path) -> None:

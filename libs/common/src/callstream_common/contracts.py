@@ -35,11 +35,30 @@ class Contract(BaseModel):
 # --------------------------------------------------------------------------- results
 
 
+class TranscriptWord(Contract):
+    """One recognised word with its time: what lets a speaker change fall inside a segment."""
+
+    start: Annotated[float, Field(ge=0)]
+    end: Annotated[float, Field(ge=0)]
+    text: str
+
+
 class TranscriptSegment(Contract):
     start: Annotated[float, Field(ge=0)]
     end: Annotated[float, Field(ge=0)]
     text: str
     speaker: str | None = None
+    words: list[TranscriptWord] = []
+
+
+class Diarization(StrEnum):
+    """How the speakers of a transcript were told apart."""
+
+    NONE = "none"
+    CHANNELS = "channels"
+    """Stereo: each channel is one side of the call, transcribed on its own (exact)."""
+    CLUSTERING = "clustering"
+    """Mono: voices clustered by their spectral features (an estimate)."""
 
 
 class Transcript(Contract):
@@ -48,6 +67,12 @@ class Transcript(Contract):
     segments: list[TranscriptSegment]
     provider: str = "builtin"
     model: str = ""
+    diarization: Diarization = Diarization.NONE
+
+    @property
+    def speakers(self) -> list[str]:
+        """Speaker labels in order of first appearance."""
+        return list(dict.fromkeys(s.speaker for s in self.segments if s.speaker))
 
     @property
     def text(self) -> str:
@@ -87,6 +112,79 @@ class Priority(StrEnum):
     LOW = "low"
 
 
+class SpeakerRole(StrEnum):
+    REP = "rep"
+    PROSPECT = "prospect"
+    UNKNOWN = "unknown"
+
+
+class SpeakerStats(Contract):
+    speaker: str
+    role: SpeakerRole = SpeakerRole.UNKNOWN
+    talk_seconds: Annotated[float, Field(ge=0)]
+    talk_share: Annotated[float, Field(ge=0, le=1)]
+    questions: Annotated[int, Field(ge=0)] = 0
+    longest_monologue_seconds: Annotated[float, Field(ge=0)] = 0.0
+
+
+class Monologue(Contract):
+    """A stretch one speaker talked without the other side saying anything of substance."""
+
+    speaker: str | None
+    role: SpeakerRole = SpeakerRole.UNKNOWN
+    start: Annotated[float, Field(ge=0)]
+    seconds: Annotated[float, Field(ge=0)]
+
+
+class CallStats(Contract):
+    """Conversation statistics of one call (talk ratio, monologues, questions, pace)."""
+
+    duration_seconds: Annotated[float, Field(ge=0)]
+    speakers: list[SpeakerStats] = []
+    talk_share_by_role: dict[SpeakerRole, float] = {}
+    questions_by_role: dict[SpeakerRole, int] = {}
+    longest_monologue: Monologue | None = None
+    longest_customer_story: Monologue | None = None
+    interactivity: Annotated[float, Field(ge=0)] = 0.0
+    """Speaker switches per minute of call."""
+    patience_seconds: Annotated[float, Field(ge=0)] | None = None
+    """Mean pause before the rep speaks after the prospect stops (None: no such turn)."""
+    silence_share: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class TrackerKind(StrEnum):
+    KEYWORD = "keyword"
+    """Any of the phrases, as whole words, case-insensitive."""
+    SMART = "smart"
+    """A sentence close in meaning to one of the phrases (sentence embeddings)."""
+
+
+class TrackerDefinition(Contract):
+    """What an organisation wants spotted in its calls: competitors, pricing, legal, ..."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    kind: TrackerKind = TrackerKind.KEYWORD
+    phrases: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]],
+        Field(min_length=1, max_length=100),
+    ]
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.6
+    """Smart trackers only: minimum cosine similarity of a sentence to a phrase."""
+
+
+class TrackerHit(Contract):
+    tracker: str
+    kind: TrackerKind
+    phrase: str
+    """The phrase that matched (for a smart tracker, the closest one)."""
+    quote: str
+    start: Annotated[float, Field(ge=0)]
+    end: Annotated[float, Field(ge=0)]
+    speaker: str | None = None
+    role: SpeakerRole = SpeakerRole.UNKNOWN
+    score: Annotated[float, Field(ge=0, le=1)] = 1.0
+
+
 class Evidence(Contract):
     """A quote from the transcript that supports a score, with where it was said."""
 
@@ -95,6 +193,8 @@ class Evidence(Contract):
     end: Annotated[float, Field(ge=0)] | None = None
     speaker: str | None = None
     confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    role: SpeakerRole | None = None
+    """Whether the rep or the prospect said it (None: roles unknown, e.g. no diarization)."""
 
 
 class DimensionAssessment(Contract):
@@ -128,6 +228,8 @@ class MeddicAnalysis(Contract):
     provider: str = "builtin"
     model: str = ""
     agent_outputs: dict[str, object] = {}
+    stats: CallStats | None = None
+    trackers: list[TrackerHit] = []
 
     @field_validator("dimensions")
     @classmethod

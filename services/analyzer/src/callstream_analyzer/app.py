@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from faststream import FastStream
 
+from callstream_analyzer.factory import build_analyzer
 from callstream_analyzer.handlers import STAGE, AnalyzerHandlers
 from callstream_analyzer.instant import InstantAnalyzer
-from callstream_analyzer.meddic import Analyzer, build_analyzer
+from callstream_analyzer.meddic import Analyzer
 from callstream_analyzer.settings import AnalyzerSettings
 from callstream_common import topics
 from callstream_common.contracts import CallTranscribed

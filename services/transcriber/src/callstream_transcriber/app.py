@@ -7,10 +7,11 @@ from faststream import FastStream
 from callstream_common import topics
 from callstream_common.contracts import CallUploaded
 from callstream_common.runtime import build_runtime
+from callstream_transcriber.factory import build_transcriber
 from callstream_transcriber.handlers import STAGE, TranscriberHandlers
 from callstream_transcriber.instant import InstantTranscriber
 from callstream_transcriber.settings import TranscriberSettings
-from callstream_transcriber.transcription import Transcriber, build_transcriber
+from callstream_transcriber.transcription import Transcriber
 
 
 def make_transcriber(settings: TranscriberSettings) -> Transcriber:

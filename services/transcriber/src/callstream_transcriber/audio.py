@@ -380,10 +380,11 @@ _SILENCE_ENERGY = 1e-8  # mean square of a -80 dBFS signal: digital silence plus
 
 
 def find_cut(audio: FloatArray, lo: int, hi: int) -> int:
-    """Sample index in ``[lo, hi]`` at the centre of the quietest 300 ms of ``audio[lo:hi]``.
+    """Sample index in ``[lo, hi]`` in the middle of the latest quietest pause of ``audio[lo:hi]``.
 
-    Frame energies are smoothed over a 300-ms window and the centre of the quietest window
-    wins (the latest of the near-equally quiet ones, to keep chunks long). A plain energy
+    Frame energies are smoothed over a 300-ms window; among the near-equally quiet windows the
+    latest pause wins (to keep chunks long) and the cut goes to the middle of that pause, so
+    both chunks keep some silence around the words next to the cut. A plain energy
     minimum needs no second model and is deterministic; on continuous noise it still lands
     on the least harmful spot. A range shorter than one window yields ``hi``.
     """
@@ -396,7 +397,13 @@ def find_cut(audio: FloatArray, lo: int, hi: int) -> int:
     smooth = np.convolve(frame_energy, np.ones(_WINDOW_FRAMES) / _WINDOW_FRAMES, mode="valid")
     # Pauses that are all "silent" differ only by dither or room noise; treat windows within
     # a small margin of the minimum as equally quiet and take the latest of them.
-    quiet = np.flatnonzero(smooth <= smooth.min() * 2 + _SILENCE_ENERGY)
-    best = int(quiet[-1])
+    is_quiet = smooth <= smooth.min() * 2 + _SILENCE_ENERGY
+    last = int(np.flatnonzero(is_quiet)[-1])
+    first = last
+    while first > 0 and is_quiet[first - 1]:
+        first -= 1
+    # The middle of that quiet run, not its edge: the latest quiet window ends where the next
+    # word begins, and a chunk that starts on a word's soft onset ("th", "f", "h") loses it.
+    best = (first + last) // 2
     cut = lo + (best + _WINDOW_FRAMES // 2) * _FRAME + _FRAME // 2
     return max(1, min(cut, hi))

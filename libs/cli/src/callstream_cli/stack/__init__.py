@@ -7,6 +7,7 @@ Public API (the CLI and the test suite use the same functions)::
     env = endpoints.service_env()
     await status_async(settings)
     await down_async(settings)
+    await clean_async(settings)   # stop and delete its data
 
 Client libraries (aiokafka, asyncpg, minio, redis, httpx) are imported inside the methods
 that use them, so that commands which need none of them (``env``, ``logs``, ``down``) start in
@@ -19,6 +20,8 @@ from callstream_cli.stack.kafka import TopicSpec
 from callstream_cli.stack.manager import (
     COMPONENT_NAMES,
     ComponentOutcome,
+    clean,
+    clean_async,
     down,
     down_async,
     start_components,
@@ -40,6 +43,8 @@ __all__ = [
     "StackError",
     "StackSettings",
     "TopicSpec",
+    "clean",
+    "clean_async",
     "down",
     "down_async",
     "start_components",

@@ -17,6 +17,7 @@ from callstream_cli.stack.component import StackError
 from callstream_cli.stack.endpoints import StackEndpoints, export_lines
 from callstream_cli.stack.manager import (
     COMPONENT_NAMES,
+    clean_async,
     component,
     down_async,
     start_components,
@@ -115,6 +116,17 @@ def down() -> None:
     stopped = asyncio.run(down_async(settings))
     for name, was_running in stopped.items():
         console.print(f"{name}: {'stopped' if was_running else 'not running'}")
+
+
+@app.command()
+def clean() -> None:
+    """Stop the stack and delete its data: the stack folder and its PostgreSQL folder."""
+    settings = StackSettings()
+    removed = asyncio.run(clean_async(settings))
+    for path in removed:
+        console.print(f"removed {path}")
+    if not removed:
+        console.print("nothing to remove")
 
 
 @app.command()

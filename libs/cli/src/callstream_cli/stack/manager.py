@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import shutil
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from callstream_cli.stack.component import Component, ComponentStatus, StackError
@@ -97,29 +99,34 @@ async def _bring_up(comp: Component, wait_seconds: float) -> ComponentOutcome:
 
 
 async def start_components(
-    settings: StackSettings, topics: Iterable[Any] = ()
+    settings: StackSettings, topics: Iterable[Any] = (), only: Collection[str] | None = None
 ) -> list[ComponentOutcome]:
-    """Start every component not yet running, wait until all are healthy, provision them.
+    """Start every component not yet running (or just those named in ``only``), wait until
+    all are healthy, provision them.
 
-    Raises StackError naming every component that failed; components that did come up are
-    left running (``down`` stops them).
+    All or nothing: if any component fails, the ones this call started are stopped again
+    (those that were already running stay), and StackError names every failure.
     """
     clashes = settings.duplicate_ports()
     if clashes:
         described = "; ".join(f"{port}: {', '.join(names)}" for port, names in clashes.items())
         raise StackError(f"the same port is configured twice: {described}")
-    comps = components(settings, topics)
+    comps = [c for c in components(settings, topics) if only is None or c.name in only]
     async with _stack_lock(settings):
+        was_running = {c.name: c.tracked_process().is_alive() for c in comps}
         results = await asyncio.gather(
             *(_bring_up(c, settings.health_timeout) for c in comps), return_exceptions=True
         )
-    failures = [
-        f"{c.name}: {r}"
-        for c, r in zip(comps, results, strict=True)
-        if isinstance(r, BaseException)
-    ]
-    if failures:
-        raise StackError("stack up failed:\n" + "\n".join(failures))
+        failures = [
+            f"{c.name}: {r}"
+            for c, r in zip(comps, results, strict=True)
+            if isinstance(r, BaseException)
+        ]
+        if failures:
+            started = [c for c in comps if not was_running[c.name]]
+            await asyncio.gather(*(asyncio.to_thread(c.tracked_process().stop) for c in started))
+            stopped = f" (stopped again: {', '.join(c.name for c in started)})" if started else ""
+            raise StackError("stack up failed" + stopped + ":\n" + "\n".join(failures))
     return [r for r in results if isinstance(r, ComponentOutcome)]
 
 
@@ -145,6 +152,23 @@ async def down_async(settings: StackSettings | None = None) -> dict[str, bool]:
             *(asyncio.to_thread(c.tracked_process().stop) for c in comps)
         )
     return {c.name: was for c, was in zip(comps, stopped, strict=True)}
+
+
+async def clean_async(settings: StackSettings | None = None) -> list[Path]:
+    """Stop the stack and delete everything it keeps: its folder and its system folder.
+
+    Returns the folders removed. The download cache (``cache_dir``) is shared and kept.
+    """
+    settings = settings or StackSettings()
+    await down_async(settings)
+    removed = []
+    postgres = Postgres(settings)
+    if postgres.run_as is not None and postgres.remove_state():
+        removed.append(settings.system_state_dir())
+    if settings.stack_dir.exists():
+        shutil.rmtree(settings.stack_dir, ignore_errors=True)
+        removed.append(settings.stack_dir)
+    return removed
 
 
 async def _status_of(comp: Component) -> ComponentStatus:
@@ -178,6 +202,11 @@ def up(settings: StackSettings | None = None, topics: Iterable[Any] = ()) -> Sta
 def down(settings: StackSettings | None = None) -> dict[str, bool]:
     """Blocking ``down_async``."""
     return asyncio.run(down_async(settings))
+
+
+def clean(settings: StackSettings | None = None) -> list[Path]:
+    """Blocking ``clean_async``."""
+    return asyncio.run(clean_async(settings))
 
 
 def status(settings: StackSettings | None = None) -> list[ComponentStatus]:

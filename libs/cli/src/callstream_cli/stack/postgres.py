@@ -1,4 +1,11 @@
-"""PostgreSQL from Debian's packages, with its data directory inside the stack folder."""
+"""PostgreSQL from Debian's packages.
+
+Its data directory sits inside the stack folder when the stack runs as an ordinary user. As
+root, the server itself runs as the ``postgres`` account, which cannot reach a checkout under
+a private folder (root's 0700 home, a mktemp directory): the data and socket then live in a
+per-stack folder under ``postgres_state_root`` (``/var/lib/callstream/stacks``), owned by the
+stack and removed by ``callstream stack clean``.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +75,13 @@ class Postgres(Component):
     stop_signal = signal.SIGINT
 
     @property
+    def home(self) -> Path:
+        """Data and socket folder: in the stack folder, or the per-stack system folder as root."""
+        if self.run_as is None:
+            return super().home
+        return self.settings.system_state_dir() / self.name
+
+    @property
     def data_dir(self) -> Path:
         return self.home / "data"
 
@@ -88,9 +102,11 @@ class Postgres(Component):
     def prepare(self) -> None:
         bin_dir = find_postgres_bin_dir(self.settings)
         self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        user = self.run_as
+        if user is not None:
+            self._prepare_system_folder()
         self.home.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
-        user = self.run_as
         if user is not None:
             try:
                 account = pwd.getpwnam(user)
@@ -134,6 +150,25 @@ class Postgres(Component):
         if result.returncode != 0:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             raise StackError(f"initdb failed:\n{(result.stdout + result.stderr)[-3000:]}")
+
+    def _prepare_system_folder(self) -> None:
+        """Create the per-stack system folder, traversable by ``postgres`` and naming its owner.
+
+        Only the folders this stack creates get a mode; an existing state root keeps its own.
+        """
+        state = self.settings.system_state_dir()
+        for folder in (*reversed(state.parents), state):
+            if not folder.exists():
+                folder.mkdir()
+                folder.chmod(0o755)
+        (state / "OWNER").write_text(f"{self.settings.stack_dir.resolve()}\n")
+
+    def remove_state(self) -> bool:
+        """Delete the data and socket folders (the server must be stopped); True if any were."""
+        folder = self.settings.system_state_dir() if self.run_as is not None else self.home
+        existed = folder.exists()
+        shutil.rmtree(folder, ignore_errors=True)
+        return existed
 
     def argv(self) -> list[str]:
         return [

@@ -8,6 +8,8 @@ ports, including SeaweedFS's many internal HTTP and gRPC ports.
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -87,6 +89,13 @@ class StackSettings(BaseSettings):
     postgres_db: str = "callstream"
     postgres_bin_dir: Path | None = Field(
         default=None, description="Directory with initdb/postgres; found if not set."
+    )
+    postgres_state_root: Path = Field(
+        default=Path("/var/lib/callstream/stacks"),
+        description="Where PostgreSQL's data and socket live when the stack runs as root: the "
+        "server runs as the `postgres` user, which cannot reach a checkout under a private "
+        "folder (a 0700 home or mktemp directory), so each stack gets its own folder here, "
+        "keyed by its stack folder's path.",
     )
 
     # S3 API (SeaweedFS `weed mini`): the S3 port plus every internal port it opens
@@ -169,6 +178,17 @@ class StackSettings(BaseSettings):
 
     def component_dir(self, name: str) -> Path:
         return self.stack_dir / name
+
+    def system_state_dir(self) -> Path:
+        """This stack's own folder under ``postgres_state_root``.
+
+        Keyed by a hash of the stack folder's resolved path, so two checkouts (or a dev and a
+        test stack) never share one; the readable prefix says whose it is at a glance.
+        """
+        resolved = self.stack_dir.resolve()
+        digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
+        label = re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(resolved.parts[-3:]))
+        return self.postgres_state_root / f"{label.strip('-')[:40]}-{digest}"
 
     # Layout of the cache folder -------------------------------------------------------------
 

@@ -1,0 +1,66 @@
+"""Who is the rep and who the prospect, from speaker labels or from behaviour."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from callstream_analyzer.meddic.sentences import Role, Sentence
+
+_REP_LABEL = re.compile(
+    r"\b(rep|sales|seller|salesperson|account (?:exec\w*|manager)|ae|se|sdr|bdr|csm|vendor|"
+    r"host|interviewer|presales|pre-sales|solutions? (?:engineer|consultant|architect)|"
+    r"sales engineer|customer success)\b",
+    re.I,
+)
+_PROSPECT_LABEL = re.compile(r"\b(prospect|customer|client|buyer|lead|guest|caller)\b", re.I)
+_SELLER_TALK = re.compile(
+    r"\b(our (platform|product|solution|tool|software|customers|clients|pricing|team can|"
+    r"integration|roadmap|implementation)|we (offer|provide|help|support|integrate|can show|"
+    r"typically see)|i'd love to|happy to show|let me show|demo|our customers|case stud)",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    roles: Mapping[str | None, Role]
+    method: str
+
+    def of(self, speaker: str | None) -> Role:
+        return self.roles.get(speaker, Role.UNKNOWN)
+
+
+def assign_roles(sentences: Sequence[Sentence]) -> RoleAssignment:
+    """Who is the rep: by label when labels say so, else by behaviour (questions, seller talk)."""
+    speakers = sorted({s.speaker for s in sentences if s.speaker}, key=str)
+    if len(speakers) < 2:
+        return RoleAssignment({}, "single speaker or no diarization: roles unknown")
+    by_label = {sp: Role.REP for sp in speakers if _REP_LABEL.search(sp)}
+    by_label |= {
+        sp: Role.PROSPECT for sp in speakers if _PROSPECT_LABEL.search(sp) and sp not in by_label
+    }
+    if by_label and any(r is Role.REP for r in by_label.values()):
+        return RoleAssignment(
+            {sp: by_label.get(sp, Role.PROSPECT) for sp in speakers}, "speaker labels"
+        )
+    if (
+        by_label
+        and all(r is Role.PROSPECT for r in by_label.values())
+        and len(by_label) < len(speakers)
+    ):
+        return RoleAssignment({sp: by_label.get(sp, Role.REP) for sp in speakers}, "speaker labels")
+    stats: dict[str, float] = {}
+    seller: dict[str, float] = {}
+    for sp in speakers:
+        own = [s for s in sentences if s.speaker == sp]
+        q = sum(s.is_question for s in own) / len(own)
+        seller[sp] = sum(bool(_SELLER_TALK.search(s.text)) for s in own) / len(own)
+        stats[sp] = q + seller[sp]
+    rep = max(speakers, key=lambda sp: stats[sp])
+    roles: dict[str | None, Role] = {}
+    for sp in speakers:
+        is_rep = sp == rep or (seller[sp] >= 0.15 and stats[sp] >= 0.6 * stats[rep])
+        roles[sp] = Role.REP if is_rep else Role.PROSPECT
+    return RoleAssignment(roles, "behaviour: most questions and seller talk")
