@@ -16,7 +16,7 @@ from typing import Any
 
 from callstream_common.conversations.unit_of_work import PublishFailed, UnitOfWork
 from callstream_common.db.models import ConversationStatus, DlqEntry
-from callstream_common.dlq import replay_headers
+from callstream_common.dlq_headers import replay_headers
 
 
 class EntryNotFound(LookupError):
