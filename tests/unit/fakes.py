@@ -5,9 +5,12 @@ handler's decisions in milliseconds without a server."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+
+import pytest
 
 from callstream_common.contracts import MeddicAnalysis, Transcript
 from callstream_common.conversations.status import can_move, status_fields, timing_entry
@@ -117,32 +120,37 @@ class FakeConversations(ConversationRepository):
     async def transcript(self, conversation_id: uuid.UUID) -> Transcript | None:
         return self.db.transcripts.get(conversation_id)
 
-    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
-        if conversation_id in self.db.transcripts:
+    def _add_once(
+        self, table: dict[uuid.UUID, Any], conversation_id: uuid.UUID, value: Any, **also: Any
+    ) -> bool:
+        """Insert once per conversation, copying ``also`` onto the conversation with it."""
+        if conversation_id in table:
             return False
         conv = self.db.conversations[conversation_id]
 
         def apply() -> None:
-            self.db.transcripts[conversation_id] = transcript
-            conv.duration_seconds = transcript.duration_seconds
+            table[conversation_id] = value
+            for name, copied in also.items():
+                setattr(conv, name, copied)
 
         self.changes.append(apply)
         return True
+
+    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
+        return self._add_once(
+            self.db.transcripts,
+            conversation_id,
+            transcript,
+            duration_seconds=transcript.duration_seconds,
+        )
 
     async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None:
         return self.db.analyses.get(conversation_id)
 
     async def add_analysis(self, conversation_id: uuid.UUID, analysis: MeddicAnalysis) -> bool:
-        if conversation_id in self.db.analyses:
-            return False
-        conv = self.db.conversations[conversation_id]
-
-        def apply() -> None:
-            self.db.analyses[conversation_id] = analysis
-            conv.analysis_summary = analysis.summary()
-
-        self.changes.append(apply)
-        return True
+        return self._add_once(
+            self.db.analyses, conversation_id, analysis, analysis_summary=analysis.summary()
+        )
 
 
 class FakeDeadLetters(DeadLetterRepository):
@@ -237,3 +245,13 @@ class FakeDeliveryLog(DeliveryLog):
 
     def sent(self, channel: str) -> list[dict[str, Any]]:
         return [r for (_, ch, _), r in self.rows.items() if ch == channel and r["status"] == "sent"]
+
+
+@pytest.fixture
+def db() -> FakeDatabase:
+    return FakeDatabase()
+
+
+@pytest.fixture
+def uow(db: FakeDatabase) -> Callable[[], UnitOfWork]:
+    return lambda: FakeUnitOfWork(db)

@@ -12,17 +12,7 @@ import pytest
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import ConversationStatus, DlqEntry
 from callstream_ingest.ops import service
-from tests.unit.fakes import FakeDatabase, FakeUnitOfWork, conversation
-
-
-@pytest.fixture
-def db() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
-def uow(db: FakeDatabase) -> Callable[[], UnitOfWork]:
-    return lambda: FakeUnitOfWork(db)
+from tests.unit.fakes import FakeDatabase, conversation
 
 
 def dead(db: FakeDatabase, conversation_id: uuid.UUID | None, status: str = "new") -> DlqEntry:

@@ -15,19 +15,9 @@ from callstream_common.conversations.unit_of_work import Conflict, UnitOfWork
 from callstream_common.db.models import ConversationStatus
 from callstream_ingest.upload.metadata import UploadMetadata
 from callstream_ingest.upload.service import Recording, new_call, previous_upload, register_call
-from tests.unit.fakes import FakeDatabase, FakeUnitOfWork, conversation
+from tests.unit.fakes import FakeDatabase, conversation
 
 RECORDING = Recording("recordings/2026/11/29/x.wav", "audio/wav", 2048, "a" * 64, "call.wav")
-
-
-@pytest.fixture
-def db() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
-def uow(db: FakeDatabase) -> Callable[[], UnitOfWork]:
-    return lambda: FakeUnitOfWork(db)
 
 
 def call(key: str | None = None, priority: int = 5) -> tuple[object, CallUploaded]:

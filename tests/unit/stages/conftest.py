@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
-
 from callstream_common.contracts import (
     DimensionAssessment,
     MeddicAnalysis,
@@ -14,19 +10,7 @@ from callstream_common.contracts import (
     Transcript,
     TranscriptSegment,
 )
-from callstream_common.conversations.unit_of_work import UnitOfWork
-from tests.unit.fakes import FakeDatabase, FakeUnitOfWork
-
-
-@pytest.fixture
-def db() -> FakeDatabase:
-    return FakeDatabase()
-
-
-@pytest.fixture
-def uow(db: FakeDatabase) -> Callable[[], UnitOfWork]:
-    return lambda: FakeUnitOfWork(db)
-
+from tests.unit.fakes import db, uow  # noqa: F401  (fixtures)
 
 TRANSCRIPT = Transcript(
     language="en",

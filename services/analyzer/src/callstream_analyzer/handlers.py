@@ -56,11 +56,7 @@ class AnalyzerHandlers:
                     datetime.now(UTC),
                     provider=analysis.provider,
                 )
-            uow.emit(
-                topics.lane_for(topics.CALLS_ANALYZED, event.priority),
-                analyzed(event, analysis),
-                key=str(event.conversation_id).encode(),
-            )
+            uow.emit_next(topics.CALLS_ANALYZED, analyzed(event, analysis))
             await uow.commit()
 
     async def _analyze(self, transcript: Transcript) -> MeddicAnalysis:

@@ -62,11 +62,7 @@ class TranscriberHandlers:
                     provider=transcript.provider,
                     audio_seconds=round(transcript.duration_seconds, 2),
                 )
-            uow.emit(
-                topics.lane_for(topics.CALLS_TRANSCRIBED, event.priority),
-                transcribed(event, transcript),
-                key=str(event.conversation_id).encode(),
-            )
+            uow.emit_next(topics.CALLS_TRANSCRIBED, transcribed(event, transcript))
             await uow.commit()
 
     async def _transcribe(self, event: CallUploaded) -> Transcript:

@@ -49,6 +49,17 @@ CONVERSATIONS = _table(Conversation)
 TRANSCRIPTS = _table(TranscriptRow)
 ANALYSES = _table(MeddicAnalysisRow)
 DLQ_ENTRIES = _table(DlqEntry)
+ANALYSIS_COLUMNS = (
+    "overall_score",
+    "qualification_status",
+    "dimensions",
+    "key_findings",
+    "next_steps",
+    "risks",
+    "agent_outputs",
+    "provider",
+    "model",
+)
 
 
 class SqlConversationRepository(ConversationRepository):
@@ -118,30 +129,36 @@ class SqlConversationRepository(ConversationRepository):
             model=row.model,
         )
 
-    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
+    async def _add_once(
+        self, table: Table, conversation_id: uuid.UUID, row: dict[str, Any], **also: Any
+    ) -> bool:
+        """Insert the conversation's one row of ``table`` (a no-op if it is there) and copy
+        ``also`` onto the conversation in the same transaction."""
         inserted = await self.session.execute(
-            insert(TRANSCRIPTS)
-            .values(
-                id=uuid.uuid4(),
-                conversation_id=conversation_id,
-                language=transcript.language,
-                duration_seconds=transcript.duration_seconds,
-                text=transcript.text,
-                segments=[s.model_dump(mode="json") for s in transcript.segments],
-                provider=transcript.provider,
-                model=transcript.model,
-            )
+            insert(table)
+            .values(id=uuid.uuid4(), conversation_id=conversation_id, **row)
             .on_conflict_do_nothing(index_elements=["conversation_id"])
-            .returning(TRANSCRIPTS.c.id)
+            .returning(table.c.id)
         )
         if inserted.first() is None:
             return False
         await self.session.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == conversation_id)
-            .values(duration_seconds=transcript.duration_seconds)
+            update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(**also)
         )
         return True
+
+    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
+        row = {
+            "language": transcript.language,
+            "duration_seconds": transcript.duration_seconds,
+            "text": transcript.text,
+            "segments": [s.model_dump(mode="json") for s in transcript.segments],
+            "provider": transcript.provider,
+            "model": transcript.model,
+        }
+        return await self._add_once(
+            TRANSCRIPTS, conversation_id, row, duration_seconds=transcript.duration_seconds
+        )
 
     async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None:
         query = select(MeddicAnalysisRow).where(ANALYSES.c.conversation_id == conversation_id)
@@ -149,47 +166,15 @@ class SqlConversationRepository(ConversationRepository):
         if row is None:
             return None
         return MeddicAnalysis.model_validate(
-            {
-                "dimensions": row.dimensions,
-                "overall_score": row.overall_score,
-                "qualification_status": row.qualification_status,
-                "key_findings": row.key_findings,
-                "next_steps": row.next_steps,
-                "risks": row.risks,
-                "provider": row.provider,
-                "model": row.model,
-                "agent_outputs": row.agent_outputs,
-            }
+            {name: getattr(row, name) for name in ANALYSIS_COLUMNS}
         )
 
     async def add_analysis(self, conversation_id: uuid.UUID, analysis: MeddicAnalysis) -> bool:
         data = analysis.model_dump(mode="json")
-        inserted = await self.session.execute(
-            insert(ANALYSES)
-            .values(
-                id=uuid.uuid4(),
-                conversation_id=conversation_id,
-                overall_score=analysis.overall_score,
-                qualification_status=analysis.qualification_status.value,
-                dimensions=data["dimensions"],
-                key_findings=data["key_findings"],
-                next_steps=data["next_steps"],
-                risks=data["risks"],
-                agent_outputs=data["agent_outputs"],
-                provider=analysis.provider,
-                model=analysis.model,
-            )
-            .on_conflict_do_nothing(index_elements=["conversation_id"])
-            .returning(ANALYSES.c.id)
+        row = {name: data[name] for name in ANALYSIS_COLUMNS}
+        return await self._add_once(
+            ANALYSES, conversation_id, row, analysis_summary=analysis.summary()
         )
-        if inserted.first() is None:
-            return False
-        await self.session.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == conversation_id)
-            .values(analysis_summary=analysis.summary())
-        )
-        return True
 
 
 class SqlDeadLetterRepository(DeadLetterRepository):

@@ -21,7 +21,14 @@ from typing import Any, Self
 
 from pydantic import BaseModel
 
-from callstream_common.contracts import MeddicAnalysis, Transcript
+from callstream_common import topics
+from callstream_common.contracts import (
+    CallAnalyzed,
+    CallTranscribed,
+    CallUploaded,
+    MeddicAnalysis,
+    Transcript,
+)
 from callstream_common.conversations.status import FINISHED, ConversationMissing
 from callstream_common.db.models import Conversation, ConversationStatus, DlqEntry
 from callstream_common.retry import RetryableError
@@ -167,6 +174,24 @@ class UnitOfWork(ABC):
         through the transactional outbox, so not even a crash right after the commit
         can lose it)."""
         self._emitted.append(Emitted(topic, event, key, headers or {}, durable))
+
+    def emit_next(
+        self,
+        topic: str,
+        event: CallUploaded | CallTranscribed | CallAnalyzed,
+        *,
+        headers: dict[str, str] | None = None,
+        durable: bool = False,
+    ) -> None:
+        """Emit a call's next event: in its priority lane of ``topic``, keyed by the
+        conversation so that one call's events stay in order on one partition."""
+        self.emit(
+            topics.lane_for(topic, event.priority),
+            event,
+            key=str(event.conversation_id).encode(),
+            headers=headers,
+            durable=durable,
+        )
 
     async def commit(self) -> None:
         """Commit the transaction, then publish what was emitted (each acknowledged before

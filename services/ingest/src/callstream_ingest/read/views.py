@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callstream_common.db.models import Conversation, MeddicAnalysisRow, TranscriptRow
 from callstream_ingest.auth import Principal, can_see
+
+RowT = TypeVar("RowT", TranscriptRow, MeddicAnalysisRow)
 
 
 class ConversationView(BaseModel):
@@ -40,6 +42,16 @@ class ConversationView(BaseModel):
     completed_at: datetime | None
 
 
+async def _row_of(
+    session: AsyncSession, model: type[RowT], conversation_id: uuid.UUID
+) -> RowT | None:
+    """The conversation's one row of a per-conversation table (transcript, analysis)."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    query = select(model).where(table.c.conversation_id == conversation_id)
+    row: RowT | None = (await session.execute(query)).scalar_one_or_none()
+    return row
+
+
 async def conversation_view(
     sessions: async_sessionmaker[AsyncSession],
     conversation_id: uuid.UUID,
@@ -52,20 +64,8 @@ async def conversation_view(
         conv = await session.get(Conversation, conversation_id)
         if conv is None or not await can_see(session, who, conv):
             return None
-        transcript = (
-            await session.execute(
-                select(TranscriptRow).where(
-                    TranscriptRow.__table__.c.conversation_id == conversation_id  # type: ignore[attr-defined]
-                )
-            )
-        ).scalar_one_or_none()
-        analysis = (
-            await session.execute(
-                select(MeddicAnalysisRow).where(
-                    MeddicAnalysisRow.__table__.c.conversation_id == conversation_id  # type: ignore[attr-defined]
-                )
-            )
-        ).scalar_one_or_none()
+        transcript = await _row_of(session, TranscriptRow, conversation_id)
+        analysis = await _row_of(session, MeddicAnalysisRow, conversation_id)
     trace_url = f"{tracing_ui_url.rstrip('/')}/traces/{conv.trace_id}" if conv.trace_id else None
     return ConversationView(
         id=conv.id,

@@ -103,10 +103,9 @@ async def register_call(
     try:
         async with unit_of_work() as uow:
             await uow.conversations.add(conversation)
-            uow.emit(
-                topics.lane_for(topics.CALLS_UPLOADED, event.priority),
+            uow.emit_next(
+                topics.CALLS_UPLOADED,
                 event,
-                key=str(event.conversation_id).encode(),
                 headers={"x-callstream-priority": str(event.priority)},
                 durable=True,
             )
