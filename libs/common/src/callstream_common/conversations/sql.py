@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -268,12 +267,3 @@ class SqlUnitOfWork(UnitOfWork):
         the block (as a detached object)."""
         if self._session is not None:
             await self._session.close()
-
-
-def sql_unit_of_work(
-    sessions: async_sessionmaker[AsyncSession],
-    broker: KafkaBroker,
-    publish_timeout: float | None = None,
-) -> Callable[[], UnitOfWork]:
-    """A factory of units of work, one per transaction a handler needs."""
-    return lambda: SqlUnitOfWork(sessions, broker, publish_timeout)
