@@ -64,6 +64,4 @@ def create_app(settings: CompactorSettings | None = None) -> FastStream:
         await flusher.drain()
         await runtime.engine.dispose()
 
-    return FastStream(
-        runtime.broker, after_startup=[start_background], on_shutdown=[stop_background]
-    )
+    return runtime.application(after_startup=[start_background], on_shutdown=[stop_background])

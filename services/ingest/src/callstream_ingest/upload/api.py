@@ -17,7 +17,10 @@ from callstream_ingest.auth import Principal
 from callstream_ingest.bodies import UploadBody, read_multipart, read_raw, too_large
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
-from callstream_ingest.upload.metadata import REQUIRED_FIELDS, parse_metadata
+from callstream_ingest.scope import ensure_may_upload_for
+from callstream_ingest.state import IngestState
+from callstream_ingest.upload.idempotency import digest_of, ensure_same_request, scoped_key
+from callstream_ingest.upload.metadata import REQUIRED_FIELDS, UploadMetadata, parse_metadata
 from callstream_ingest.upload.service import Recording, new_call, previous_upload, register_call
 from callstream_ingest.upload.sniff import sniff_audio
 
@@ -26,7 +29,18 @@ upload_router = APIRouter()
 
 
 def conversation_urls(request: Request, conversation_id: uuid.UUID) -> str:
-    return str(request.url_for("get_conversation", conversation_id=conversation_id))
+    """From the configured public base URL: a client's ``Host`` header never shapes it."""
+    path = request.app.url_path_for("get_conversation", conversation_id=conversation_id)
+    return f"{state(request).settings.base_url()}{path}"
+
+
+async def checked_metadata(
+    st: IngestState, fields: dict[str, str], who: Principal
+) -> UploadMetadata:
+    meta = parse_metadata(fields, who)
+    async with st.sessions() as session:
+        await ensure_may_upload_for(session, who, meta.rep_id)
+    return meta
 
 
 def accepted(request: Request, conv: Conversation, replayed: bool = False) -> JSONResponse:
@@ -51,10 +65,8 @@ async def upload_conversation(
 ) -> JSONResponse:
     st = state(request)
     limit = st.settings.max_upload_bytes
-    if idempotency_key:
-        existing = await previous_upload(st.unit_of_work, idempotency_key)
-        if existing is not None:
-            return accepted(request, existing, replayed=True)
+    scoped = scoped_key(who.credential_id, idempotency_key) if idempotency_key else None
+    previous = await previous_upload(st.unit_of_work, scoped) if scoped else None
 
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
@@ -90,20 +102,25 @@ async def upload_conversation(
     # before a byte is stored; fields after the file part are checked once it is read.
     early = dict(request.query_params) | body.fields
     if all(f in early or (f == "rep_id" and who.rep_id) for f in REQUIRED_FIELDS):
-        parse_metadata(early, who)
+        await checked_metadata(st, early, who)
+    if previous is not None:
+        sha256, _ = await digest_of(body.head, body.rest)
+        meta = await checked_metadata(st, dict(request.query_params) | body.fields, who)
+        ensure_same_request(previous, meta, sha256)
+        return accepted(request, previous, replayed=True)
 
     conv_id = uuid.uuid4()
     started = datetime.now(UTC)
     key = f"recordings/{started:%Y/%m/%d}/{conv_id}.{fmt.extension}"
     stored = await st.store.put_stream(key, body.rest, fmt.content_type, first=body.head)
     try:
-        meta = parse_metadata(dict(request.query_params) | body.fields, who)
+        meta = await checked_metadata(st, dict(request.query_params) | body.fields, who)
         recording = Recording(key, fmt.content_type, stored.size, stored.sha256, body.filename)
         conv, event = new_call(
             conv_id,
             meta,
             recording,
-            idempotency_key=idempotency_key,
+            idempotency_key=scoped,
             created_by=who.credential_id,
             trace_id=current_trace_id(),
             started=started,
@@ -114,6 +131,7 @@ async def upload_conversation(
         raise
     if replayed:
         await asyncio.to_thread(st.store.remove, key)
+        ensure_same_request(conv, meta, stored.sha256)
         return accepted(request, conv, replayed=True)
     log.info("accepted conversation %s (%d bytes, %s)", conv_id, stored.size, fmt.name)
     return accepted(request, conv)

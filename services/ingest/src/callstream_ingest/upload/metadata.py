@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from callstream_common.db.models import Role
 from callstream_ingest.auth import Principal
@@ -26,6 +26,13 @@ class UploadMetadata(BaseModel):
     priority: Annotated[int, Field(ge=0, le=10)] = 5
     not_before: datetime | None = None
     max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
+
+    @field_validator("opportunity_name", "company_name", "rep_id", "title")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain a NUL byte")
+        return value
 
 
 REQUIRED_FIELDS = ("opportunity_name", "rep_id")
