@@ -34,7 +34,7 @@ def create_app(settings: AnalyzerSettings | None = None) -> FastStream:
     trackers = TrackerCache(runtime.sessions, settings.tracker_refresh_seconds)
     embedder = None if settings.analyzer_provider == "instant" else default_embedder()
     analyzer = CallFactsAnalyzer(analyzer, trackers.current, embedder)
-    handlers = AnalyzerHandlers(runtime, analyzer)
+    handlers = AnalyzerHandlers(runtime.unit_of_work, analyzer)
     runtime.consume(
         topics.CALLS_TRANSCRIBED,
         CallTranscribed,
@@ -44,7 +44,7 @@ def create_app(settings: AnalyzerSettings | None = None) -> FastStream:
     runtime.consume(
         topics.ANALYSIS_REQUESTED,
         ReanalysisRequested,
-        ReanalysisHandler(runtime, analyzer).on_requested,
+        ReanalysisHandler(runtime.unit_of_work, analyzer).on_requested,
     )
     return runtime.application(
         on_startup=[trackers.start],

@@ -6,11 +6,11 @@ import asyncio
 from dataclasses import dataclass
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callstream_common import outbox, topics
-from callstream_common.contracts import CallUploaded
+from callstream_common.conversations.sql import SqlUnitOfWork
+from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import Conversation
 from callstream_common.objectstore import ObjectStore
 from callstream_common.reads import opportunities
@@ -29,14 +29,6 @@ class IngestState:
     store: ObjectStore
     broker: KafkaBroker
     auth: Authenticator
-
-    async def find_by_idempotency_key(self, key: str) -> Conversation | None:
-        async with self.sessions() as session:
-            return (
-                await session.execute(
-                    select(Conversation).where(Conversation.idempotency_key == key)  # type: ignore[arg-type]
-                )
-            ).scalar_one_or_none()
 
     async def attach_opportunity(self, conv: Conversation, who: Principal) -> None:
         """An upload naming an opportunity id joins that deal (404 if the caller may not
@@ -57,32 +49,9 @@ class IngestState:
         conv.opportunity_name = found.name
         conv.company_name = conv.company_name or found.company_name
 
-    async def save_and_publish(self, conv: Conversation, event: CallUploaded) -> None:
-        """The row and its event in one transaction (outbox), then published at once.
-
-        If Kafka does not acknowledge, or this process dies before it does, the outbox
-        relay publishes the event later: a committed call always gets its event, and the
-        upload is still accepted while Kafka is briefly away.
-        """
-        async with self.sessions() as session, session.begin():
-            if conv.opportunity_id is None:
-                conv.opportunity_id = await opportunities.upsert_opportunity(
-                    session, conv.rep_id, conv.opportunity_name, conv.company_name
-                )
-            else:
-                await opportunities.touch_opportunity(
-                    session, Scope.everything(), conv.opportunity_id
-                )
-            session.add(conv)
-            staged = outbox.stage_event(
-                session,
-                topics.lane_for(topics.CALLS_UPLOADED, event.priority),
-                event.model_dump(mode="json"),
-                key=str(event.conversation_id).encode(),
-                headers={"x-callstream-priority": str(event.priority)},
-            )
-        await outbox.publish_staged(
-            self.sessions, self.broker, staged, self.settings.kafka_publish_timeout_seconds
+    def unit_of_work(self) -> UnitOfWork:
+        return SqlUnitOfWork(
+            self.sessions, self.broker, self.settings.kafka_publish_timeout_seconds
         )
 
     async def check_dependencies(self) -> dict[str, str]:

@@ -19,28 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from slack_sdk.models.blocks import Block
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col
 
 from callstream_common.contracts import CallAnalyzed, MeddicAnalysis
-from callstream_common.db import repo
-from callstream_common.db.models import (
-    AlertRow,
-    AlertRuleRow,
-    Conversation,
-    ConversationStatus,
-    MeddicAnalysisRow,
-    Notification,
-)
-from callstream_common.retry import PermanentError, RetryableError
-from callstream_common.runtime import Runtime
+from callstream_common.conversations.unit_of_work import UnitOfWork
+from callstream_common.db.models import ConversationStatus
+from callstream_common.retry import PermanentError
 from callstream_common.slack_blocks import SlackThread
-from callstream_notifier.alerts import AlertRule, AlertTriggered, evaluate_rules
+from callstream_notifier.alerts import evaluate_rules
 from callstream_notifier.call_facts_blocks import call_facts_blocks
-from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
+from callstream_notifier.deliveries import DeliveryLog
 from callstream_notifier.slack import (
     CallSummary,
     ConversationLinks,
@@ -72,7 +60,8 @@ receiver; returns what to record as its response, or None if it never arrived.""
 
 @dataclass
 class NotifierHandlers:
-    runtime: Runtime
+    unit_of_work: Callable[[], UnitOfWork]
+    deliveries: DeliveryLog
     base_url: str
     slack: SlackClient | None = None
     webhook: WebhookTarget | None = None
@@ -80,40 +69,14 @@ class NotifierHandlers:
 
     async def on_analyzed(self, event: CallAnalyzed) -> None:
         started = datetime.now(UTC)
-        async with self.runtime.sessions() as session:
-            conv = await session.get(Conversation, event.conversation_id)
+        async with self.unit_of_work() as uow:
+            conv = await uow.conversations.load_for_stage(event.conversation_id)
             if conv is None:
-                raise PermanentError(f"conversation {event.conversation_id} does not exist")
-            if conv.status in (ConversationStatus.COMPLETED, ConversationStatus.FAILED):
                 return
-            row = (
-                await session.execute(
-                    select(MeddicAnalysisRow).where(
-                        MeddicAnalysisRow.conversation_id == conv.id  # type: ignore[arg-type]
-                    )
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                raise PermanentError(f"conversation {conv.id} has no analysis")
-            rows = (
-                await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.enabled)))
-            ).scalars()
-            rules = [rule for rule in map(_rule, rows) if rule is not None]
-        analysis = MeddicAnalysis.model_validate(
-            {
-                "dimensions": row.dimensions,
-                "overall_score": row.overall_score,
-                "qualification_status": row.qualification_status,
-                "key_findings": row.key_findings,
-                "next_steps": row.next_steps,
-                "risks": row.risks,
-                "provider": row.provider,
-                "model": row.model,
-                "agent_outputs": row.agent_outputs,
-                "stats": row.stats,
-                "trackers": row.trackers or [],
-            }
-        )
+            analysis = await uow.conversations.analysis(conv.id)
+        if analysis is None:
+            raise PermanentError(f"conversation {conv.id} has no analysis")
+        rules = await self.deliveries.alert_rules()
         summary = CallSummary(
             conversation_id=conv.id,
             title=conv.title,
@@ -128,7 +91,7 @@ class NotifierHandlers:
             transcript_url=f"{url}#transcript", analysis_url=f"{url}#analysis"
         )
         alerts = evaluate_rules(rules, analysis)
-        await self._record_alerts(conv.id, alerts)
+        await self.deliveries.record_alerts(conv.id, alerts)
 
         facts = call_facts_blocks(analysis, f"callstream:{conv.id}:facts")
         sections = [block for b in facts if (block := Block.parse(b)) is not None]
@@ -175,9 +138,10 @@ class NotifierHandlers:
                 body,
                 lambda: _webhook_send(self.webhooks, target, body, event.event_id),
             )
-        async with self.runtime.sessions() as session, session.begin():
-            await repo.record_stage(session, conv.id, STAGE, started, datetime.now(UTC))
-            await repo.mark_completed(session, conv.id)
+        async with self.unit_of_work() as uow:
+            await uow.conversations.record_timing(conv.id, STAGE, started, datetime.now(UTC))
+            await uow.conversations.move(conv.id, ConversationStatus.COMPLETED)
+            await uow.commit()
 
     def _log_delivery(self, summary: CallSummary, analysis: MeddicAnalysis) -> Any:
         async def send() -> dict[str, Any]:
@@ -203,36 +167,12 @@ class NotifierHandlers:
         """Send once per (conversation, channel, target). ``lookup``, when the receiver can
         be asked, checks whether an earlier claim of the row did deliver (crash before the
         ``sent`` mark) so that the message is not sent twice."""
-        async with self.runtime.sessions() as session, session.begin():
-            await session.execute(
-                insert(Notification.__table__)  # type: ignore[attr-defined]
-                .values(
-                    id=uuid.uuid4(),
-                    conversation_id=conversation_id,
-                    channel=channel,
-                    target=target,
-                    status="pending",
-                    payload=payload,
-                    attempts=0,
-                )
-                .on_conflict_do_nothing(index_elements=["conversation_id", "channel", "target"])
-            )
-            status, attempts, claimed_at = (
-                await session.execute(
-                    text(
-                        "UPDATE notifications SET attempts = attempts + 1 "
-                        "WHERE conversation_id = :c "
-                        "AND channel = :ch AND target = :t "
-                        "RETURNING status, attempts, created_at"
-                    ),
-                    {"c": conversation_id, "ch": channel, "t": target},
-                )
-            ).one()
-        if status == "sent":
+        claim = await self.deliveries.claim(conversation_id, channel, target, payload)
+        if claim.status == "sent":
             return
         response = None
-        if attempts > 1 and lookup is not None:
-            response = await lookup(claimed_at)
+        if claim.attempts > 1 and lookup is not None:
+            response = await lookup(claim.claimed_at)
             if response is not None:
                 log.warning(
                     "%s notification of %s was delivered by an earlier attempt that did not "
@@ -242,15 +182,7 @@ class NotifierHandlers:
                 )
         if response is None:
             response = await send()
-        async with self.runtime.sessions() as session, session.begin():
-            await session.execute(
-                text(
-                    "UPDATE notifications SET status = 'sent', sent_at = now(), "
-                    "response = CAST(:r AS jsonb) WHERE conversation_id = :c AND channel = :ch "
-                    "AND target = :t"
-                ),
-                {"c": conversation_id, "ch": channel, "t": target, "r": _json(response)},
-            )
+        await self.deliveries.mark_sent(conversation_id, channel, target, response)
 
     def _slack_lookup(
         self,
@@ -279,54 +211,8 @@ class NotifierHandlers:
         """``conversations.history`` wants the channel's id; ``chat.postMessage`` answers
         with it, so the last recorded Slack delivery knows it. Before any delivery: the
         configured channel (an id such as ``C0123…`` works; a ``#name`` does not)."""
-        async with self.runtime.sessions() as session:
-            known = (
-                await session.execute(
-                    text(
-                        "SELECT response->>'channel' FROM notifications "
-                        "WHERE channel IN ('slack', 'slack-alert') AND status = 'sent' "
-                        "AND response->>'channel' IS NOT NULL AND response->>'thread_ts' IS NULL "
-                        "ORDER BY sent_at DESC LIMIT 1"
-                    )
-                )
-            ).scalar_one_or_none()
+        known = await self.deliveries.last_slack_channel_id()
         return known or slack.default_channel
-
-    async def _record_alerts(
-        self, conversation_id: uuid.UUID, alerts: list[AlertTriggered]
-    ) -> None:
-        if not alerts:
-            return
-        async with self.runtime.sessions() as session, session.begin():
-            for alert in alerts:
-                await session.execute(
-                    insert(AlertRow.__table__)  # type: ignore[attr-defined]
-                    .values(
-                        id=uuid.uuid4(),
-                        rule_id=uuid.UUID(alert.rule_id),
-                        conversation_id=conversation_id,
-                        message=alert.message,
-                        severity=alert.severity.value,
-                    )
-                    .on_conflict_do_nothing(index_elements=["rule_id", "conversation_id"])
-                )
-
-
-def _rule(row: AlertRuleRow) -> AlertRule | None:
-    """A stored rule, or None (logged) if it is malformed: one bad rule must not fail calls."""
-    try:
-        return AlertRule.model_validate(
-            {"id": str(row.id), "name": row.name, "kind": row.kind, **(row.params or {})}
-        )
-    except ValidationError as exc:
-        log.warning("alert rule %r ignored: %s", row.name, exc)
-        return None
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, default=str)
 
 
 def _thread(slack: SlackClient, stored: dict[str, Any] | None) -> SlackThread | None:
@@ -339,17 +225,12 @@ def _thread(slack: SlackClient, stored: dict[str, Any] | None) -> SlackThread | 
 async def _slack_send(
     slack: SlackClient, message: dict[str, Any], thread: SlackThread | None = None
 ) -> dict[str, Any]:
-    try:
-        if thread is None:
-            delivery = await slack.post_message(message)
-        else:
-            delivery = await slack.post_message(
-                message, channel=thread.channel, thread_ts=thread.thread_ts
-            )
-    except PermanentDeliveryError as exc:
-        raise PermanentError(str(exc)) from exc
-    except RetryableDeliveryError as exc:
-        raise RetryableError(str(exc), getattr(exc, "retry_after", None)) from exc
+    if thread is None:
+        delivery = await slack.post_message(message)
+    else:
+        delivery = await slack.post_message(
+            message, channel=thread.channel, thread_ts=thread.thread_ts
+        )
     response = {"channel": delivery.channel, "ts": delivery.ts, "attempts": delivery.attempts}
     return response if thread is None else {**response, "thread_ts": thread.thread_ts}
 
@@ -403,10 +284,5 @@ async def _find_slack_message(
 async def _webhook_send(
     client: WebhookClient, target: WebhookTarget, body: dict[str, Any], event_id: uuid.UUID
 ) -> dict[str, Any]:
-    try:
-        delivery = await client.send(target, body, event_id=event_id)
-    except PermanentDeliveryError as exc:
-        raise PermanentError(str(exc)) from exc
-    except RetryableDeliveryError as exc:
-        raise RetryableError(str(exc), getattr(exc, "retry_after", None)) from exc
+    delivery = await client.send(target, body, event_id=event_id)
     return {"status_code": delivery.status_code, "attempts": delivery.attempts}

@@ -37,6 +37,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ContextB
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from callstream_common.outbound_http import InCallRetry, parse_retry_after
 from callstream_common.slack_blocks import (
     ACTION_ACKNOWLEDGE_ALERT,
     MAX_BLOCKS,
@@ -64,7 +65,7 @@ from callstream_common.slack_blocks import (
     slack_length,
     validate_slack_message,
 )
-from callstream_notifier._http import RetryPolicy, parse_retry_after, register_secret_url
+from callstream_notifier._http import register_secret_url
 from callstream_notifier.alerts import AlertSeverity, AlertTriggered
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 
@@ -228,7 +229,7 @@ class _ConnectionRetry(_Counting, AsyncConnectionErrorRetryHandler):
     pass
 
 
-def retry_handlers(policy: RetryPolicy) -> list[AsyncRetryHandler]:
+def retry_handlers(policy: InCallRetry) -> list[AsyncRetryHandler]:
     """slack-sdk retry handlers honouring ``policy`` (``attempts`` requests in all)."""
     retries = policy.attempts - 1
     backoff = BackoffRetryIntervalCalculator(
@@ -276,13 +277,13 @@ class SlackClient:
         webhook_url: SecretStr | None = None,
         api_base_url: str = "https://slack.com/api",
         timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
+        retry: InCallRetry | None = None,
     ) -> None:
         if (bot_token is None) == (webhook_url is None):
             raise ValueError("configure exactly one of bot_token or webhook_url")
         if bot_token is not None and not bot_token.get_secret_value():
             raise ValueError("bot_token is empty")
-        policy = retry or RetryPolicy()
+        policy = retry or InCallRetry()
         self._channel = channel
         self._web: AsyncWebClient | None = None
         self._webhook: AsyncWebhookClient | None = None

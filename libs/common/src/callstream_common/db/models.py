@@ -147,6 +147,17 @@ class TranscriptRow(SQLModel, table=True):
     segments: list[dict[str, Any]] = _json(nullable=False)
     provider: str
     model: str
+    diarization: str = Field(default="none", sa_column_kwargs={"server_default": "none"})
+    created_at: datetime = _ts()
+
+
+class ReanalysisRequestRow(SQLModel, table=True):
+    """The re-analysis requests already applied: a redelivered request adds no version."""
+
+    __tablename__ = "reanalysis_requests"
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", index=True)
     created_at: datetime = _ts()
 
 
@@ -251,17 +262,6 @@ class AlertRow(SQLModel, table=True):
     created_at: datetime = _ts()
     acknowledged_at: datetime | None = _ts(nullable=True, default=False)
     acknowledged_by: str | None = Field(default=None, max_length=64)
-
-
-class ProcessedMessage(SQLModel, table=True):
-    """The ledger of handled events per consumer group, written in the same transaction
-    as the stage's effects: a redelivery finds its ``event_id`` here and does nothing."""
-
-    __tablename__ = "processed_messages"
-
-    consumer_group: str = Field(primary_key=True, max_length=128)
-    event_id: uuid.UUID = Field(primary_key=True)
-    processed_at: datetime = _ts()
 
 
 class DlqEntry(SQLModel, table=True):

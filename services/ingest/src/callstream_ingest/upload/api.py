@@ -19,6 +19,7 @@ from callstream_ingest.state import IngestState
 from callstream_ingest.upload.idempotency import digest_of, ensure_same_request, scoped_key
 from callstream_ingest.upload.intake import CallDetails, accept_recording
 from callstream_ingest.upload.metadata import REQUIRED_FIELDS, UploadMetadata, parse_metadata
+from callstream_ingest.upload.service import previous_upload
 from callstream_ingest.upload.sniff import sniff_audio
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ async def upload_conversation(
     st = state(request)
     limit = st.settings.max_upload_bytes
     scoped = scoped_key(who.credential_id, idempotency_key) if idempotency_key else None
-    previous = await st.find_by_idempotency_key(scoped) if scoped else None
+    previous = await previous_upload(st.unit_of_work, scoped) if scoped else None
 
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
