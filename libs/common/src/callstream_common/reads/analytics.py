@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callstream_common.contracts import MeddicDimension
 from callstream_common.reads.conversations import QUALIFICATION_SQL, SCORE_SQL, scope_sql
 from callstream_common.reads.performance import PerfBucket
+from callstream_common.reads.rows import mapped
 from callstream_common.reads.scope import Scope
 
 DIMENSION_SQL = {
@@ -54,18 +55,13 @@ async def dashboard(session: AsyncSession, scope: Scope) -> Dashboard:
     ).all()
     dim_cols = ", ".join(f"avg({sql}) AS {name}" for name, sql in DIMENSION_SQL.items())
     scores = (
-        (
-            await session.execute(
-                text(
-                    f"SELECT avg({SCORE_SQL}) AS overall, {dim_cols} FROM conversations c "
-                    f"WHERE {where} AND c.analysis_summary IS NOT NULL"
-                ),
-                params,
-            )
+        await mapped(
+            session,
+            f"SELECT avg({SCORE_SQL}) AS overall, {dim_cols} FROM conversations c "
+            f"WHERE {where} AND c.analysis_summary IS NOT NULL",
+            params,
         )
-        .mappings()
-        .one()
-    )
+    ).one()
     qualification = (
         await session.execute(
             text(
@@ -87,21 +83,16 @@ async def dashboard(session: AsyncSession, scope: Scope) -> Dashboard:
         )
     ).all()
     recent = (
-        (
-            await session.execute(
-                text(
-                    "SELECT c.id, c.title, c.opportunity_name, c.rep_id, "
-                    f"{SCORE_SQL} AS overall_score, {QUALIFICATION_SQL} AS qualification_status, "
-                    "c.completed_at FROM conversations c "
-                    f"WHERE {where} AND c.status = 'completed' "
-                    "ORDER BY c.created_at DESC, c.id DESC LIMIT :n"
-                ),
-                params | {"n": RECENT_ANALYSES},
-            )
+        await mapped(
+            session,
+            "SELECT c.id, c.title, c.opportunity_name, c.rep_id, "
+            f"{SCORE_SQL} AS overall_score, {QUALIFICATION_SQL} AS qualification_status, "
+            "c.completed_at FROM conversations c "
+            f"WHERE {where} AND c.status = 'completed' "
+            "ORDER BY c.created_at DESC, c.id DESC LIMIT :n",
+            params | {"n": RECENT_ANALYSES},
         )
-        .mappings()
-        .all()
-    )
+    ).all()
     failed_24h = (
         await session.execute(
             text(
@@ -151,24 +142,19 @@ async def performance_buckets(
         params["team_id"] = team_id
     dim_cols = ", ".join(f"avg({sql}) AS {name}" for name, sql in DIMENSION_SQL.items())
     rows = (
-        (
-            await session.execute(
-                text(
-                    "SELECT c.rep_id, date_trunc('week', c.created_at)::date AS week, "
-                    "count(*) AS calls, count(c.analysis_summary) AS analysed, "
-                    f"avg({SCORE_SQL}) AS overall, {dim_cols}, "
-                    f"count(*) FILTER (WHERE {QUALIFICATION_SQL} = 'Strong') AS q_strong, "
-                    f"count(*) FILTER (WHERE {QUALIFICATION_SQL} = 'Medium') AS q_medium, "
-                    f"count(*) FILTER (WHERE {QUALIFICATION_SQL} = 'Weak') AS q_weak, "
-                    f"count(*) FILTER (WHERE {QUALIFICATION_SQL} = 'At Risk') AS q_at_risk "
-                    f"FROM conversations c WHERE {' AND '.join(clauses)} GROUP BY 1, 2"
-                ),
-                params,
-            )
+        await mapped(
+            session,
+            "SELECT c.rep_id, date_trunc('week', c.created_at)::date AS week, "
+            "count(*) AS calls, count(c.analysis_summary) AS analysed, "
+            f"avg({SCORE_SQL}) AS overall, {dim_cols}, "
+            f"count(*) FILTER (WHERE {QUALIFICATION_SQL} = 'Strong') AS q_strong, "
+            f"count(*) FILTER (WHERE {QUALIFICATION_SQL} = 'Medium') AS q_medium, "
+            f"count(*) FILTER (WHERE {QUALIFICATION_SQL} = 'Weak') AS q_weak, "
+            f"count(*) FILTER (WHERE {QUALIFICATION_SQL} = 'At Risk') AS q_at_risk "
+            f"FROM conversations c WHERE {' AND '.join(clauses)} GROUP BY 1, 2",
+            params,
         )
-        .mappings()
-        .all()
-    )
+    ).all()
     buckets = []
     for r in rows:
         mix = {

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callstream_common.reads.filters import (
@@ -21,6 +20,7 @@ from callstream_common.reads.filters import (
     decode_cursor,
     encode_cursor,
 )
+from callstream_common.reads.rows import mapped
 from callstream_common.reads.scope import Scope, ScopeKind
 
 SCORE_SQL = "((c.analysis_summary ->> 'overall_score')::double precision)"
@@ -138,7 +138,7 @@ async def list_conversations(
     session: AsyncSession, scope: Scope, query: ConversationQuery
 ) -> ConversationPage:
     sql, params = list_sql(scope, query)
-    rows = (await session.execute(text(sql), params)).mappings().all()
+    rows = (await mapped(session, sql, params)).all()
     items = [ConversationItem.model_validate(dict(r)) for r in rows[: query.limit]]
     next_cursor = None
     if len(rows) > query.limit and items:
@@ -195,62 +195,42 @@ async def conversation_detail(
     for both, so existence is not disclosed)."""
     scope_where, params = scope_sql(scope)
     row = (
-        (
-            await session.execute(
-                text(
-                    "SELECT c.*, r.team_id AS team_id FROM conversations c "
-                    "LEFT JOIN reps r ON r.id = c.rep_id "
-                    f"WHERE c.id = :id AND {scope_where}"
-                ),
-                params | {"id": conversation_id},
-            )
+        await mapped(
+            session,
+            "SELECT c.*, r.team_id AS team_id FROM conversations c "
+            "LEFT JOIN reps r ON r.id = c.rep_id "
+            f"WHERE c.id = :id AND {scope_where}",
+            params | {"id": conversation_id},
         )
-        .mappings()
-        .first()
-    )
+    ).first()
     if row is None:
         return None
     transcript = (
-        (
-            await session.execute(
-                text(
-                    "SELECT language, duration_seconds, text, segments, provider, model "
-                    "FROM transcripts WHERE conversation_id = :id"
-                ),
-                {"id": conversation_id},
-            )
+        await mapped(
+            session,
+            "SELECT language, duration_seconds, text, segments, provider, model "
+            "FROM transcripts WHERE conversation_id = :id",
+            {"id": conversation_id},
         )
-        .mappings()
-        .first()
-    )
+    ).first()
     analysis = (
-        (
-            await session.execute(
-                text(
-                    "SELECT overall_score, qualification_status, dimensions, key_findings, "
-                    "next_steps, risks, trackers, stats, provider, model, version, created_at "
-                    "FROM meddic_analyses WHERE conversation_id = :id"
-                ),
-                {"id": conversation_id},
-            )
+        await mapped(
+            session,
+            "SELECT overall_score, qualification_status, dimensions, key_findings, "
+            "next_steps, risks, trackers, stats, provider, model, version, created_at "
+            "FROM meddic_analyses WHERE conversation_id = :id",
+            {"id": conversation_id},
         )
-        .mappings()
-        .first()
-    )
+    ).first()
     earlier = (
-        (
-            await session.execute(
-                text(
-                    "SELECT version, overall_score, qualification_status, provider, model, "
-                    "analyzed_at FROM analysis_versions WHERE conversation_id = :id "
-                    "ORDER BY version"
-                ),
-                {"id": conversation_id},
-            )
+        await mapped(
+            session,
+            "SELECT version, overall_score, qualification_status, provider, model, "
+            "analyzed_at FROM analysis_versions WHERE conversation_id = :id "
+            "ORDER BY version",
+            {"id": conversation_id},
         )
-        .mappings()
-        .all()
-    )
+    ).all()
     versions = [AnalysisVersionView(**dict(v), current=False) for v in earlier]
     analysis_view: dict[str, Any] | None = None
     stats: dict[str, Any] | None = None
@@ -306,27 +286,22 @@ async def analysis_version(
     scope_where, params = scope_sql(scope)
     params |= {"id": conversation_id, "version": version}
     row = (
-        (
-            await session.execute(
-                text(
-                    "SELECT a.version, a.overall_score, a.qualification_status, a.dimensions, "
-                    "a.key_findings, a.next_steps, a.risks, a.provider, a.model, "
-                    "a.created_at AS analyzed_at, true AS current "
-                    "FROM meddic_analyses a JOIN conversations c ON c.id = a.conversation_id "
-                    f"WHERE a.conversation_id = :id AND a.version = :version AND {scope_where} "
-                    "UNION ALL "
-                    "SELECT a.version, a.overall_score, a.qualification_status, a.dimensions, "
-                    "a.key_findings, a.next_steps, a.risks, a.provider, a.model, a.analyzed_at, "
-                    "false FROM analysis_versions a JOIN conversations c "
-                    "ON c.id = a.conversation_id "
-                    f"WHERE a.conversation_id = :id AND a.version = :version AND {scope_where}"
-                ),
-                params,
-            )
+        await mapped(
+            session,
+            "SELECT a.version, a.overall_score, a.qualification_status, a.dimensions, "
+            "a.key_findings, a.next_steps, a.risks, a.provider, a.model, "
+            "a.created_at AS analyzed_at, true AS current "
+            "FROM meddic_analyses a JOIN conversations c ON c.id = a.conversation_id "
+            f"WHERE a.conversation_id = :id AND a.version = :version AND {scope_where} "
+            "UNION ALL "
+            "SELECT a.version, a.overall_score, a.qualification_status, a.dimensions, "
+            "a.key_findings, a.next_steps, a.risks, a.provider, a.model, a.analyzed_at, "
+            "false FROM analysis_versions a JOIN conversations c "
+            "ON c.id = a.conversation_id "
+            f"WHERE a.conversation_id = :id AND a.version = :version AND {scope_where}",
+            params,
         )
-        .mappings()
-        .first()
-    )
+    ).first()
     return dict(row) if row is not None else None
 
 
@@ -341,16 +316,11 @@ async def audio_object(
 ) -> AudioObject | None:
     scope_where, params = scope_sql(scope)
     row = (
-        (
-            await session.execute(
-                text(
-                    "SELECT object_key, content_type, size_bytes FROM conversations c "
-                    f"WHERE c.id = :id AND {scope_where}"
-                ),
-                params | {"id": conversation_id},
-            )
+        await mapped(
+            session,
+            "SELECT object_key, content_type, size_bytes FROM conversations c "
+            f"WHERE c.id = :id AND {scope_where}",
+            params | {"id": conversation_id},
         )
-        .mappings()
-        .first()
-    )
+    ).first()
     return AudioObject.model_validate(dict(row)) if row is not None else None

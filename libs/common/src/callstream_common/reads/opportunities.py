@@ -15,6 +15,7 @@ from callstream_common.contracts import MeddicDimension
 from callstream_common.reads.conversations import scope_sql
 from callstream_common.reads.deals import CallSnapshot, DealPicture, DimensionSnapshot, deal_picture
 from callstream_common.reads.filters import Sort, decode_cursor, encode_cursor
+from callstream_common.reads.rows import mapped
 from callstream_common.reads.scope import Scope
 
 PRICING_QUERY = "price | pricing | cost | budget | discount | quote | licence | license"
@@ -66,18 +67,13 @@ async def find_opportunity(
     """The opportunity if it exists inside ``scope``."""
     where, params = scope_sql(scope, "o")
     row = (
-        (
-            await session.execute(
-                text(
-                    "SELECT o.id, o.rep_id, o.name, o.company_name FROM opportunities o "
-                    f"WHERE o.id = :id AND {where}"
-                ),
-                params | {"id": opportunity_id},
-            )
+        await mapped(
+            session,
+            "SELECT o.id, o.rep_id, o.name, o.company_name FROM opportunities o "
+            f"WHERE o.id = :id AND {where}",
+            params | {"id": opportunity_id},
         )
-        .mappings()
-        .first()
-    )
+    ).first()
     return OpportunityRef.model_validate(dict(row)) if row is not None else None
 
 
@@ -87,19 +83,14 @@ async def touch_opportunity(
     """An explicit opportunity of an upload: None if unknown or outside ``scope``."""
     where, params = scope_sql(scope, "o")
     row = (
-        (
-            await session.execute(
-                text(
-                    "UPDATE opportunities o SET last_call_at = now(), updated_at = now() "
-                    f"WHERE o.id = :id AND {where} RETURNING o.id, o.rep_id, o.name, "
-                    "o.company_name"
-                ),
-                params | {"id": opportunity_id},
-            )
+        await mapped(
+            session,
+            "UPDATE opportunities o SET last_call_at = now(), updated_at = now() "
+            f"WHERE o.id = :id AND {where} RETURNING o.id, o.rep_id, o.name, "
+            "o.company_name",
+            params | {"id": opportunity_id},
         )
-        .mappings()
-        .first()
-    )
+    ).first()
     return OpportunityRef.model_validate(dict(row)) if row is not None else None
 
 
@@ -140,31 +131,26 @@ async def list_opportunities(
         clauses.append("(o.last_call_at, o.id) < (:after_value, :after_id)")
         params |= {"after_value": value, "after_id": last_id}
     rows = (
-        (
-            await session.execute(
-                text(
-                    "SELECT o.id, o.name, o.company_name, o.rep_id, o.last_call_at, o.created_at, "
-                    "s.calls, l.overall_score AS latest_overall_score, "
-                    "l.qualification_status AS latest_qualification_status "
-                    "FROM opportunities o "
-                    "CROSS JOIN LATERAL (SELECT count(*) AS calls FROM conversations c "
-                    "  WHERE c.opportunity_id = o.id) s "
-                    "LEFT JOIN LATERAL (SELECT "
-                    "  (c.analysis_summary ->> 'overall_score')::double precision "
-                    "  AS overall_score, "
-                    "  c.analysis_summary ->> 'qualification_status' AS qualification_status "
-                    "  FROM conversations c WHERE c.opportunity_id = o.id "
-                    "  AND c.analysis_summary IS NOT NULL "
-                    "  ORDER BY c.created_at DESC, c.id DESC LIMIT 1) l ON TRUE "
-                    f"WHERE {' AND '.join(clauses)} "
-                    "ORDER BY o.last_call_at DESC, o.id DESC LIMIT :limit_plus"
-                ),
-                params | {"limit_plus": limit + 1},
-            )
+        await mapped(
+            session,
+            "SELECT o.id, o.name, o.company_name, o.rep_id, o.last_call_at, o.created_at, "
+            "s.calls, l.overall_score AS latest_overall_score, "
+            "l.qualification_status AS latest_qualification_status "
+            "FROM opportunities o "
+            "CROSS JOIN LATERAL (SELECT count(*) AS calls FROM conversations c "
+            "  WHERE c.opportunity_id = o.id) s "
+            "LEFT JOIN LATERAL (SELECT "
+            "  (c.analysis_summary ->> 'overall_score')::double precision "
+            "  AS overall_score, "
+            "  c.analysis_summary ->> 'qualification_status' AS qualification_status "
+            "  FROM conversations c WHERE c.opportunity_id = o.id "
+            "  AND c.analysis_summary IS NOT NULL "
+            "  ORDER BY c.created_at DESC, c.id DESC LIMIT 1) l ON TRUE "
+            f"WHERE {' AND '.join(clauses)} "
+            "ORDER BY o.last_call_at DESC, o.id DESC LIMIT :limit_plus",
+            params | {"limit_plus": limit + 1},
         )
-        .mappings()
-        .all()
-    )
+    ).all()
     items = [OpportunityItem.model_validate(dict(r)) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit and items and items[-1].last_call_at is not None:
@@ -222,40 +208,30 @@ async def opportunity_detail(
 ) -> OpportunityDetail | None:
     where, params = scope_sql(scope, "o")
     opp = (
-        (
-            await session.execute(
-                text(
-                    "SELECT o.*, r.team_id FROM opportunities o "
-                    "LEFT JOIN reps r ON r.id = o.rep_id "
-                    f"WHERE o.id = :id AND {where}"
-                ),
-                params | {"id": opportunity_id},
-            )
+        await mapped(
+            session,
+            "SELECT o.*, r.team_id FROM opportunities o "
+            "LEFT JOIN reps r ON r.id = o.rep_id "
+            f"WHERE o.id = :id AND {where}",
+            params | {"id": opportunity_id},
         )
-        .mappings()
-        .first()
-    )
+    ).first()
     if opp is None:
         return None
     rows = (
-        (
-            await session.execute(
-                text(
-                    "SELECT c.id, c.title, c.status, c.created_at, a.overall_score, "
-                    "a.qualification_status, a.dimensions, a.risks, a.next_steps, "
-                    "coalesce(t.search @@ to_tsquery('english', :pricing), false) "
-                    "AS pricing_discussed "
-                    "FROM conversations c "
-                    "LEFT JOIN meddic_analyses a ON a.conversation_id = c.id "
-                    "LEFT JOIN transcripts t ON t.conversation_id = c.id "
-                    "WHERE c.opportunity_id = :id ORDER BY c.created_at, c.id"
-                ),
-                {"id": opportunity_id, "pricing": PRICING_QUERY},
-            )
+        await mapped(
+            session,
+            "SELECT c.id, c.title, c.status, c.created_at, a.overall_score, "
+            "a.qualification_status, a.dimensions, a.risks, a.next_steps, "
+            "coalesce(t.search @@ to_tsquery('english', :pricing), false) "
+            "AS pricing_discussed "
+            "FROM conversations c "
+            "LEFT JOIN meddic_analyses a ON a.conversation_id = c.id "
+            "LEFT JOIN transcripts t ON t.conversation_id = c.id "
+            "WHERE c.opportunity_id = :id ORDER BY c.created_at, c.id",
+            {"id": opportunity_id, "pricing": PRICING_QUERY},
         )
-        .mappings()
-        .all()
-    )
+    ).all()
     snapshots = [_snapshot(r) for r in rows]
     return OpportunityDetail(
         id=opp["id"],
