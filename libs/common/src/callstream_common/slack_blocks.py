@@ -36,6 +36,7 @@ from callstream_common.contracts import (
     Priority,
     QualificationStatus,
 )
+from callstream_common.db.models import Conversation
 
 # Block Kit limits (https://api.slack.com/reference/block-kit). We count UTF-16 code units,
 # what Slack measures, never less than the code points slack-sdk's validators count.
@@ -91,6 +92,19 @@ class CallSummary(BaseModel):
     rep_id: str
     conversation_date: date | None = None
     duration_seconds: float | None = Field(default=None, ge=0)
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> CallSummary:
+        """The summary of a conversation row (the notifier's scorecard and ``/analyze``)."""
+        return cls(
+            conversation_id=conversation.id,
+            title=conversation.title,
+            opportunity_name=conversation.opportunity_name,
+            company_name=conversation.company_name,
+            rep_id=conversation.rep_id,
+            conversation_date=conversation.conversation_date,
+            duration_seconds=conversation.duration_seconds,
+        )
 
 
 class ConversationLinks(BaseModel):

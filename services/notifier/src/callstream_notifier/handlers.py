@@ -77,15 +77,7 @@ class NotifierHandlers:
         if analysis is None:
             raise PermanentError(f"conversation {conv.id} has no analysis")
         rules = await self.deliveries.alert_rules()
-        summary = CallSummary(
-            conversation_id=conv.id,
-            title=conv.title,
-            opportunity_name=conv.opportunity_name,
-            company_name=conv.company_name,
-            rep_id=conv.rep_id,
-            conversation_date=conv.conversation_date,
-            duration_seconds=conv.duration_seconds,
-        )
+        summary = CallSummary.of(conv)
         url = f"{self.base_url.rstrip('/')}/v1/conversations/{conv.id}"
         links = ConversationLinks(
             transcript_url=f"{url}#transcript", analysis_url=f"{url}#analysis"

@@ -44,23 +44,11 @@ def ephemeral(text: str, blocks: Sequence[Block] | None = None) -> dict[str, Any
     return {"response_type": "ephemeral", **body}
 
 
-def summary_of(conv: Conversation) -> CallSummary:
-    return CallSummary(
-        conversation_id=conv.id,
-        title=conv.title,
-        opportunity_name=conv.opportunity_name,
-        company_name=conv.company_name,
-        rep_id=conv.rep_id,
-        conversation_date=conv.conversation_date,
-        duration_seconds=conv.duration_seconds,
-    )
-
-
 def scorecard(found: Found, who: Principal, base_url: str) -> dict[str, Any]:
     """The scorecard, or the call's status while it has none; managers and admins also get
     the re-run button."""
     conv = found.conversation
-    summary = summary_of(conv)
+    summary = CallSummary.of(conv)
     if found.analysis is None:
         reason = f" ({escape_mrkdwn(conv.failure_reason)})" if conv.failure_reason else ""
         return ephemeral(
@@ -77,7 +65,7 @@ def pick_list(matches: Sequence[Conversation], more: bool) -> dict[str, Any]:
     lines = []
     buttons = []
     for conv in matches:
-        summary = summary_of(conv)
+        summary = CallSummary.of(conv)
         when = conv.created_at.date().isoformat()
         title = clip(escape_mrkdwn(heading(summary)), MAX_LIST_ITEM_TEXT)
         lines.append(f"• *{title}* — {conv.status}, {when}")
