@@ -24,6 +24,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.support.audio import SALES_CALL, synthesize_dialogue
 from tests.support.browser import (
     accessibility_problems,
+    click_and_wait_for_new,
     expect_console_error,
     screenshot,
     sideways_overflow,
@@ -275,10 +276,8 @@ def test_the_list_filters_searches_and_updates_badges_in_flight(
             else:
                 element.clear()
                 element.send_keys(value)
-        before = driver.find_element(By.ID, "conversation-table")
-        driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
-        wait(driver).until(ec.staleness_of(before))
-        return str(wait(driver).until(lambda d: d.find_element(By.ID, "conversation-table")).text)
+        click_and_wait_for_new(driver, "form.filters button[type=submit]", "conversation-table")
+        return str(driver.find_element(By.ID, "conversation-table").text)
 
     assert uploaded["opportunity"] in search(q="dispatchers")
     screenshot(driver, "12-conversations-search")
@@ -434,9 +433,7 @@ def find_dead_letter(driver: WebDriver, base: str, needle: str, exclude: str = "
         driver.get(f"{base}/console/operations")
         Select(driver.find_element(By.ID, "f-stage")).select_by_value("analyzer")
         Select(driver.find_element(By.ID, "f-status")).select_by_value("new")
-        before = driver.find_element(By.ID, "dlq-table")
-        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
-        wait(driver).until(ec.staleness_of(before))
+        click_and_wait_for_new(driver, "form.filters button", "dlq-table")
         links = driver.find_elements(By.CSS_SELECTOR, "#dlq-table a[href*='/dlq/']")
         for href in [link.get_attribute("href") or "" for link in links]:
             page = httpx.get(href, cookies={SESSION_COOKIE: _session(driver)}).text

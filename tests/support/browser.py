@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from callstream_cli.stack.settings import project_root
 
@@ -142,3 +144,33 @@ def sideways_overflow(driver: WebDriver) -> list[str]:
         "return document.documentElement.scrollWidth > w + 1 ? out.slice(0, 10) : [];"
     )
     return found
+
+
+def click_and_wait_for_new(
+    driver: WebDriver, button_selector: str, target_id: str, timeout: float = 30
+) -> None:
+    """Click ``button_selector`` and wait until the element ``target_id`` has been replaced
+    (by an htmx swap or a whole new page).
+
+    The old element is marked through JavaScript and the wait polls the document by id, so
+    no element handle outlives the swap: Selenium's ``staleness_of`` asks Chromium about the
+    old node, and Chromium sometimes answers a detached node with an inspector error
+    ("Node with given id does not belong to the document") that the predicate does not
+    treat as stale, failing the test although the page did exactly what it should.
+    """
+    marker = "data-replaced-check"
+    driver.execute_script(
+        "document.getElementById(arguments[0]).setAttribute(arguments[1], '1')",
+        target_id,
+        marker,
+    )
+    driver.find_element(By.CSS_SELECTOR, button_selector).click()
+    WebDriverWait(driver, timeout).until(
+        lambda d: d.execute_script(
+            "const e = document.getElementById(arguments[0]);"
+            "return document.readyState === 'complete' && e !== null"
+            " && !e.hasAttribute(arguments[1]);",
+            target_id,
+            marker,
+        )
+    )
