@@ -34,6 +34,9 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"from": datetime(2026, 1, 1, tzinfo=UTC)}, "Index Cond: (created_at >="),
     ({"q": "pricing"}, "ix_conversations_search"),
     ({"q": "pricing"}, "ix_transcripts_search"),
+    ({"tracker": "competitors"}, "ix_meddic_analyses_trackers"),
+    ({"tracker": "competitors", "speaker_role": "prospect"}, "ix_meddic_analyses_trackers"),
+    ({"tracker": "competitors", "sort": "score"}, "ix_meddic_analyses_trackers"),
 ]
 
 
@@ -45,6 +48,7 @@ async def test_every_filter_uses_an_index(
     sql, params = list_sql(Scope.everything(), ConversationQuery.model_validate(filters))
     async with sessions() as session, session.begin():
         await session.execute(text("ANALYZE conversations"))
+        await session.execute(text("ANALYZE meddic_analyses"))
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         plan = "\n".join(
             r[0] for r in (await session.execute(text(f"EXPLAIN {sql}"), params)).all()
