@@ -40,7 +40,9 @@ from bench.common import (
 )
 from bench.read_seed import bench_plan, seed
 
-ENDPOINTS = ("list", "search", "detail", "dashboard", "performance")
+ENDPOINTS = ("list", "search", "tracker", "detail", "dashboard", "performance")
+TRACKER = "pricing"
+"""The seeded tracker: about half the calls talk pricing and have its hits."""
 SEARCH_TERMS = ("pricing", "discount licence", "dashboard review", "security", "onboarding")
 
 
@@ -55,8 +57,14 @@ class User:
 
 
 def pick_request(rng: random.Random, user: User) -> tuple[str, str, dict[str, Any]]:
-    """60% lists (a third of them with search), 20% details, 15% dashboard, 5% performance."""
+    """60% lists (a third of them with search, a tenth by tracker), 20% details, 15%
+    dashboard, 5% performance."""
     roll = rng.random()
+    if roll < 0.06:
+        by_tracker = {"tracker": TRACKER}
+        if rng.random() < 0.5:
+            by_tracker["speaker_role"] = rng.choice(["prospect", "rep"])
+        return "tracker", "/v1/conversations", by_tracker
     if roll < 0.40:
         params: dict[str, Any] = rng.choice(
             [
@@ -293,12 +301,20 @@ async def run(base_url: str, admin: str, dsn: str, n_users: int, seconds: float)
 
 
 async def clear_calls(dsn: str) -> None:
-    """The bench stack's database starts each run without calls (a kept stack has some)."""
+    """The bench stack's database starts each run without calls (a kept stack has some),
+    and with the tracker the seed's hits name."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(
             "TRUNCATE conversations, transcripts, meddic_analyses, analysis_versions, "
-            "opportunities, notifications, alerts, event_outbox, processed_messages CASCADE"
+            "opportunities, notifications, alerts, event_outbox CASCADE"
+        )
+        await conn.execute(
+            "INSERT INTO trackers (id, name, kind, phrases, threshold) "
+            "VALUES ($1, $2, 'keyword', $3, 0.6) ON CONFLICT (name) DO NOTHING",
+            uuid.uuid4(),
+            TRACKER,
+            f'["{TRACKER}"]',
         )
     finally:
         await conn.close()
@@ -371,7 +387,7 @@ def main() -> None:
         dsn = endpoints.database_url.get_secret_value().replace("+asyncpg", "")
         asyncio.run(clear_calls(dsn))
         t = time.perf_counter()
-        asyncio.run(seed(dsn, bench_plan(args.conversations)))
+        asyncio.run(seed(dsn, bench_plan(args.conversations, tracker=TRACKER)))
         timing["seed"] = time.perf_counter() - t
         console.print(f"seeded {args.conversations:,} calls in {timing['seed']:.1f}s (COPY)")
 
@@ -383,7 +399,7 @@ def main() -> None:
     charts = [
         Chart(
             "p95 per endpoint",
-            "endpoint (0=list 1=search 2=detail 3=dashboard 4=performance)",
+            "endpoint (" + " ".join(f"{i}={k}" for i, k in enumerate(ENDPOINTS)) + ")",
             "ms",
             [
                 Series(

@@ -76,12 +76,15 @@ def _hits(tracker: str, roles: frozenset[str]) -> list[dict[str, object]]:
     ]
 
 
-def bench_plan(conversations: int = 100_000) -> SeedPlan:
+def bench_plan(conversations: int = 100_000, tracker: str | None = None) -> SeedPlan:
     reps: list[tuple[str, str | None]] = [
         (f"rep-{i:03d}", f"team-{i % 50:02d}") for i in range(500)
     ]
     return SeedPlan(
-        reps=reps, opportunities=max(1, conversations // 5), conversations=conversations
+        reps=reps,
+        opportunities=max(1, conversations // 5),
+        conversations=conversations,
+        tracker=tracker,
     )
 
 
