@@ -136,6 +136,11 @@ async def test_bad_participants_are_a_422_naming_the_field_and_store_nothing(
         r = upload(services, tokens["admin"], files=[file, *parts], data=META)
     assert r.status_code == 422, r.text
     error = r.json()["error"]
-    assert error["code"] == "invalid_metadata" and "participants" in error["message"]
+    if where == "query" and any("\x00" in n for n in names):
+        # The edge refuses a NUL byte in any query string before a handler runs.
+        code, field = "invalid_request", "query.participants"
+    else:
+        code = "invalid_metadata"
+    assert error["code"] == code and "participants" in error["message"], error
     assert field in [p["field"] for p in error["details"]["problems"]], error
     assert await stored(sessions, common_settings) == before
