@@ -320,9 +320,14 @@ def test_the_list_filters_searches_and_updates_badges_in_flight(
         "opportunity"
     ] in search(min_score="1")
     # Every qualification the select offers is one the list accepts.
-    for option in Select(driver.find_element(By.ID, "qualification_status")).options:
-        if option.get_attribute("value"):
-            search(qualification_status=str(option.get_attribute("value")))
+    offered = [
+        str(option.get_attribute("value"))
+        for option in Select(driver.find_element(By.ID, "qualification_status")).options
+        if option.get_attribute("value")
+    ]
+    assert len(offered) == 4
+    for value in offered:
+        search(qualification_status=value)
     assert uploaded["opportunity"] in search(tracker=console_trackers["said"])
     screenshot(driver, "12b-conversations-tracker")
     assert f"tracker={console_trackers['said']}" in driver.current_url
