@@ -488,8 +488,9 @@ def main() -> None:
     parser.add_argument(
         "--calls-per-minute",
         type=float,
-        default=30.0,
-        help="calls uploaded and completed during the run (30/min: 3.6 per rep per hour)",
+        default=6.0,
+        help="calls uploaded and completed during the run; 6/min is 500 reps recording"
+        " about six calls each in an eight-hour day",
     )
     args = parser.parse_args()
     if args.smoke:
