@@ -76,15 +76,12 @@ def _hits(tracker: str, roles: frozenset[str]) -> list[dict[str, object]]:
     ]
 
 
-def bench_plan(conversations: int = 100_000, tracker: str | None = None) -> SeedPlan:
+def bench_plan(conversations: int = 100_000) -> SeedPlan:
     reps: list[tuple[str, str | None]] = [
         (f"rep-{i:03d}", f"team-{i % 50:02d}") for i in range(500)
     ]
     return SeedPlan(
-        reps=reps,
-        opportunities=max(1, conversations // 5),
-        conversations=conversations,
-        tracker=tracker,
+        reps=reps, opportunities=max(1, conversations // 5), conversations=conversations
     )
 
 

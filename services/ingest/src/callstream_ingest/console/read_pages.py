@@ -103,10 +103,11 @@ async def conversations_page(request: Request, who: SignedIn) -> Response:
     async with ingest_state(request).sessions() as session:
         trackers = [t.name for t in await list_trackers(session)]
     try:
-        query = ConversationQuery.model_validate(raw)
+        scope = scope_of(who)
+        query = ConversationQuery.model_validate(raw).within(scope)
         async with ingest_state(request).sessions() as session:
-            resolved = await checked_query(session, scope_of(who), query)
-            page = await conversations.list_conversations(session, scope_of(who), resolved)
+            resolved = await checked_query(session, scope, query)
+            page = await conversations.list_conversations(session, scope, resolved)
     except ValidationError as exc:
         error = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
     except CursorError as exc:
