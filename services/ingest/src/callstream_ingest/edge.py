@@ -70,10 +70,10 @@ def _has_nul(scope: Scope) -> bool:
 def _nul_fields(scope: Scope) -> list[str]:
     """Where the NUL bytes are: ``path`` and/or ``query.<parameter>``."""
     fields = ["path"] if "\x00" in scope.get("path", "") else []
-    query: bytes = scope.get("query_string", b"")
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if b"\x00" in name or b"\x00" in value:
-            fields.append("query." + name.replace(b"\x00", b"").decode("utf-8", "replace"))
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        if "\x00" in name or "\x00" in value:
+            fields.append("query." + name.replace("\x00", ""))
     return list(dict.fromkeys(fields))
 
 
