@@ -1,9 +1,10 @@
-"""What the operators' endpoints display — the dead-letter queue, job status and the
-outbox backlog — read straight from PostgreSQL (the read side, cosmicpython's views: no
-repository, no domain rules, just the rows a page shows).
+"""What the operators' endpoints and the console display — the dead-letter queue (and one
+call's visits to it), job status and the outbox backlog — read straight from PostgreSQL
+(the read side, cosmicpython's views: no repository, no domain rules, just the rows a page
+shows).
 
-Every function takes the caller's :class:`Scope` and applies it in SQL, so a manager
-never counts or sees a dead letter or a job outside their team.
+The listings and counts take the caller's :class:`Scope` and apply it in SQL, so a
+manager never counts or sees a dead letter or a job outside their team.
 """
 
 from __future__ import annotations
@@ -104,6 +105,17 @@ async def dead_letter(session: AsyncSession, scope: Scope, entry_id: uuid.UUID) 
         )
     ).first()
     return DlqEntry.model_validate(dict(row)) if row is not None else None
+
+
+async def dead_letters_of(session: AsyncSession, conversation_id: uuid.UUID) -> list[DlqEntry]:
+    """A call's dead-letter visits, oldest first (for its timeline; the caller has already
+    checked that the call is in scope)."""
+    rows = await mapped(
+        session,
+        "SELECT * FROM dlq_entries WHERE conversation_id = :id ORDER BY created_at",
+        {"id": conversation_id},
+    )
+    return [DlqEntry.model_validate(dict(r)) for r in rows]
 
 
 async def dead_letter_status(session: AsyncSession, scope: Scope) -> dict[str, Any]:
