@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callstream_common.db.models import DlqEntry
 from callstream_common.reads.conversations import naming_conversations_in, scope_sql
-from callstream_common.reads.rows import mapped
+from callstream_common.reads.rows import mapped, single
 from callstream_common.reads.scope import Scope
 
 RECENT_FAILURES = 20
@@ -135,14 +135,11 @@ async def dead_letter_status(session: AsyncSession, scope: Scope) -> dict[str, A
     by_stage = await counted("service")
     by_error = await counted("error_class")
     by_status = await counted("status", only_open=False)
-    oldest = (
-        await mapped(
-            session,
-            "SELECT min(created_at) AS at FROM dlq_entries "  # noqa: S608 - fixed clauses, bound values
-            f"WHERE status = 'new' AND {where}",
-            params,
-        )
-    ).one()["at"]
+    oldest = await single(
+        session,
+        f"SELECT min(created_at) FROM dlq_entries WHERE status = 'new' AND {where}",  # noqa: S608 - fixed clauses, bound values
+        params,
+    )
     return {
         "open": sum(by_stage.values()),
         "by_stage": by_stage,
@@ -175,14 +172,12 @@ async def jobs_status(session: AsyncSession, scope: Scope) -> dict[str, Any]:
         f"WHERE value ? 'seconds' AND {where} GROUP BY key",
         params,
     )
-    end_to_end = (
-        await mapped(
-            session,
-            "SELECT avg(extract(epoch FROM c.completed_at - c.created_at)) AS seconds "  # noqa: S608 - fixed clauses, bound values
-            f"FROM conversations c WHERE c.status = 'completed' AND {where}",
-            params,
-        )
-    ).one()["seconds"]
+    end_to_end = await single(
+        session,
+        "SELECT avg(extract(epoch FROM c.completed_at - c.created_at)) FROM conversations c "  # noqa: S608 - fixed clauses, bound values
+        f"WHERE c.status = 'completed' AND {where}",
+        params,
+    )
     return {
         "counts": {r["status"]: r["n"] for r in counts},
         "recent_failures": [

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callstream_common.reads import analytics as q
-from callstream_common.reads.performance import Performance, RepRow, compare_reps, summarise
+from callstream_common.reads.performance import (
+    PerfBucket,
+    Performance,
+    RepRow,
+    compare_reps,
+    summarise,
+)
+from callstream_common.reads.scope import Scope
 from callstream_ingest.auth import Principal
 from callstream_ingest.cache.policy import (
     CacheRequest,
@@ -74,28 +83,51 @@ FromQuery = Annotated[date | None, Query(alias="from")]
 ToQuery = Annotated[date | None, Query(alias="to")]
 
 
+async def subject_performance(
+    request: Request,
+    who: Principal,
+    span: Period,
+    subject: tuple[str, str],
+    check: Callable[[AsyncSession, Scope, str], Awaitable[None]],
+    answer: Callable[[Performance, list[PerfBucket]], BaseModel],
+) -> Response:
+    """The performance of one subject — ``("rep_id" | "team_id", id)`` — over ``span``:
+    404 unless the subject is inside the caller's scope, cached under the subject (so a
+    change to one of its calls invalidates it)."""
+    scope = scope_of(who)
+    kind, subject_id = subject
+    end = span.date_to + timedelta(days=1)
+
+    async def compute() -> bytes:
+        async with state(request).sessions() as session:
+            await check(session, scope, subject_id)
+            buckets = await q.performance_buckets(
+                session, scope, span.date_from, end, **{kind: subject_id}
+            )
+        return model_body(answer(summarise(buckets), buckets))
+
+    subject_scope = rep_scope(subject_id) if kind == "rep_id" else team_scope(subject_id)
+    return await cached(
+        request,
+        CacheRequest(Entry.PERFORMANCE, scope, (subject_scope,), [subject_id, span.model_dump()]),
+        compute,
+    )
+
+
 @analytics_router.get("/reps/{rep_id}", response_model=RepPerformance)
 async def rep_performance(
     request: Request, rep_id: str, who: Caller, date_from: FromQuery = None, date_to: ToQuery = None
 ) -> Response:
     """Calls, average overall and per-dimension scores, weekly trend, strongest and weakest
     dimension and qualification mix of one rep over the period."""
-    scope = scope_of(who)
     span = period(date_from, date_to)
-
-    async def compute() -> bytes:
-        async with state(request).sessions() as session:
-            await check_rep(session, scope, rep_id)
-            buckets = await q.performance_buckets(
-                session, scope, span.date_from, span.date_to + timedelta(days=1), rep_id=rep_id
-            )
-        perf = summarise(buckets)
-        return model_body(RepPerformance(**perf.model_dump(), rep_id=rep_id, period=span))
-
-    return await cached(
+    return await subject_performance(
         request,
-        CacheRequest(Entry.PERFORMANCE, scope, (rep_scope(rep_id),), [rep_id, span.model_dump()]),
-        compute,
+        who,
+        span,
+        ("rep_id", rep_id),
+        check_rep,
+        lambda perf, _: RepPerformance(**perf.model_dump(), rep_id=rep_id, period=span),
     )
 
 
@@ -108,26 +140,14 @@ async def team_performance(
     date_to: ToQuery = None,
 ) -> Response:
     """The team's performance over the period plus a per-rep comparison table."""
-    scope = scope_of(who)
     span = period(date_from, date_to)
-
-    async def compute() -> bytes:
-        async with state(request).sessions() as session:
-            await check_team(session, scope, team_id)
-            buckets = await q.performance_buckets(
-                session, scope, span.date_from, span.date_to + timedelta(days=1), team_id=team_id
-            )
-        perf = summarise(buckets)
-        return model_body(
-            TeamPerformance(
-                **perf.model_dump(), team_id=team_id, period=span, reps=compare_reps(buckets)
-            )
-        )
-
-    return await cached(
+    return await subject_performance(
         request,
-        CacheRequest(
-            Entry.PERFORMANCE, scope, (team_scope(team_id),), [team_id, span.model_dump()]
+        who,
+        span,
+        ("team_id", team_id),
+        check_team,
+        lambda perf, buckets: TeamPerformance(
+            **perf.model_dump(), team_id=team_id, period=span, reps=compare_reps(buckets)
         ),
-        compute,
     )
