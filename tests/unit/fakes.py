@@ -46,6 +46,23 @@ def conversation(
     return Conversation(**(values | fields))
 
 
+def dead_letter(conversation_id: uuid.UUID | None, **fields: Any) -> DlqEntry:
+    """An open entry the analyzer dead-lettered from ``calls.transcribed``."""
+    values: dict[str, Any] = {
+        "dlq_partition": 0,
+        "dlq_offset": -(uuid.uuid4().int % 2**31),
+        "original_topic": "calls.transcribed",
+        "value": b"{}",
+        "headers": {},
+        "service": "analyzer",
+        "consumer_group": "analyzer",
+        "error_class": "X",
+        "error_message": "boom",
+        "conversation_id": conversation_id,
+    }
+    return DlqEntry(**(values | fields))
+
+
 @dataclass
 class FakeDatabase:
     """What the fake units of work share: committed state and what was published."""

@@ -18,7 +18,7 @@ from callstream_common.db.models import Conversation, ConversationStatus, DlqEnt
 from callstream_common.reads.scope import Scope
 from callstream_ingest.errors import ApiError
 from callstream_ingest.ops import service
-from tests.unit.fakes import FakeDatabase, FakeDeadLetters, conversation
+from tests.unit.fakes import FakeDatabase, FakeDeadLetters, conversation, dead_letter
 
 ADMIN = Scope.everything()
 LIMIT = 1_000_000
@@ -33,18 +33,13 @@ def transcribed(conversation_id: uuid.UUID) -> dict[str, object]:
 def dead(db: FakeDatabase, conv: Conversation | None, status: str = "new") -> DlqEntry:
     """An entry the analyzer dead-lettered from ``calls.transcribed`` after three tries."""
     body = transcribed(conv.id) if conv is not None else {"conversation_id": None}
-    entry = DlqEntry(
-        dlq_partition=0,
-        dlq_offset=len(db.dead_letters),
-        original_topic="calls.transcribed",
+    entry = dead_letter(
+        conv.id if conv is not None else None,
         key=b"k",
         value=json.dumps(body).encode(),
         headers={"x-callstream-attempt": "3", "traceparent": "00-abc-def-01", "custom": "1"},
-        service="analyzer",
-        consumer_group="analyzer",
         error_class="ProviderError",
         error_message="retries exhausted: HTTP 503",
-        conversation_id=conv.id if conv is not None else None,
         status=status,
     )
     db.dead_letters[entry.id] = entry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
@@ -83,33 +84,51 @@ FromQuery = Annotated[date | None, Query(alias="from")]
 ToQuery = Annotated[date | None, Query(alias="to")]
 
 
+@dataclass(frozen=True)
+class Subject:
+    """Whose performance a route shows — one rep or one team — and what that means for
+    the scope check, the query and the cache."""
+
+    id: str
+    check: Callable[[AsyncSession, Scope, str], Awaitable[None]]
+    cache_scope: str
+    only: dict[str, str]
+
+    @classmethod
+    def rep(cls, rep_id: str) -> Subject:
+        return cls(rep_id, check_rep, rep_scope(rep_id), {"rep_id": rep_id})
+
+    @classmethod
+    def team(cls, team_id: str) -> Subject:
+        return cls(team_id, check_team, team_scope(team_id), {"team_id": team_id})
+
+
 async def subject_performance(
     request: Request,
     who: Principal,
     span: Period,
-    subject: tuple[str, str],
-    check: Callable[[AsyncSession, Scope, str], Awaitable[None]],
+    subject: Subject,
     answer: Callable[[Performance, list[PerfBucket]], BaseModel],
 ) -> Response:
-    """The performance of one subject — ``("rep_id" | "team_id", id)`` — over ``span``:
-    404 unless the subject is inside the caller's scope, cached under the subject (so a
-    change to one of its calls invalidates it)."""
+    """The subject's performance over ``span``: 404 unless the subject is inside the
+    caller's scope, cached under the subject (so a change to one of its calls invalidates
+    it)."""
     scope = scope_of(who)
-    kind, subject_id = subject
     end = span.date_to + timedelta(days=1)
 
     async def compute() -> bytes:
         async with state(request).sessions() as session:
-            await check(session, scope, subject_id)
+            await subject.check(session, scope, subject.id)
             buckets = await q.performance_buckets(
-                session, scope, span.date_from, end, **{kind: subject_id}
+                session, scope, span.date_from, end, **subject.only
             )
         return model_body(answer(summarise(buckets), buckets))
 
-    subject_scope = rep_scope(subject_id) if kind == "rep_id" else team_scope(subject_id)
     return await cached(
         request,
-        CacheRequest(Entry.PERFORMANCE, scope, (subject_scope,), [subject_id, span.model_dump()]),
+        CacheRequest(
+            Entry.PERFORMANCE, scope, (subject.cache_scope,), [subject.id, span.model_dump()]
+        ),
         compute,
     )
 
@@ -121,14 +140,11 @@ async def rep_performance(
     """Calls, average overall and per-dimension scores, weekly trend, strongest and weakest
     dimension and qualification mix of one rep over the period."""
     span = period(date_from, date_to)
-    return await subject_performance(
-        request,
-        who,
-        span,
-        ("rep_id", rep_id),
-        check_rep,
-        lambda perf, _: RepPerformance(**perf.model_dump(), rep_id=rep_id, period=span),
-    )
+
+    def answer(perf: Performance, _: list[PerfBucket]) -> RepPerformance:
+        return RepPerformance(**perf.model_dump(), rep_id=rep_id, period=span)
+
+    return await subject_performance(request, who, span, Subject.rep(rep_id), answer)
 
 
 @analytics_router.get("/teams/{team_id}", response_model=TeamPerformance)
@@ -141,13 +157,9 @@ async def team_performance(
 ) -> Response:
     """The team's performance over the period plus a per-rep comparison table."""
     span = period(date_from, date_to)
-    return await subject_performance(
-        request,
-        who,
-        span,
-        ("team_id", team_id),
-        check_team,
-        lambda perf, buckets: TeamPerformance(
-            **perf.model_dump(), team_id=team_id, period=span, reps=compare_reps(buckets)
-        ),
-    )
+
+    def answer(perf: Performance, buckets: list[PerfBucket]) -> TeamPerformance:
+        reps = compare_reps(buckets)
+        return TeamPerformance(**perf.model_dump(), team_id=team_id, period=span, reps=reps)
+
+    return await subject_performance(request, who, span, Subject.team(team_id), answer)
