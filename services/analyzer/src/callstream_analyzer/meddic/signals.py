@@ -30,6 +30,7 @@ from callstream_analyzer.meddic.lexicon import (
     person_names,
 )
 from callstream_analyzer.meddic.policy import AnalyzerConfig
+from callstream_analyzer.meddic.replies import Stance, replies, speaks_as_seller
 from callstream_analyzer.meddic.sentences import Role, Sentence
 from callstream_common.contracts import DimensionAssessment, MeddicDimension
 
@@ -50,6 +51,9 @@ class Signal:
     negative: bool
     primary: bool
     facets: frozenset[str]
+    stance: Stance = Stance.STATED
+    prompt: Sentence | None = None
+    """The rep's sentence that a confirmed or acknowledged signal replies to."""
 
     @property
     def specific(self) -> bool:
@@ -184,24 +188,30 @@ class SignalExtractor:
         return context
 
     def extract(self, sentences: Sequence[Sentence]) -> list[list[Signal]]:
+        """Per dimension (in ``MeddicDimension`` order), the signals of the call.
+
+        The rep's sentences are never evidence; a prospect's short reply to one carries its
+        topics with the stance the reply gives them (see :mod:`.replies`)."""
         cfg = self._config
         dims = list(MeddicDimension)
         conf, semantic, cue_hits = self._confidences(sentences)
         context = self._context(sentences, conf)
         total = 1.0 - (1.0 - conf) * (1.0 - context)
+        reply_to = replies(sentences)
         out: list[list[Signal]] = [[] for _ in dims]
-        for i, s in enumerate(sentences):
-            words = len(s.text.split())
+
+        def topics(i: int) -> list[int]:
+            """Dimensions sentence ``i`` is about, judged on its words and context alone."""
+            s = sentences[i]
             best = float(total[i].max()) if len(dims) else 0.0
-            concrete = bool(CONCRETE.search(s.text))
-            negative_text = bool(NEGATIVE.search(s.text)) and not concrete
-            minimized = bool(MINIMIZER.search(s.text))
+            if ACK.match(s.text) or (
+                len(s.text.split()) < cfg.min_words
+                and not (CONCRETE.search(s.text) or person_names(s.text))
+            ):
+                return []
+            found = []
             for k, d in enumerate(dims):
                 c = float(total[i, k])
-                if ACK.match(s.text) or (
-                    words < cfg.min_words and not (concrete or person_names(s.text))
-                ):
-                    continue
                 strong_cue = any(
                     cue.weight >= 0.5 for cue in CUES[d] if cue.label in cue_hits[i][k]
                 )
@@ -211,9 +221,48 @@ class SignalExtractor:
                     continue
                 if c < cfg.relative_threshold * best and not strong_cue:
                     continue
-                weight = c * self._role_weight(s, d)
-                if weight <= 0:
+                found.append(k)
+            return found
+
+        for i, s in enumerate(sentences):
+            reply = reply_to.get(i)
+            if reply is not None:
+                stance = reply.stance
+                p = reply.prompt.index
+                if stance is None:
                     continue
+                best = float(total[p].max())
+                for k in topics(p):
+                    c = float(total[p, k])
+                    out[k].append(
+                        Signal(
+                            sentence=s,
+                            dimension=dims[k],
+                            confidence=round(c, 3),
+                            weight=c * cfg.stance_weights[stance],
+                            semantic=round(float(semantic[p, k]), 3),
+                            cues=cue_hits[p][k],
+                            in_context=True,
+                            negative=False,
+                            primary=c >= 0.9 * best,
+                            facets=facets_of(dims[k], reply.prompt.text)
+                            if stance is Stance.CONFIRMED
+                            else frozenset(),
+                            stance=stance,
+                            prompt=reply.prompt,
+                        )
+                    )
+                continue
+            if speaks_as_seller(s) or (s.is_question and s.role is not Role.PROSPECT):
+                continue
+            stance = Stance.ASKED if s.is_question else Stance.STATED
+            best = float(total[i].max())
+            concrete = bool(CONCRETE.search(s.text))
+            negative_text = bool(NEGATIVE.search(s.text)) and not concrete
+            minimized = bool(MINIMIZER.search(s.text))
+            for k in topics(i):
+                d = dims[k]
+                c = float(total[i, k])
                 if d is D.IDENTIFY_PAIN:
                     # Pain is negative talk by nature: only playing it down or an evasive
                     # answer without any strong pain word counts against it.
@@ -226,21 +275,14 @@ class SignalExtractor:
                         sentence=s,
                         dimension=d,
                         confidence=round(c, 3),
-                        weight=weight,
+                        weight=c * cfg.role_weights[s.role] * cfg.stance_weights[stance],
                         semantic=round(float(semantic[i, k]), 3),
                         cues=cue_hits[i][k],
                         in_context=bool(conf[i, k] < cfg.evidence_threshold),
                         negative=negative,
                         primary=c >= 0.9 * best,
                         facets=frozenset() if negative else facets_of(d, s.text),
+                        stance=stance,
                     )
                 )
         return out
-
-    def _role_weight(self, s: Sentence, d: MeddicDimension) -> float:
-        cfg = self._config
-        if s.is_question:
-            return cfg.question_weight if s.role is Role.PROSPECT else 0.0
-        if s.role is Role.REP and d is D.CHAMPION:
-            return 0.0
-        return cfg.role_weights[s.role]
