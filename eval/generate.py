@@ -80,6 +80,9 @@ class Script(BaseModel):
     """espeak-ng words per minute for the whole call."""
     noise: bool = False
     """Small talk, interruptions, names and numbers around the substance."""
+    held_out: bool = False
+    """Written after the analyzer was last tuned and never looked at while tuning it: the
+    eval reports these calls' figures on their own as well (an honest generalisation check)."""
     voices: dict[str, str]
     """Speaker key (``rep``, ``prospect``, ...) to espeak-ng voice."""
     truth: dict[MeddicDimension, int | None]

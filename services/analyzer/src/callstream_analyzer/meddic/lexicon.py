@@ -77,14 +77,32 @@ NEGATIVE = re.compile(
     r"not ready to (?:say|share|talk)|let'?s see how|just (?:curious|browsing|looking)|"
     r"mostly (?:just )?curious|no plans?|not (?:really|at this point|right now)\b|"
     r"(?:need|have) to figure out|figure out (?:who|whose|what|how|when)|still (?:figuring|"
-    r"working) (?:that |it )?out|not (?:sure|clear) (?:who|whose|how|when))",
+    r"working) (?:that |it )?out|not (?:sure|clear) (?:who|whose|how|when)|"
+    r"(?:can'?t|couldn'?t|cannot) (?:really )?(?:tell you|say)|no clue|beats me|"
+    r"not my (?:area|department|decision|call)|(?:let'?s|i'?d rather) not (?:get into|go into)|"
+    r"maybe (?:someday|one day|later|next year)|(?:haven'?t|have not) got (?:a|any) "
+    r"(?:budget|timeline|plan|numbers))",
+    re.I,
+)
+#: A buyer asking what the product can do states a requirement ("Can it pull records from
+#: both sites?"): Decision Criteria told as a question. "Does it need to…" is the seller asking.
+ASKS_CAPABILITY = re.compile(
+    r"^(?:(?:and|so|also|but|well|okay|ok|then|now|plus|oh)\b[ ,]*)*"
+    r"(?:can|could|does|do|will|would|is|are|has|have)\s+(?:it|they|this|that|the (?:system|"
+    r"tool|platform|app|software|product)|your (?:\w+ )?(?:product|system|tool|platform|app|"
+    r"software|solution|service|sensors?|devices?|api)|you (?:guys )?(?:support|integrate|"
+    r"handle|offer|connect|work with|sync|store|host|encrypt|keep|export|import|cover))\b"
+    r"(?! (?:need|have|want) to)",
     re.I,
 )
 #: A prospect playing a problem down: pain mentioned this way is not pain to build on.
 MINIMIZER = re.compile(
     r"\b(?:we get by|(?:it'?s|that'?s) (?:fine|ok|okay|manageable|not a big deal)|not a big deal|"
     r"manageable|works (?:ok|okay|fine)|good enough|minor|no real (?:problem|issue)|"
-    r"not really (?:a|an) (?:problem|issue|priority))\b",
+    r"not really (?:a|an) (?:problem|issue|priority)|can'?t complain|no complaints|"
+    r"could be (?:a lot )?worse|we (?:manage|cope)|not (?:something|anything|a thing) (?:that )?"
+    r"(?:keeps|bothers|worries)|(?:doesn'?t|does not) (?:really )?(?:bother|worry) (?:me|us)|"
+    r"not (?:that |a )?(?:big|huge|major|real) (?:deal|problem|issue|worry))\b",
     re.I,
 )
 #: Back-channel talk ("Okay.", "Sure, makes sense.") answers nothing, whatever was asked.
@@ -117,6 +135,17 @@ NEXT_STEP = re.compile(
     r"times|invites?|proposal|quote|deck|summary|recap|information|materials|questionnaire|"
     r"link|pricing|contract|agenda)|(?:i'?ll|we'?ll|let'?s|i will|we will) (?:send|schedule|"
     r"set up|book|follow up|get back|circle back|share|put together|draft|prepare))\b",
+    re.I,
+)
+
+
+#: The speaker is the buyer: "I sign", "it's my money", "I decide".
+SELF_AUTHORITY = re.compile(
+    r"\bi (?:own|control|hold|manage|run) (?:the |our |this )?(?:[\w-]+ ){0,3}budget|"
+    r"\bi (?:can |will |would |do )?(?:approve|sign off|sign|make the (?:call|decision)|decide)\b|"
+    r"\bapprove (?:it |this |that |the \w+ )?myself\b|\bmy (?:budget|call|decision|signature)\b|"
+    r"\b(?:it'?s|it is) (?:my|our) (?:own )?(?:money|company|business|practice|firm|shop)\b|"
+    r"\bi'?m the (?:one|person) who (?:signs|approves|decides|pays)\b",
     re.I,
 )
 
@@ -188,6 +217,7 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"(?:her|his|their) (?:call|decision|budget)|(?:it'?s|it is) (?:his|her|their) "
             r"money)\b",
         ),
+        Cue("self", SELF_AUTHORITY, 0.55),
         Cue("title", TITLE, 0.3),
         _cue("budget", 0.25, r"\b(?:budget\w*|spend(?:ing)?|funding|funds)\b"),
         _cue(
@@ -210,7 +240,13 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"(?:we|i) care (?:most )?about|what we care about|important to us|matters to us|"
             r"(?:has|have|need|needs) to (?:plug|connect|sync|pass|run|talk to)|insist\w* on|"
             r"the bar is|rejected vendors?|must (?:plug|connect|sync|"
-            r"support|integrate|have|work|pass|be|run|handle))\b",
+            r"support|integrate|have|work|pass|be|run|handle)|"
+            r"should (?:connect|integrate|sync|work with|support|talk to|pull|plug|run|handle|"
+            r"be able)|(?:would|will|'d) (?:need|have) to (?:connect|integrate|sync|work|support|"
+            r"run|handle|pass|be)|only if|unless|as long as|provided (?:that|it)|forget it|"
+            r"if (?:it|that|this|you) (?:can'?t|cannot|doesn'?t|does not|won'?t|needs|requires|"
+            r"means)|(?:is|would be) a (?:must|requirement|condition)|(?:no|any) (?:deal|sale) "
+            r"(?:if|without|unless)|otherwise (?:we|i|it)'?(?:re|m|s|ll)? ?(?:not|out|won'?t))\b",
         ),
         _cue(
             "technical",
@@ -240,7 +276,10 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"roll ?out|go[- ]live|kick[- ]?off|contract|msa|redlines?|purchase order|po|"
             r"paperwork|budget cycle|fiscal year|steps?|timeline|time ?frame|deadline|"
             r"sign the|stakeholders|business case|proposal|"
-            r"review|present (?:it|this) to)\b",
+            r"review|present (?:it|this) to|how (?:would|do|does|will) (?:a |the |you )?"
+            r"(?:decision|decide|buy|purchase)|decision (?:gets?|is|would be|will be) made|"
+            r"who (?:else )?(?:would|will|needs? to|has to) be involved|who else is involved|"
+            r"(?:vote|votes|voting) on)\b",
         ),
         Cue("month", MONTHS, 0.3),
         Cue("date", _DATES, 0.3),
@@ -258,7 +297,12 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"buried|threaten\w* to (?:leave|churn|cancel)|not sustainable|unsustainable|"
             r"(?:keep|kept|keeps) (?:\w+ing|getting|breaking|dropping)|dropped|slipping|"
             r"escalations?|overloaded|can'?t keep up|mess|chaos|chaotic|firefighting|downtime|"
-            r"outages?|(?:went|goes|going) down|idle|burns?|fed up|hang up|on hold)\b",
+            r"outages?|(?:went|goes|going) down|idle|burns?|fed up|hang up|on hold|"
+            r"furious|angry|livid|upset|embarrass\w*|humiliat\w*|groan\w*|stress(?:ed|ful)|"
+            r"(?:could(?:n'?t| not)|can'?t|cannot) find|fell apart|falls? apart|fall(?:s|ing)? "
+            r"behind|no[- ]shows?|(?:waited|waiting|wait) (?:for )?(?:\w+ ){0,2}(?:hours?|minutes|"
+            r"days|weeks)|gave up|give up|felt (?:forgotten|ignored|lost)|disaster|horrible|"
+            r"terrible|awful)\b",
         ),
         _cue(
             "problem",
@@ -268,7 +312,9 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"broken|hate|annoying|tedious|painful|risky|behind|stuck|hard to|difficult|"
             r"can'?t (?:see|track|tell|keep up|scale)|too (?:long|much|many|slow)|rough|clunky|"
             r"backlog|all the time|fighting|outdated|morale|exhausted|time[- ]consuming|"
-            r"friction|gaps?|leak\w*|bad|worse|at risk)\b",
+            r"friction|gaps?|leak\w*|bad|worse|at risk|patchwork|chas(?:e|es|ing)|by hand|"
+            r"wrong|retyp\w*|re-?enter\w*|double[- ](?:entry|booking|work)|"
+            r"every (?:single )?time|again and again|over and over|" + MINIMIZER.pattern + r")\b",
         ),
     ),
     D.CHAMPION: (
@@ -440,12 +486,6 @@ SPECIFIC_FACETS: Mapping[MeddicDimension, frozenset[str]] = {
 
 
 _HONORIFIC_NAME = re.compile(r"\b(?:dr|doctor|mr|mrs|ms|miss|prof|professor)\.? ([a-z]{2,})", re.I)
-SELF_AUTHORITY = re.compile(
-    r"\bi (?:own|control|hold|manage|run) (?:the |our |this )?(?:[\w-]+ ){0,3}budget|"
-    r"\bi (?:can |will |would )?(?:approve|sign off|sign|make the (?:call|decision))\b|"
-    r"\bapprove (?:it |this |that |the \w+ )?myself\b|\bmy (?:budget|call|decision|signature)\b",
-    re.I,
-)
 
 
 def person_names(text: str) -> list[str]:

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from callstream_analyzer.meddic.classifier import PrototypeClassifier
 from callstream_analyzer.meddic.lexicon import (
     ACK,
+    ASKS_CAPABILITY,
     CONCRETE,
     CUES,
     FACETS,
@@ -204,9 +205,12 @@ class SignalExtractor:
             """Dimensions sentence ``i`` is about, judged on its words and context alone."""
             s = sentences[i]
             best = float(total[i].max()) if len(dims) else 0.0
+            # A short sentence counts when it names something, or when it is a "not really"
+            # in answer to a question on the topic (a deflection touches the topic on).
             if ACK.match(s.text) or (
                 len(s.text.split()) < cfg.min_words
                 and not (CONCRETE.search(s.text) or person_names(s.text))
+                and not (NEGATIVE.search(s.text) and context[i].max() > 0)
             ):
                 return []
             found = []
@@ -253,9 +257,11 @@ class SignalExtractor:
                         )
                     )
                 continue
-            if speaks_as_seller(s) or (s.is_question and s.role is not Role.PROSPECT):
+            requirement = s.is_question and bool(ASKS_CAPABILITY.search(s.text))
+            if speaks_as_seller(s) or (
+                s.is_question and s.role is not Role.PROSPECT and not requirement
+            ):
                 continue
-            stance = Stance.ASKED if s.is_question else Stance.STATED
             best = float(total[i].max())
             concrete = bool(CONCRETE.search(s.text))
             negative_text = bool(NEGATIVE.search(s.text)) and not concrete
@@ -263,6 +269,13 @@ class SignalExtractor:
             for k in topics(i):
                 d = dims[k]
                 c = float(total[i, k])
+                stance = (
+                    Stance.STATED
+                    if not s.is_question or (requirement and d is D.DECISION_CRITERIA)
+                    else Stance.ASKED
+                )
+                if stance is Stance.ASKED and s.role is not Role.PROSPECT:
+                    continue
                 if d is D.IDENTIFY_PAIN:
                     # Pain is negative talk by nature: only playing it down or an evasive
                     # answer without any strong pain word counts against it.
