@@ -319,6 +319,15 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
     ),
     D.CHAMPION: (
         _cue(
+            "asked to help",
+            0.5,
+            r"\b(?:(?:would|will|could|can) you (?:be (?:willing|able|happy|open) to |be up for |"
+            r"help (?:us|me) (?:to )?)?(?:present|share|introduce|champion|advocate|sponsor|push|"
+            r"bring (?:this|it|us|me)|take (?:this|it|us) (?:to|forward)|put (?:us|me|this|it) in "
+            r"front|help (?:us|me|our))|anything you (?:could|can) do to help|"
+            r"(?:on|in) (?:our|my) corner)\b",
+        ),
+        _cue(
             "advocacy",
             0.6,
             r"\b(?:champion|advocate|push\w* (?:for |hard )?(?:this|it|for it)|"
@@ -346,9 +355,10 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
         _cue(
             "commitment",
             0.35,
-            r"\b(?:i'?ll|i will|i can|let me|i'?m going to|i'?m happy to)\s+(?:\w+\s+){0,2}"
-            r"(?:talk|speak|present|share|forward|pitch|raise|recommend|mention|tell|"
-            r"set up|walk|convince|socialize|run (?:it|this) by)\b",
+            r"\b(?:i'?ll|i will|i can|let me|i'?m going to|i'?m happy to|i'?d be happy to)\s+"
+            r"(?:\w+\s+){0,3}(?:talk|speak|present|share|forward|pitch|raise|recommend|mention|"
+            r"tell|set up|walk|convince|sociali[sz]e|run (?:it|this) by|organi[sz]e|coordinate|"
+            r"arrange|line up|vouch|back|argue|lobby)\w*\b",
         ),
         _cue(
             "personal",

@@ -9,6 +9,7 @@ prospect answered it:
 =====================================  ==================  =================================
 rep's sentence (the *prompt*)          prospect's reply    the dimension gets
 =====================================  ==================  =================================
+any question, claim or summary         "no", "no idea"     **declined**: touched on (2), a gap
 summary ("so, to recap…", "…right?")   confirmation        **confirmed**: the prospect's own
 or yes/no question                     ("yes, exactly")    statement, at most 3 on its own
 summary or yes/no question             back-channel or     **acknowledged**: touched on (2)
@@ -56,6 +57,8 @@ class ReplyKind(StrEnum):
     CONFIRMATION = "confirmation"
     BACKCHANNEL = "backchannel"
     HEDGE = "hedge"
+    DECLINE = "decline"
+    """"No", "not really", "no idea": the topic came up and the answer is a gap."""
 
 
 class PromptKind(StrEnum):
@@ -84,10 +87,16 @@ _HEDGE = (
     r"could be|might be|kind of|sort of|more or less|in a way|(?:that|it) happens|"
     r"sometimes|i'?d (?:say|think) so|mm+|hmm+|not always|to some extent|something like that"
 )
-_TOKEN = rf"(?:{_CONFIRM}|{_BACKCHANNEL}|{_HEDGE})"
+_DECLINE = (
+    r"no|nope|nah|not really|not yet|(?:i'?m )?afraid not|not (?:at the moment|right now|"
+    r"at this point|that i know of)|i doubt it|unlikely|i don'?t think so|not sure|no idea|"
+    r"no clue|who knows|hard to say|(?:i )?(?:can'?t|couldn'?t) say|not (?:as far as i know)"
+)
+_TOKEN = rf"(?:{_CONFIRM}|{_BACKCHANNEL}|{_HEDGE}|{_DECLINE})"
 _REPLY = re.compile(rf"^(?:{_TOKEN}\b[\s,.!?…-]*)+$", re.I)
 _HEDGE_IN = re.compile(rf"(?<![\w-])(?:{_HEDGE})(?![\w-])", re.I)
 _CONFIRM_IN = re.compile(rf"(?<![\w-])(?:{_CONFIRM})(?![\w-])", re.I)
+_DECLINE_IN = re.compile(rf"(?<![\w-])(?:{_DECLINE})(?![\w-])", re.I)
 #: A reply longer than this is the prospect's own statement, labelled on its own words.
 MAX_REPLY_WORDS = 6
 
@@ -133,8 +142,15 @@ class Reply:
     prompt_kind: PromptKind
 
     @property
+    def negative(self) -> bool:
+        """A "no" or "no idea": the topic is touched on, and what is missing is a gap."""
+        return self.kind is ReplyKind.DECLINE
+
+    @property
     def stance(self) -> Stance | None:
         """What the reply makes of the prompt's topics (None: nothing)."""
+        if self.negative:
+            return Stance.ACKNOWLEDGED
         if self.prompt_kind is PromptKind.OPEN_QUESTION:
             return None
         if self.prompt_kind is PromptKind.SUMMARY and self.kind is ReplyKind.CONFIRMATION:
@@ -147,6 +163,8 @@ def reply_kind(text: str) -> ReplyKind | None:
     t = text.strip()
     if len(t.split()) > MAX_REPLY_WORDS or not _REPLY.match(t):
         return None
+    if _DECLINE_IN.search(t):
+        return ReplyKind.DECLINE
     if _HEDGE_IN.search(t):
         return ReplyKind.HEDGE
     if _CONFIRM_IN.search(t):

@@ -247,10 +247,10 @@ class SignalExtractor:
                             semantic=round(float(semantic[p, k]), 3),
                             cues=cue_hits[p][k],
                             in_context=True,
-                            negative=False,
+                            negative=reply.negative,
                             primary=c >= 0.9 * best,
                             facets=facets_of(dims[k], reply.prompt.text)
-                            if stance is Stance.CONFIRMED
+                            if stance is Stance.CONFIRMED and not reply.negative
                             else frozenset(),
                             stance=stance,
                             prompt=reply.prompt,
