@@ -173,7 +173,11 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"benchmark|win rate|close rate|conversion(?: rate)?|churn(?: rate)?|payback|"
             r"quota attainment|attainment|ramp(?:-up)? time|time to \w+|average deal size|acv|"
             r"arr|mrr|nps|csat|handle time|response time|cycle time|productivity|"
-            r"cost per \w+|per (?:rep|week|month|year|day|quarter|hour|seat)|annually)\b",
+            r"cost per \w+|per (?:rep|week|month|year|day|quarter|hour|seat)|annually|"
+            r"how (?:long|much (?:time|effort|money|work)|many|often|fast)|"
+            r"(?:do|does|did) (?:you|anyone|somebody|your team) (?:track|measure|count|know how)|"
+            r"(?:track|measure|count)(?:s|ed|ing)? (?:it|that|how)|(?:faster|quicker|sooner|"
+            r"cheaper)\b)\b",
         ),
         _cue(
             "target",
@@ -239,7 +243,16 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"we'?re looking for|looking for (?:a|something|a tool|a solution)|top priorit\w+|"
             r"(?:we|i) care (?:most )?about|what we care about|important to us|matters to us|"
             r"(?:has|have|need|needs) to (?:plug|connect|sync|pass|run|talk to)|insist\w* on|"
-            r"the bar is|rejected vendors?|must (?:plug|connect|sync|"
+            r"the bar is|rejected vendors?|"
+            r"(?:it|the (?:\w+ )?(?:tool|system|app|platform|software|solution|product|vendor)|"
+            r"whatever we (?:buy|pick|choose|use|get)|whoever we (?:pick|choose)) (?:really )?"
+            r"(?:should|must|has to|needs to|would (?:need|have) to|'?d (?:need|have) to|"
+            r"will (?:need|have) to|can'?t|cannot|mustn'?t|shouldn'?t)|"
+            r"what (?:should|would|must|does|do) (?:a |the |your |this |such a )?(?:\w+ )?"
+            r"(?:tool|system|solution|product|platform|vendor|option) (?:need to |have to )?"
+            r"(?:do|have|support|offer|cover|handle)|what (?:are you|would you be) looking for|"
+            r"how (?:will|would|do) you (?:choose|pick|compare|evaluate|judge|decide between)|"
+            r"must (?:plug|connect|sync|"
             r"support|integrate|have|work|pass|be|run|handle)|"
             r"should (?:connect|integrate|sync|work with|support|talk to|pull|plug|run|handle|"
             r"be able)|(?:would|will|'d) (?:need|have) to (?:connect|integrate|sync|work|support|"
@@ -273,7 +286,10 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"\b(?:procurement|purchasing|legal(?: team| review)?|security review|infosec|"
             r"vendor (?:onboarding|assessment|review|approval)|approval process|"
             r"process|committee|board meeting|pilot|proof of concept|poc|trial|"
-            r"roll ?out|go[- ]live|kick[- ]?off|contract|msa|redlines?|purchase order|po|"
+            r"roll ?out|go[- ]live|kick[- ]?off|msa|redlines?|purchase order|po|"
+            r"(?:sign|review|negotiate|renew|draft|award)\w* (?:the |a |our |their )?contract|"
+            r"contract (?:review|negotiation|signature|terms|renew\w*|expires?|ends?|runs? out|"
+            r"goes|has to|needs)|"
             r"paperwork|budget cycle|fiscal year|steps?|timeline|time ?frame|deadline|"
             r"sign the|stakeholders|business case|proposal|"
             r"review|present (?:it|this) to|how (?:would|do|does|will) (?:a |the |you )?"

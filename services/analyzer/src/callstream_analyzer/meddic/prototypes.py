@@ -104,4 +104,6 @@ BACKGROUND: tuple[str, ...] = (
     "Okay, perfect, let's get started.",
     "Have a great rest of your day.",
     "Our customers love the dashboard and the mobile app.",
+    "Email me a brochure and I'll read it later.",
+    "I'll forward the materials once I've had a chance to look.",
 )

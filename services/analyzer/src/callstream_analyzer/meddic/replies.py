@@ -9,14 +9,18 @@ prospect answered it:
 =====================================  ==================  =================================
 rep's sentence (the *prompt*)          prospect's reply    the dimension gets
 =====================================  ==================  =================================
-any question, claim or summary         "no", "no idea"     **declined**: touched on (2), a gap
+any question, claim or summary         "no", "no idea",    **declined**: touched on (2), a gap
+                                       "not formally"
 summary ("so, to recap…", "…right?")   confirmation        **confirmed**: the prospect's own
 or yes/no question                     ("yes, exactly")    statement, at most 3 on its own
 summary or yes/no question             back-channel or     **acknowledged**: touched on (2)
                                        hedge ("probably")
 claim ("our customers cut…",           any short reply     **acknowledged**: touched on (2)
 "I imagine you…")
-wh-question ("who signs off?")         any short reply     nothing: "okay" answers no "who"
+wh-question ("how much time?")         hedge ("quite a     **acknowledged**: a vague answer,
+                                       bit, I'd guess")    touched on (2)
+wh-question ("who signs off?")         back-channel or     nothing: "okay" answers no "who"
+                                       "yes"
 last sentence of a pitch of 3+         any short reply     nothing: "okay" after a pitch is
 sentences                                                  politeness, not agreement
 anything                               no reply            nothing
@@ -85,12 +89,16 @@ _BACKCHANNEL = (
 _HEDGE = (
     r"probably|maybe|perhaps|possibly|i (?:think|guess|suppose|believe) so|i (?:guess|suppose)|"
     r"could be|might be|kind of|sort of|more or less|in a way|(?:that|it) happens|"
-    r"sometimes|i'?d (?:say|think) so|mm+|hmm+|not always|to some extent|something like that"
+    r"sometimes|i'?d (?:say|think) so|mm+|hmm+|not always|to some extent|something like that|"
+    r"i'?d (?:guess|say|think)|quite a (?:bit|lot|few)|a (?:fair )?bit|a lot|a little|loads|"
+    r"plenty|some|a few|depends|it depends|varies|it varies|roughly|about that|ish"
 )
 _DECLINE = (
     r"no|nope|nah|not really|not yet|(?:i'?m )?afraid not|not (?:at the moment|right now|"
     r"at this point|that i know of)|i doubt it|unlikely|i don'?t think so|not sure|no idea|"
-    r"no clue|who knows|hard to say|(?:i )?(?:can'?t|couldn'?t) say|not (?:as far as i know)"
+    r"no clue|who knows|hard to say|(?:i )?(?:can'?t|couldn'?t) say|not (?:as far as i know)|"
+    r"not (?:formally|officially|exactly|precisely|really sure)|(?:we )?(?:don'?t|do not) "
+    r"(?:know|track (?:it|that)|measure (?:it|that))|nobody (?:knows|tracks (?:it|that))"
 )
 _TOKEN = rf"(?:{_CONFIRM}|{_BACKCHANNEL}|{_HEDGE}|{_DECLINE})"
 _REPLY = re.compile(rf"^(?:{_TOKEN}\b[\s,.!?…-]*)+$", re.I)
@@ -152,7 +160,7 @@ class Reply:
         if self.negative:
             return Stance.ACKNOWLEDGED
         if self.prompt_kind is PromptKind.OPEN_QUESTION:
-            return None
+            return Stance.ACKNOWLEDGED if self.kind is ReplyKind.HEDGE else None
         if self.prompt_kind is PromptKind.SUMMARY and self.kind is ReplyKind.CONFIRMATION:
             return Stance.CONFIRMED
         return Stance.ACKNOWLEDGED

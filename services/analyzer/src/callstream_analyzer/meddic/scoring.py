@@ -68,13 +68,7 @@ def assess(
         why = f"Touched on but unresolved ({'; '.join(kinds) or 'weak evidence'})."
     else:
         primary = sum(1 for s in voiced if s.primary)
-        if (
-            len(facets) >= 3
-            and specific
-            and len(voiced) >= 2
-            and primary >= 1
-            and (len(facets) >= 4 or primary >= 2)
-        ):
+        if len(facets) >= 4 and specific and len(voiced) >= 2 and primary >= 2:
             score = 5
         elif (
             specific
