@@ -64,7 +64,8 @@ NAME_STOP = frozenset(
 _CAP_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:[A-Z][a-z]+)?)\b")
 NEGATIVE = re.compile(
     r"\b(?:not sure|unsure|don'?t know|do not know|no idea|not clear|unclear|"
-    r"haven'?t (?:decided|figured|thought|defined|talked|discussed|gotten|mapped|looked)|"
+    r"haven'?t (?:really |yet |even )?(?:decided|figured|thought|defined|talked|discussed|gotten|"
+    r"mapped|looked)|"
     r"hasn'?t been (?:decided|defined|set|discussed)|not (?:yet )?(?:decided|defined|determined)|"
     r"tbd|to be determined|no budget|(?:don'?t|do not) have (?:a |any )?(?:budget|timeline|"
     r"process|criteria|requirements|metrics|numbers)|there'?s no (?:budget|timeline|process|"
@@ -146,6 +147,19 @@ SELF_AUTHORITY = re.compile(
     r"\bapprove (?:it |this |that |the \w+ )?myself\b|\bmy (?:budget|call|decision|signature)\b|"
     r"\b(?:it'?s|it is) (?:my|our) (?:own )?(?:money|company|business|practice|firm|shop)\b|"
     r"\bi'?m the (?:one|person) who (?:signs|approves|decides|pays)\b",
+    re.I,
+)
+
+
+#: Dates, months and "then" are about the decision process only in a sentence about buying,
+#: deciding or starting ("by March they've stopped coming" is not a timeline).
+TIMING_CUES = frozenset({"month", "date", "sequence"})
+PROCESS_ANCHOR = re.compile(
+    r"\b(?:decid\w*|decision|buy\w*|purchas\w*|sign\w*|live|launch\w*|start\w*|implement\w*|"
+    r"install\w*|switch\w*|migrat\w*|roll\w*|pilot\w*|trial\w*|choos\w*|select\w*|pick\w*|"
+    r"approv\w*|evaluat\w*|budget\w*|order\w*|contract\w*|vendors?|proposals?|demos?|"
+    r"committee|board|council|review\w*|procurement|legal|rfp|tender|renew\w*|deadline|"
+    r"timeline|process|steps?|plan\w*|go ahead|move forward|kick\w*)\b",
     re.I,
 )
 
@@ -287,14 +301,18 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"vendor (?:onboarding|assessment|review|approval)|approval process|"
             r"process|committee|board meeting|pilot|proof of concept|poc|trial|"
             r"roll ?out|go[- ]live|kick[- ]?off|msa|redlines?|purchase order|po|"
+            r"(?:board|committee|council|panel|cabinet|partners) (?:meets?|meeting|votes?|"
+            r"reviews?|decides?|signs?)|"
             r"(?:sign|review|negotiate|renew|draft|award)\w* (?:the |a |our |their )?contract|"
             r"contract (?:review|negotiation|signature|terms|renew\w*|expires?|ends?|runs? out|"
             r"goes|has to|needs)|"
-            r"paperwork|budget cycle|fiscal year|steps?|timeline|time ?frame|deadline|"
+            r"budget cycle|fiscal year|steps?|timeline|time ?frame|deadline|"
             r"sign the|stakeholders|business case|proposal|"
             r"review|present (?:it|this) to|how (?:would|do|does|will) (?:a |the |you )?"
             r"(?:decision|decide|buy|purchase)|decision (?:gets?|is|would be|will be) made|"
-            r"who (?:else )?(?:would|will|needs? to|has to) be involved|who else is involved|"
+            r"who (?:else )?(?:would|will|should|needs? to|has to|is going to) (?:be (?:involved|"
+            r"part of|in on)|weigh in|have a say|sign|approve|decide)|who else is involved|"
+            r"part of (?:the|this|that) decision|"
             r"(?:vote|votes|voting) on)\b",
         ),
         Cue("month", MONTHS, 0.3),

@@ -26,8 +26,10 @@ from callstream_analyzer.meddic.lexicon import (
     MINIMIZER,
     MONTHS,
     NEGATIVE,
+    PROCESS_ANCHOR,
     SELF_AUTHORITY,
     SPECIFIC_FACETS,
+    TIMING_CUES,
     person_names,
 )
 from callstream_analyzer.meddic.policy import AnalyzerConfig
@@ -132,6 +134,8 @@ class SignalExtractor:
             row: list[tuple[str, ...]] = []
             for k, d in enumerate(dims):
                 hits = [c for c in CUES[d] if c.pattern.search(s.text)]
+                if d is D.DECISION_PROCESS and not PROCESS_ANCHOR.search(s.text):
+                    hits = [c for c in hits if c.label not in TIMING_CUES]
                 lexical = min(noisy_or(c.weight for c in hits), 0.85)
                 conf[i, k] = noisy_or((cfg.semantic_weight * float(semantic[i, k]), lexical))
                 row.append(tuple(c.label for c in hits))
@@ -238,6 +242,8 @@ class SignalExtractor:
                 best = float(total[p].max())
                 for k in topics(p):
                     c = float(total[p, k])
+                    if c < 0.9 * best:
+                        continue  # a short reply answers the main point of what the rep said
                     out[k].append(
                         Signal(
                             sentence=s,
