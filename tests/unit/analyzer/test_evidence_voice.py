@@ -51,6 +51,10 @@ def scores(a: MeddicAnalysis) -> dict[MeddicDimension, int]:
         ("Mm, probably.", ReplyKind.HEDGE),
         ("Yeah, that happens.", ReplyKind.HEDGE),
         ("I guess so.", ReplyKind.HEDGE),
+        ("A fair bit, I'd say.", ReplyKind.HEDGE),
+        ("No idea.", ReplyKind.DECLINE),
+        ("Not officially.", ReplyKind.DECLINE),
+        ("Nope, not yet.", ReplyKind.DECLINE),
         ("Yes, and the board meets in March to approve it.", None),
         ("Our dispatchers lose an hour every morning.", None),
     ],
@@ -149,6 +153,24 @@ def test_a_prospect_confirming_the_reps_summary_counts(
     assert "confirm a summary by the rep" in eb.rationale
     moved_on = [(R, summary), (R, "Anyway, let me show you the dashboard."), (P, "Sure.")]
     assert a.analyze(dl.make_transcript(moved_on)).dimension(D.ECONOMIC_BUYER).score == 1
+
+
+@pytest.mark.parametrize("analyzer", ["fake_analyzer", "real_analyzer"])
+def test_a_no_or_a_vague_answer_to_the_rep_touches_the_topic_on(
+    analyzer: str, request: pytest.FixtureRequest
+) -> None:
+    a: BuiltinMeddicAnalyzer = request.getfixturevalue(analyzer)
+    declined = a.analyze(
+        dl.make_transcript([(R, "Does anyone own the budget for this yet?"), (P, "Nope, not yet.")])
+    ).dimension(D.ECONOMIC_BUYER)
+    assert declined.score == 2 and declined.evidence[0].quote == "Nope, not yet."
+    assert "not knowing" in declined.rationale and "Nope, not yet." in declined.gaps[0]
+    vague = a.analyze(
+        dl.make_transcript(
+            [(R, "How many hours a week go into matching invoices?"), (P, "A fair bit, I'd say.")]
+        )
+    ).dimension(D.METRICS)
+    assert vague.score == 2 and vague.evidence[0].role is Role.PROSPECT
 
 
 def test_a_confirmation_adds_to_the_prospects_own_words(

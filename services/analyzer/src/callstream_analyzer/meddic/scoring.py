@@ -3,9 +3,9 @@
 1 not discussed (the rep's own claims and questions are not evidence); 2 touched on (the
 prospect only asked, acknowledged a claim of the rep's, was vague or did not know); 3 the
 prospect spoke to it, or confirmed the rep's summary of it (a confirmation alone stops at 3);
-4 specifics (numbers, names, dates) and three facets, or two facets over two
-statements; 5 three or more facets, specifics and at least two statements, with this
-dimension the main topic of at least one (two unless all four facets are covered). Negative
+4 specifics (numbers, names, dates) and three facets, or two facets over two statements; 5
+all four facets, specifics and at least two statements that are mainly about this dimension
+("thorough"; on the eval, a reviewer gave most three-facet 5s a 4). Negative
 evidence (not knowing, deflecting, playing pain down) cannot lift a score above 2 and lowers a
 higher one.
 """
