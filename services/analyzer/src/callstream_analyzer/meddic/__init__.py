@@ -40,15 +40,16 @@ How the built-in analyzer works, and why:
 5. **Scoring 1-5** per dimension: 1 not discussed (by the prospect); 2 touched on (only
    acknowledged, vague, asked or negative evidence); 3 the prospect spoke to it; 4 specifics
    (numbers, names, dates) and three facets, or two facets over two statements; 5 all four
-   facets, specifics and at least two statements that are mainly about this dimension. Facets are what a complete answer covers, e.g. Economic Buyer:
-   role, named person, authority, access. Missing facets become the gaps and recommendations,
-   so every score is explained by its evidence and by what is absent.
+   facets, specifics and at least two statements that are mainly about this dimension.
+   Facets are what a complete answer covers, e.g. Economic Buyer: role, named person,
+   authority, access. Missing facets become the gaps and recommendations, so every score is
+   explained by its evidence and by what is absent.
 6. **Overall** is the weighted mean of the six scores (Identify Pain and Economic Buyer weigh
    1.25, Decision Criteria 0.75, the others 1 — no pain or no buyer means no deal, while
    criteria are often set later); the qualification status follows ``StatusPolicy``.
 
-Modules: ``sentences`` and ``roles`` (1-2), ``replies`` (4), ``lexicon`` and ``prototypes`` (the data of 3),
-``classifier`` and ``signals`` (3-4), ``scoring`` and ``policy`` (5-6), ``report`` (gaps,
+Modules: ``sentences`` and ``roles`` (1-2), ``replies`` (4), ``lexicon`` and ``prototypes``
+(the data of 3), ``classifier`` and ``signals`` (3-4), ``scoring`` and ``policy`` (5-6), ``report`` (gaps,
 recommendations, findings, next steps, risks) and ``analyzer`` (the pipeline). The factory
 that picks built-in or LLM lives in :mod:`callstream_analyzer.factory`.
 """
