@@ -49,9 +49,9 @@ How the built-in analyzer works, and why:
    criteria are often set later); the qualification status follows ``StatusPolicy``.
 
 Modules: ``sentences`` and ``roles`` (1-2), ``replies`` (4), ``lexicon`` and ``prototypes``
-(the data of 3), ``classifier`` and ``signals`` (3-4), ``scoring`` and ``policy`` (5-6), ``report`` (gaps,
-recommendations, findings, next steps, risks) and ``analyzer`` (the pipeline). The factory
-that picks built-in or LLM lives in :mod:`callstream_analyzer.factory`.
+(the data of 3), ``classifier`` and ``signals`` (3-4), ``scoring`` and ``policy`` (5-6),
+``report`` (gaps, recommendations, findings, next steps, risks) and ``analyzer`` (the
+pipeline). The factory that picks built-in or LLM lives in :mod:`callstream_analyzer.factory`.
 """
 
 from callstream_analyzer.meddic.analyzer import MODEL, PROVIDER, Analyzer, BuiltinMeddicAnalyzer
