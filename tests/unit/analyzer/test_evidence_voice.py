@@ -218,3 +218,44 @@ def test_without_roles_the_sellers_voice_is_not_evidence(
     )
     s = scores(real_analyzer.analyze(t))
     assert s[D.DECISION_CRITERIA] == 1 and s[D.METRICS] == 1
+
+
+def test_speakers_that_change_inside_sentences_are_not_trusted_with_roles() -> None:
+    """Clustering that cuts sentences between voices gives no roles: nobody's words are then
+    dropped as the rep's."""
+    cut = dl.make_transcript(
+        [
+            ("SPEAKER_1", "Thanks for the time. How is the"),
+            ("SPEAKER_2", "quarter going for your team?"),
+            ("SPEAKER_1", "Busy. Our dispatchers lose an hour"),
+            ("SPEAKER_2", "every morning to phone calls."),
+            ("SPEAKER_1", "Who approves the"),
+            ("SPEAKER_2", "budget for tools like ours?"),
+        ]
+    )
+    sentences, roles = sentences_with_roles(cut)
+    assert "unreliable" in roles.method and not roles.certain
+    assert {s.role for s in sentences} == {Role.UNKNOWN}
+    clean = dl.make_transcript(dl.WEAK)
+    assert "behaviour" in sentences_with_roles(clean)[1].method
+
+
+def test_guessed_roles_keep_the_reps_speakers_buyer_talk_as_touched_on(
+    fake_analyzer: BuiltinMeddicAnalyzer,
+) -> None:
+    """Roles guessed from behaviour: a buyer's sentence that clustering gave to the rep's
+    speaker touches the topic on (2) with no role claimed; with labels it would be dropped."""
+    lines = [
+        ("A", "What does the budget look like, and who signs?"),
+        ("B", "Fine."),
+        ("A", "Our CFO Dana signs off on every purchase above fifty thousand dollars."),
+        ("A", "How do teams like yours usually roll this out?"),
+        ("B", "Okay."),
+    ]
+    eb = fake_analyzer.analyze(dl.make_transcript(lines)).dimension(D.ECONOMIC_BUYER)
+    assert eb.score == 2 and eb.evidence[0].role is None
+    assert "unsure speaker" in eb.rationale
+    labelled = [("Rep" if sp == "A" else "Customer", text) for sp, text in lines]
+    assert (
+        fake_analyzer.analyze(dl.make_transcript(labelled)).dimension(D.ECONOMIC_BUYER).score == 1
+    )

@@ -83,6 +83,7 @@ class AnalyzerConfig:
             Stance.CONFIRMED: 0.8,
             Stance.ASKED: 0.5,
             Stance.ACKNOWLEDGED: 0.35,
+            Stance.UNATTRIBUTED: 0.35,
         }
     )
     #: Highest score of a dimension the prospect only confirmed (the rep's summary, "yes").

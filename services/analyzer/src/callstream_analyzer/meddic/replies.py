@@ -55,6 +55,10 @@ class Stance(StrEnum):
     """The prospect confirmed the rep's summary or yes/no question."""
     ACKNOWLEDGED = "acknowledged"
     """The prospect only acknowledged the rep's claim ("right", "probably")."""
+    UNATTRIBUTED = "unattributed"
+    """Said by the speaker taken for the rep when roles are only guessed from behaviour, not
+    in the seller's voice: it may be a prospect that clustering merged with the rep, so it
+    touches the topic on at most."""
 
 
 class ReplyKind(StrEnum):

@@ -25,7 +25,13 @@ from callstream_analyzer.meddic.sentences import Role
 from callstream_analyzer.meddic.signals import DimensionResult, Signal
 from callstream_common.contracts import DimensionAssessment, Evidence, MeddicDimension
 
-_STANCE_ORDER = {Stance.STATED: 0, Stance.CONFIRMED: 1, Stance.ASKED: 2, Stance.ACKNOWLEDGED: 3}
+_STANCE_ORDER = {
+    Stance.STATED: 0,
+    Stance.CONFIRMED: 1,
+    Stance.ASKED: 2,
+    Stance.ACKNOWLEDGED: 3,
+    Stance.UNATTRIBUTED: 4,
+}
 
 
 def _prompt(signal: Signal) -> str:
@@ -65,6 +71,8 @@ def assess(
             )
         if any(s.stance is Stance.ASKED for s in positive):
             kinds.append("only questions from the prospect")
+        if any(s.stance is Stance.UNATTRIBUTED for s in positive):
+            kinds.append("only statements of unsure speaker (roles guessed from behaviour)")
         why = f"Touched on but unresolved ({'; '.join(kinds) or 'weak evidence'})."
     else:
         primary = sum(1 for s in voiced if s.primary)
@@ -120,7 +128,9 @@ def assess(
             end=s.sentence.end,
             speaker=s.sentence.speaker,
             confidence=round(min(max(s.confidence, 0.0), 1.0), 2),
-            role=None if s.sentence.role is Role.UNKNOWN else s.sentence.role,
+            role=None
+            if s.sentence.role is Role.UNKNOWN or s.stance is Stance.UNATTRIBUTED
+            else s.sentence.role,
         )
         for s in ranked[: cfg.top_k]
     ]

@@ -33,7 +33,7 @@ from callstream_analyzer.meddic.lexicon import (
     person_names,
 )
 from callstream_analyzer.meddic.policy import AnalyzerConfig
-from callstream_analyzer.meddic.replies import Stance, replies, speaks_as_seller
+from callstream_analyzer.meddic.replies import SELLER_VOICE, Stance, replies, speaks_as_seller
 from callstream_analyzer.meddic.sentences import Role, Sentence
 from callstream_common.contracts import DimensionAssessment, MeddicDimension
 
@@ -192,11 +192,15 @@ class SignalExtractor:
                 context[i, eb] = max(context[i, eb], 0.5 * conf[i - 1, eb])
         return context
 
-    def extract(self, sentences: Sequence[Sentence]) -> list[list[Signal]]:
+    def extract(
+        self, sentences: Sequence[Sentence], *, roles_certain: bool = True
+    ) -> list[list[Signal]]:
         """Per dimension (in ``MeddicDimension`` order), the signals of the call.
 
         The rep's sentences are never evidence; a prospect's short reply to one carries its
-        topics with the stance the reply gives them (see :mod:`.replies`)."""
+        topics with the stance the reply gives them (see :mod:`.replies`). When the roles are
+        only guessed (``roles_certain`` false), a statement of the rep's speaker that does not
+        sound like the seller is kept as ``UNATTRIBUTED``: touched on at most."""
         cfg = self._config
         dims = list(MeddicDimension)
         conf, semantic, cue_hits = self._confidences(sentences)
@@ -264,7 +268,13 @@ class SignalExtractor:
                     )
                 continue
             requirement = s.is_question and bool(ASKS_CAPABILITY.search(s.text))
-            if speaks_as_seller(s) or (
+            unattributed = (
+                s.role is Role.REP
+                and not roles_certain
+                and not s.is_question
+                and not SELLER_VOICE.search(s.text)
+            )
+            if (speaks_as_seller(s) and not unattributed) or (
                 s.is_question and s.role is not Role.PROSPECT and not requirement
             ):
                 continue
@@ -276,7 +286,9 @@ class SignalExtractor:
                 d = dims[k]
                 c = float(total[i, k])
                 stance = (
-                    Stance.STATED
+                    Stance.UNATTRIBUTED
+                    if unattributed
+                    else Stance.STATED
                     if not s.is_question or (requirement and d is D.DECISION_CRITERIA)
                     else Stance.ASKED
                 )
@@ -294,7 +306,9 @@ class SignalExtractor:
                         sentence=s,
                         dimension=d,
                         confidence=round(c, 3),
-                        weight=c * cfg.role_weights[s.role] * cfg.stance_weights[stance],
+                        weight=c
+                        * cfg.role_weights[Role.UNKNOWN if unattributed else s.role]
+                        * cfg.stance_weights[stance],
                         semantic=round(float(semantic[i, k]), 3),
                         cues=cue_hits[i][k],
                         in_context=bool(conf[i, k] < cfg.evidence_threshold),
