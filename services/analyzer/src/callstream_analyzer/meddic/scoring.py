@@ -107,7 +107,7 @@ def assess(
             why += f"; {len(negatives)} statement(s) of not knowing lower it"
     missing = [f for f in FACETS[d] if f not in facets]
     if score < 5 and missing:
-        why += f". Missing: {', '.join(missing)}."
+        why = why.rstrip(".") + f". Missing: {', '.join(missing)}."
     elif not why.endswith("."):
         why += "."
     if any(s.in_context for s in voiced):
