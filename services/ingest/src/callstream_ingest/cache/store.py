@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -169,7 +170,11 @@ class ReadCache:
         self, key: str, compute: Callable[[], Awaitable[bytes]], ttl: int | None
     ) -> bytes:
         """One ``compute()`` per key at a time; concurrent callers await its result. The
-        result is stored with ``ttl`` (None: not stored, Redis is being bypassed)."""
+        result is stored with ``ttl`` (None: not stored, Redis is being bypassed).
+
+        The key stays claimed until the result is in Redis: a request that missed just as
+        the computation finished finds either the claim or the stored result, never
+        neither (which would compute the same answer a second time)."""
         running = self._inflight.get(key)
         if running is not None:
             return await asyncio.shield(running)
@@ -179,19 +184,17 @@ class ReadCache:
             body = await compute()
             self.stats.computed += 1
             future.set_result(body)
+            if ttl is not None:
+                with suppress(RedisError, OSError, TimeoutError):
+                    await self._call(self.redis.set(key, body, ex=ttl))
+            return body
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
             raise
         finally:
             self._inflight.pop(key, None)
-        if ttl is None:
-            return body
-        try:
-            await self._call(self.redis.set(key, body, ex=ttl))
-        except (RedisError, OSError, TimeoutError):
-            pass
-        return body
 
     async def invalidate(
         self, scopes: Iterable[str], source: str, lag_seconds: float | None = None
