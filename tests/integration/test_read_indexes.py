@@ -29,6 +29,9 @@ from callstream_common.reads.scope import Scope
 
 pytestmark = pytest.mark.stack
 
+# Score bounds are selective (few seeded calls average above 4.6 or below 1.5), as they are
+# when an index pays; at a common bound such as 4.0 the planner rightly walks the newest-first
+# index and filters, and which of the two it picks then depends on ANALYZE's statistics.
 CASES: list[tuple[dict[str, Any], str]] = [
     ({}, "ix_conversations_created_id"),
     ({"status": "failed"}, "ix_conversations_status_created"),
@@ -36,7 +39,7 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"team_id": "team-east"}, "ix_conversations_rep_"),
     ({"opportunity_id": str(uuid.UUID(int=1))}, "ix_conversations_opportunity_created"),
     ({"qualification_status": "Strong"}, "ix_conversations_qualification_created"),
-    ({"min_score": 4.0}, "ix_conversations_score"),
+    ({"min_score": 4.6}, "ix_conversations_score"),
     ({"max_score": 1.5}, "ix_conversations_score"),
     ({"sort": "score"}, "ix_conversations_score"),
     ({"from": datetime(2026, 1, 1, tzinfo=UTC)}, "Index Cond: (created_at >="),
