@@ -196,6 +196,9 @@ class FaultInjector:
         self.topic_specs = list(topic_specs) or topics.all_topics()
         self.events: list[FaultEvent] = []
         self.restarts: Counter[str] = Counter()
+        self.restarting: dict[str, float] = {}
+        """When (seconds since the origin) each outage's component began to start again: it
+        may serve a little before the health check that ends the outage's event says so."""
         self._locks = {name: asyncio.Lock() for name in services.available()}
 
     def _now(self) -> float:
@@ -314,6 +317,7 @@ class FaultInjector:
             await self._stop_component(name)
             await asyncio.sleep(seconds)
             back = time.monotonic()
+            self.restarting[name] = round(back - self.origin, 2)
             await self._start_stack()
             return f"down {seconds:.0f}s, healthy again after {time.monotonic() - back:.1f}s"
 
