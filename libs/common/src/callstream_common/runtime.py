@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
@@ -38,6 +38,7 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     store: ObjectStore
+    stages: list[Stage[Any]] = field(default_factory=list)
 
     def consume(
         self,
@@ -47,7 +48,7 @@ class Runtime:
         on_dead_letter: Callable[[DeadLetter[EventT]], Awaitable[None]] | None = None,
     ) -> None:
         """Run ``handler`` as this service's stage on ``topic`` (lanes, retries, DLQ)."""
-        Stage(
+        stage = Stage(
             broker=self.broker,
             service=self.settings.service_name,
             group_id=self.settings.consumer_group or self.settings.service_name,
@@ -55,7 +56,18 @@ class Runtime:
             model=model,
             policy=self.settings.retry_policy(),
             on_dead_letter=on_dead_letter,
-        ).consume(handler)
+            concurrency=self.settings.stage_concurrency,
+            max_poll_interval_ms=self.settings.kafka_max_poll_interval_ms,
+            revoke_grace_seconds=self.settings.stage_revoke_grace_seconds,
+        )
+        stage.consume(handler)
+        self.stages.append(stage)
+
+    async def shutdown(self) -> None:
+        """Graceful stop: records in flight finish and are committed, then the pool closes."""
+        for stage in self.stages:
+            await stage.drain()
+        await self.engine.dispose()
 
     def fail_conversation_on_dead_letter(
         self, stage: str

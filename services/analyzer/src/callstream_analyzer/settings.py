@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Self
+
+from pydantic import SecretStr, model_validator
 
 from callstream_common.settings import CommonSettings
 
@@ -16,3 +18,9 @@ class AnalyzerSettings(CommonSettings):
     analyzer_api_key: SecretStr | None = None
     analyzer_model: str | None = None
     """Remote model name (e.g. ``gpt-4o-mini``, ``gemini-2.0-flash``); unused by builtin."""
+
+    @model_validator(mode="after")
+    def _local_model_is_cpu_bound(self) -> Self:
+        if self.analyzer_provider == "builtin":
+            self.bound_by_cores()
+        return self

@@ -61,7 +61,7 @@ def create_app(settings: CompactorSettings | None = None) -> FastStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await flusher.drain()
-        await runtime.engine.dispose()
+        await runtime.shutdown()
 
     return FastStream(
         runtime.broker, after_startup=[start_background], on_shutdown=[stop_background]
