@@ -13,6 +13,7 @@ import asyncio
 import io
 import json
 import math
+import os
 import re
 import sys
 import threading
@@ -35,9 +36,20 @@ from callstream_cli.stack.settings import StackSettings, project_root
 
 ROOT = project_root()
 RESULTS_DIR = ROOT / "bench" / "results"
-BENCH_STACK_DIR = ROOT / ".local" / "bench-stack"
+
+
+def bench_port_offset() -> int:
+    """``CALLSTREAM_BENCH_PORT_OFFSET`` shifts every port of the bench stack (and its folder),
+    so that several bench stacks (several worktrees on one machine) run side by side."""
+    return int(os.environ.get("CALLSTREAM_BENCH_PORT_OFFSET", "0"))
+
+
+BENCH_STACK_DIR = (
+    ROOT / ".local" / (f"bench{bench_port_offset():+d}" if bench_port_offset() else "bench-stack")
+)
+"""Kept short: PostgreSQL's socket path (derived from it) must stay under 107 bytes."""
 #: Where the bench stack's ingest listens (outside the dev 8000 and the tests' 28000).
-BENCH_INGEST_PORT = 31800
+BENCH_INGEST_PORT = 31800 + bench_port_offset()
 REP_ID = "rep-bench"
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -321,22 +333,26 @@ def bench_stack_settings(stack_dir: Path | None = None) -> StackSettings:
     SeaweedFS binds its admin gRPC port to admin HTTP + 10000 whatever it is told, so the admin
     port is 22346 (gRPC 32346): the dev stack uses 17346/27346 and the tests 28446/38446.
     """
+    off = bench_port_offset()
+    ports: dict[str, Any] = {
+        "kafka_port": 31092,
+        "kafka_controller_port": 31093,
+        "postgres_port": 31432,
+        "s3_port": 31333,
+        "weed_s3_grpc_port": 31334,
+        "weed_master_port": 31330,
+        "weed_master_grpc_port": 31331,
+        "weed_volume_port": 31340,
+        "weed_volume_grpc_port": 31341,
+        "weed_filer_port": 31388,
+        "weed_filer_grpc_port": 31389,
+        "weed_admin_port": 22346,
+        "redis_port": 31379,
+        "zipkin_port": 31411,
+    }
     return StackSettings(
         stack_dir=stack_dir or BENCH_STACK_DIR,
-        kafka_port=31092,
-        kafka_controller_port=31093,
-        postgres_port=31432,
-        s3_port=31333,
-        weed_s3_grpc_port=31334,
-        weed_master_port=31330,
-        weed_master_grpc_port=31331,
-        weed_volume_port=31340,
-        weed_volume_grpc_port=31341,
-        weed_filer_port=31388,
-        weed_filer_grpc_port=31389,
-        weed_admin_port=22346,
-        redis_port=31379,
-        zipkin_port=31411,
+        **{k: v + off for k, v in ports.items()},
         s3_secret_key=SecretStr("callstream-bench-secret"),
     )
 

@@ -144,7 +144,7 @@ async def test_records_of_one_key_never_overlap_and_keep_their_order(common_sett
         order.append(int(job.job_id))
         active = False
 
-    broker, topic, group = await start_stage(common_settings, handler, concurrency=8)
+    broker, topic, _ = await start_stage(common_settings, handler, concurrency=8)
     try:
         for i in range(6):
             await broker.publish(

@@ -322,6 +322,7 @@ class FakeSlack:
         receiver_secret: str | None = None,
         signature_tolerance: float = 300,
         host: str = "127.0.0.1",
+        latency: float = 0.0,
     ) -> None:
         self.bot_token = bot_token
         self.webhook_path = webhook_path
@@ -329,6 +330,8 @@ class FakeSlack:
         self.receiver_secret = receiver_secret
         self.signature_tolerance = signature_tolerance
         self._host = host
+        self.latency = latency
+        """Seconds every answer takes (the real API answers in 100-500 ms)."""
         self._cond = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
@@ -561,6 +564,8 @@ class FakeSlack:
         kind = self._kind(path)
         parsed = self._parse(headers, body)
 
+        if self.latency:
+            time.sleep(self.latency)
         fault = self._take_fault(path)
         if fault is not None and fault.delay:
             with self._cond:
