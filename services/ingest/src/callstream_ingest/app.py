@@ -50,6 +50,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             )
             yield
             relay.cancel()
+            await app.state.ingest.finish_publishing()
         await engine.dispose()
         shutdown_telemetry()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import select, text
@@ -26,6 +26,7 @@ class IngestState:
     store: ObjectStore
     broker: KafkaBroker
     auth: Authenticator
+    _publishing: set[asyncio.Task[bool]] = field(default_factory=set)
 
     async def find_by_idempotency_key(self, key: str) -> Conversation | None:
         async with self.sessions() as session:
@@ -36,11 +37,12 @@ class IngestState:
             ).scalar_one_or_none()
 
     async def save_and_publish(self, conv: Conversation, event: CallUploaded) -> None:
-        """The row and its event in one transaction (outbox), then published at once.
+        """The row and its event in one transaction (outbox); published right after, in
+        the background.
 
-        If Kafka does not acknowledge, or this process dies before it does, the outbox
-        relay publishes the event later: a committed call always gets its event, and the
-        upload is still accepted while Kafka is briefly away.
+        Once the transaction commits the event cannot be lost (the outbox relay publishes
+        whatever is left behind), so the caller's 202 does not wait for Kafka's
+        acknowledgement and the outbox row's removal: two round trips off every upload.
         """
         async with self.sessions() as session, session.begin():
             session.add(conv)
@@ -51,9 +53,18 @@ class IngestState:
                 key=str(event.conversation_id).encode(),
                 headers={"x-callstream-priority": str(event.priority)},
             )
-        await outbox.publish_staged(
-            self.sessions, self.broker, staged, self.settings.kafka_publish_timeout_seconds
+        task = asyncio.create_task(
+            outbox.publish_staged(
+                self.sessions, self.broker, staged, self.settings.kafka_publish_timeout_seconds
+            )
         )
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def finish_publishing(self, grace_seconds: float = 10.0) -> None:
+        """Shutdown: let the background publishes finish (the relay covers any that do not)."""
+        if self._publishing:
+            await asyncio.wait(set(self._publishing), timeout=grace_seconds)
 
     async def check_dependencies(self) -> dict[str, str]:
         async def database() -> None:
