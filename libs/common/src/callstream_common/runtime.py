@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -62,6 +64,18 @@ class Runtime:
         )
         stage.consume(handler)
         self.stages.append(stage)
+
+    async def startup(self) -> None:
+        """Size asyncio's default thread pool for the records this process keeps in flight.
+
+        Blocking clients (the object store, remote speech-to-text and LLM providers) run on
+        it through ``asyncio.to_thread``; its default of cores + 4 threads would cap a
+        network-bound stage's overlap below its configured concurrency."""
+        lanes = sum(len(stage.lanes) for stage in self.stages) or 1
+        workers = min(64, max(8, self.settings.stage_concurrency * lanes + 4))
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blocking")
+        )
 
     async def shutdown(self) -> None:
         """Graceful stop: records in flight finish and are committed, then the pool closes."""

@@ -64,5 +64,8 @@ def create_app(settings: CompactorSettings | None = None) -> FastStream:
         await runtime.shutdown()
 
     return FastStream(
-        runtime.broker, after_startup=[start_background], on_shutdown=[stop_background]
+        runtime.broker,
+        on_startup=[runtime.startup],
+        after_startup=[start_background],
+        on_shutdown=[stop_background],
     )
