@@ -215,3 +215,51 @@ async def test_offsets_commit_only_past_finished_records_and_replay_the_rest(
     finally:
         await broker.stop()
     assert sorted(replayed) == ["fast0", "fast1", "fast2", "slow"]
+
+
+async def test_a_rebalance_lets_records_in_flight_finish_and_never_runs_them_twice(
+    common_settings: Any,
+) -> None:
+    """A second instance joins while the first is in the middle of two slow records: the
+    first finishes them within its revoke grace and commits, so the newcomer (which may now
+    own their partitions) does not run them again."""
+    runs: list[tuple[str, str]] = []
+    started = asyncio.Event()
+
+    def handler_for(instance: str) -> Any:
+        async def handler(job: Job) -> None:
+            runs.append((instance, job.job_id))
+            if len(runs) == 2:
+                started.set()
+            await asyncio.sleep(5)
+
+        return handler
+
+    bootstrap = common_settings.kafka_bootstrap_servers
+    first, topic, group = await start_stage(
+        common_settings, handler_for("a"), concurrency=4, revoke_grace_seconds=20
+    )
+    second = None
+    try:
+        for partition in (0, 1):
+            await first.publish(
+                Job(job_id=f"slow{partition}").model_dump(mode="json"),
+                topic,
+                key=f"k{partition}".encode(),
+                partition=partition,
+            )
+        await asyncio.wait_for(started.wait(), 30)
+        second, _, _ = await start_stage(
+            common_settings, handler_for("b"), concurrency=4, group=group, topic=topic
+        )
+
+        async def both_committed() -> bool:
+            return await committed(bootstrap, group) == {0: 1, 1: 1}
+
+        await wait_until(both_committed, timeout=60)
+        await asyncio.sleep(3)
+    finally:
+        if second is not None:
+            await second.stop()
+        await first.stop()
+    assert sorted(runs) == [("a", "slow0"), ("a", "slow1")]

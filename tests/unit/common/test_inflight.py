@@ -41,3 +41,19 @@ def test_a_commit_never_moves_backwards() -> None:
 def test_concurrency_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         InFlight("t", 0)
+
+
+def test_local_models_default_to_what_the_cores_allow_unless_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from callstream_analyzer.settings import AnalyzerSettings
+    from callstream_transcriber.settings import TranscriberSettings
+
+    monkeypatch.delenv("CALLSTREAM_STAGE_CONCURRENCY", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert TranscriberSettings(transcriber_cpu_threads=2).stage_concurrency == 4
+    assert TranscriberSettings(transcriber_provider="openai").stage_concurrency == 8
+    assert TranscriberSettings(stage_concurrency=3).stage_concurrency == 3
+    assert AnalyzerSettings().stage_concurrency == 8
+    monkeypatch.setenv("CALLSTREAM_STAGE_CONCURRENCY", "2")
+    assert TranscriberSettings().stage_concurrency == 2
