@@ -263,3 +263,38 @@ async def test_a_rebalance_lets_records_in_flight_finish_and_never_runs_them_twi
             await second.stop()
         await first.stop()
     assert sorted(runs) == [("a", "slow0"), ("a", "slow1")]
+
+
+async def test_a_full_pool_survives_members_coming_and_going(common_settings: Any) -> None:
+    """Rebalances while the pool is full (its partitions paused): every record is still
+    processed once the group settles, and everything commits."""
+    done: list[str] = []
+
+    async def handler(job: Job) -> None:
+        await asyncio.sleep(1)
+        done.append(job.job_id)
+
+    bootstrap = common_settings.kafka_bootstrap_servers
+    first, topic, group = await start_stage(
+        common_settings, handler, concurrency=2, revoke_grace_seconds=2
+    )
+    try:
+        for i in range(20):
+            await first.publish(
+                Job(job_id=f"j{i}").model_dump(mode="json"), topic, key=f"k{i}".encode()
+            )
+        await asyncio.sleep(3)
+        for _ in range(2):
+            other, _, _ = await start_stage(
+                common_settings, handler, concurrency=2, group=group, topic=topic
+            )
+            await asyncio.sleep(4)
+            await other.stop()
+
+        async def all_committed() -> bool:
+            return sum((await committed(bootstrap, group)).values()) == 20
+
+        await wait_until(all_committed, timeout=120)
+    finally:
+        await first.stop()
+    assert set(done) == {f"j{i}" for i in range(20)}

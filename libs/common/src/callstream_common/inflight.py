@@ -39,6 +39,7 @@ from aiokafka.structs import OffsetAndMetadata
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[None]]
+COMMIT_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass
@@ -93,7 +94,7 @@ class InFlight(ConsumerRebalanceListener):
         self._partitions: dict[TopicPartition, PartitionOffsets] = {}
         self._tasks: dict[TopicPartition, set[asyncio.Task[None]]] = {}
         self._key_tails: dict[tuple[TopicPartition, bytes], asyncio.Task[None]] = {}
-        self._paused: set[TopicPartition] = set()
+        self._watchdog: asyncio.Task[None] | None = None
         self._commit_lock = asyncio.Lock()
         self._count = 0
         self._stopping = False
@@ -114,6 +115,7 @@ class InFlight(ConsumerRebalanceListener):
         previous = self._key_tails.get(key_slot) if key_slot is not None else None
         task = asyncio.create_task(self._run(tp, progress, offset, previous, work))
         self._tasks.setdefault(tp, set()).add(task)
+        task.add_done_callback(self._report_crash)
         if key_slot is not None:
             self._key_tails[key_slot] = task
             task.add_done_callback(lambda t: self._forget_key(key_slot, t))
@@ -138,11 +140,11 @@ class InFlight(ConsumerRebalanceListener):
             self._count -= 1
             task = asyncio.current_task()
             self._tasks.get(tp, set()).discard(task)
+            if self._count < self.limit:
+                self._resume_paused()
             if self._partitions.get(tp) is progress:
                 progress.finish(offset)
                 await self.commit()
-            if self._count < self.limit:
-                self._resume_paused()
 
     async def _until_done(self, tp: TopicPartition, progress: PartitionOffsets, work: Work) -> None:
         """Run ``work``; if it raises (the stage could not even route the failure: Kafka
@@ -164,6 +166,10 @@ class InFlight(ConsumerRebalanceListener):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    def _report_crash(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("%s: a record's bookkeeping failed", self.name, exc_info=exc)
+
     def _forget_key(self, key_slot: tuple[TopicPartition, bytes], task: asyncio.Task[None]) -> None:
         if self._key_tails.get(key_slot) is task:
             del self._key_tails[key_slot]
@@ -183,33 +189,52 @@ class InFlight(ConsumerRebalanceListener):
                 log.info("%s: consumer closed; finished records will be replayed", self.name)
                 return
             try:
-                await self.consumer.commit(
-                    {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()}
+                await asyncio.wait_for(
+                    self.consumer.commit(
+                        {tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()}
+                    ),
+                    COMMIT_TIMEOUT_SECONDS,
                 )
-            except KafkaError as exc:
+            except (KafkaError, TimeoutError, OSError) as exc:
                 log.warning(
-                    "%s: offset commit failed (%s); the records will be replayed", self.name, exc
+                    "%s: offset commit failed (%s: %s); retried with the next one, replayed "
+                    "after a crash",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
                 )
                 return
             for tp, o in offsets.items():
-                self._partitions[tp].mark_committed(o)
+                if (progress := self._partitions.get(tp)) is not None:
+                    progress.mark_committed(o)
 
     def _pause_assigned(self) -> None:
+        """Stop fetching while the pool is full (the consumer stays in its group). Only
+        this class pauses its consumer, so the consumer's own paused set is the truth."""
         if self.consumer is None:
             return
-        fresh = set(self.consumer.assignment()) - self._paused
-        if fresh:
-            self.consumer.pause(*fresh)
-            self._paused |= fresh
+        assigned = self.consumer.assignment()
+        if assigned:
+            self.consumer.pause(*assigned)
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.create_task(self._keep_flowing())
 
     def _resume_paused(self) -> None:
-        if self.consumer is None or not self._paused or self._stopping:
+        if self.consumer is None or self._stopping:
             return
-        assigned = set(self.consumer.assignment())
-        mine = self._paused & assigned
-        if mine:
-            self.consumer.resume(*mine)
-        self._paused.clear()
+        paused = self.consumer.paused()
+        if paused:
+            self.consumer.resume(*paused)
+
+    async def _keep_flowing(self) -> None:
+        """Safety net: whatever path a rebalance or an outage took, a consumer whose pool
+        has room is never left paused for more than a second."""
+        while not self._stopping and self.consumer is not None:
+            await asyncio.sleep(1.0)
+            if self._count < self.limit:
+                self._resume_paused()
+                if not self.consumer.paused():
+                    return
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         running = [t for tp in revoked for t in self._tasks.get(tp, ())]
@@ -225,7 +250,6 @@ class InFlight(ConsumerRebalanceListener):
         for tp in revoked:
             self._partitions.pop(tp, None)
             self._tasks.pop(tp, None)
-            self._paused.discard(tp)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         if self._count >= self.limit:
