@@ -57,3 +57,15 @@ def test_local_models_default_to_what_the_cores_allow_unless_configured(
     assert AnalyzerSettings().stage_concurrency == 8
     monkeypatch.setenv("CALLSTREAM_STAGE_CONCURRENCY", "2")
     assert TranscriberSettings().stage_concurrency == 2
+
+
+def test_a_redelivered_offset_never_moves_the_commit_backwards() -> None:
+    p = PartitionOffsets()
+    for offset in (5, 6):
+        p.start(offset)
+    p.finish(5)
+    p.finish(6)
+    p.mark_committed(p.committable() or 0)
+    p.start(5)  # the same record again (a rebalance the stage was not told about)
+    p.finish(5)
+    assert p.committable() is None

@@ -67,7 +67,7 @@ class PartitionOffsets:
             self._ready = done + 1
 
     def committable(self) -> int | None:
-        if self._ready is None or self._ready == self.committed:
+        if self._ready is None or (self.committed is not None and self._ready <= self.committed):
             return None
         return self._ready
 
