@@ -6,10 +6,11 @@ One message in flight at a time (publish, wait until the handler has started, ne
 number is the hop's latency, not a queue's. Both sides are configured as the services are:
 
 * FastStream: a ``KafkaBroker`` from ``callstream_common.kafka.make_broker`` (acks=all,
-  idempotent producer, the OpenTelemetry middleware) and a subscriber as ``Stage`` declares
-  it (consumer group, raw-bytes decoder, ``AckPolicy.NACK_ON_ERROR``: commit after the
-  handler). The middleware gets an SDK tracer provider without exporter: spans and context
-  propagation are paid for, the export to Zipkin (a background thread in a service) is not.
+  idempotent producer, the OpenTelemetry and Prometheus middlewares) and a subscriber as
+  ``Stage`` declares it (consumer group, raw-bytes decoder, ``AckPolicy.NACK_ON_ERROR``:
+  commit after the handler). The tracing middleware gets an SDK tracer provider without
+  exporter: spans and context propagation are paid for, the export to Zipkin (a background
+  thread in a service) is not.
   FastStream's per-message log lines are formatted and written, as a service writes them to
   its log file, but to /dev/null.
 * aiokafka: ``AIOKafkaProducer`` (acks=all, idempotent) and ``AIOKafkaConsumer`` (same group

@@ -11,6 +11,7 @@ import pytest
 from tests.support.stack import ingest_test_port, running_stack
 
 WEBHOOK_SECRET = "whsec-test-secret"
+METRICS_TOKEN = "scrape-test-token"
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +87,7 @@ def services(stack: Any, fake_slack: Any) -> Iterator[Any]:
         "CALLSTREAM_RETRY_BASE_SECONDS": "1.0",
         "CALLSTREAM_MAX_UPLOAD_BYTES": str(20 * 1024 * 1024),
         "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "CALLSTREAM_METRICS_TOKEN": METRICS_TOKEN,
     }
     svc = ServiceSet(
         settings=settings,

@@ -134,7 +134,9 @@ def test_a_good_upload_and_a_trigger_are_accepted_and_listed(
         "/v1/compaction/trigger", json={"dataset": "nope"}, headers=auth(api_tokens["admin"])
     )
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_dataset"
-    listed = client.get("/v1/compaction/datasets", headers=auth(api_tokens["user"])).json()
+    listed = client.get("/v1/compaction/datasets", headers=auth(api_tokens["admin"])).json()
     assert DATASET in {d["name"] for d in listed["datasets"]}
-    runs = client.get(f"/v1/compaction/runs?dataset={DATASET}", headers=auth(api_tokens["user"]))
+    runs = client.get(f"/v1/compaction/runs?dataset={DATASET}", headers=auth(api_tokens["admin"]))
     assert runs.status_code == 200 and "runs" in runs.json()
+    for path in ("/v1/compaction/datasets", "/v1/compaction/runs"):
+        assert client.get(path, headers=auth(api_tokens["user"])).status_code == 403

@@ -126,11 +126,9 @@ async def test_upload_is_accepted_at_once_and_idempotency_key_creates_nothing_ne
 ) -> None:
     key = f"idem-{uuid.uuid4()}"
     wav = sample_wav.read_bytes()
-    started = time.perf_counter()
     first = post(
         services, tokens["admin"], content=wav, params=META, headers={"Idempotency-Key": key}
     )
-    elapsed = time.perf_counter() - started
     assert first.status_code == 202, first.text
     assert first.json()["status"] == "pending" and first.json()["status_url"].endswith(
         first.json()["id"]
@@ -142,7 +140,6 @@ async def test_upload_is_accepted_at_once_and_idempotency_key_creates_nothing_ne
     assert again.status_code == 202
     assert again.json()["id"] == first.json()["id"] and again.json()["idempotent_replay"]
     assert await count_conversations(sessions) == before
-    assert elapsed < 3.0  # the old system's promise; figures live in bench/
 
 
 def test_users_see_their_own_calls_managers_their_team_admins_all(

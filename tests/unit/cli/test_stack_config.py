@@ -165,3 +165,13 @@ def test_port_is_open_detects_a_listener() -> None:
         port = server.getsockname()[1]
         assert port_is_open("127.0.0.1", port)
     assert not port_is_open("127.0.0.1", port)
+
+
+def test_postgres_system_folder_is_per_checkout_and_short_enough_for_its_socket() -> None:
+    """A long checkout name still leaves room for ``run/.s.PGSQL.<port>`` in 107 bytes."""
+    long_name = Path("/root") / ("a-very-long-checkout-name-" * 4) / ".local" / "stack"
+    first = StackSettings(stack_dir=long_name).system_state_dir()
+    second = StackSettings(stack_dir=long_name.parent / "test-stack+1000").system_state_dir()
+    assert first != second and first.parent == second.parent
+    socket = first / "postgres" / "run" / ".s.PGSQL.65535"
+    assert len(str(socket).encode()) <= 107

@@ -147,6 +147,11 @@ def register(app: typer.Typer) -> None:
             f"API {services.base_url}  (token: export CALLSTREAM_TOKEN={token})"
         )
         console.print(f"tracing UI: {StackEndpoints.from_settings(settings).zipkin_ui_url}")
+        console.print(
+            "metrics: "
+            + "  ".join(f"{n} {services.metrics_url(n)}" for n in services.available())
+            + f"  · events: {services.base_url}/asyncapi · lag: callstream lag"
+        )
         if sample:
             run_sample(services.base_url, token, settings)
 
@@ -222,12 +227,18 @@ def run_sample(base_url: str, token: str, settings: StackSettings) -> None:
 
 def register_remote(app: typer.Typer) -> None:
     @app.command("init-remote")
-    def init_remote() -> None:
+    def init_remote(
+        replication_factor: Annotated[
+            int, typer.Option(help="Replicas of each new topic (3 on managed clusters).")
+        ] = 1,
+    ) -> None:
         """Prepare configured (managed) infrastructure: migrations, bucket, topics."""
         from aiokafka.admin import AIOKafkaAdminClient, NewTopic
         from aiokafka.errors import TopicAlreadyExistsError
+        from faststream.kafka.security import parse_security
 
         from callstream_common.db.migrate import upgrade
+        from callstream_common.kafka import broker_security
         from callstream_common.objectstore import ObjectStore
         from callstream_common.settings import CommonSettings
         from callstream_common.topics import all_topics
@@ -237,12 +248,22 @@ def register_remote(app: typer.Typer) -> None:
         ObjectStore(settings).ensure_bucket()
 
         async def topics() -> None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                **parse_security(broker_security(settings)),
+            )
             await admin.start()
             try:
                 existing = set(await admin.list_topics())
                 new = [
-                    NewTopic(t.name, t.partitions, 1)
+                    NewTopic(
+                        t.name,
+                        t.partitions,
+                        replication_factor,
+                        topic_configs={"retention.ms": str(t.retention_ms)}
+                        if t.retention_ms
+                        else None,
+                    )
                     for t in all_topics()
                     if t.name not in existing
                 ]

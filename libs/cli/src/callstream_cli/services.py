@@ -55,10 +55,22 @@ class ServiceSet:
         env.update(dict(self.extra_env))
         return env
 
+    def metrics_port(self, name: str) -> int:
+        """Ingest serves ``/metrics`` on its API port; every other service on its own,
+        ``ingest_port + 100 + n`` (8101-8104 beside the default 8000)."""
+        if name == "ingest":
+            return self.ingest_port
+        return self.ingest_port + 100 + list(SERVICE_MODULES).index(name)
+
+    def metrics_url(self, name: str) -> str:
+        return f"http://{self.settings.host}:{self.metrics_port(name)}/metrics"
+
     def process(self, name: str) -> ManagedProcess:
         home = Path(self.settings.stack_dir) / "services" / name
         env = self.env()
         env["CALLSTREAM_SERVICE_NAME"] = name
+        if name != "ingest":
+            env["CALLSTREAM_METRICS_PORT"] = str(self.metrics_port(name))
         return ManagedProcess(
             name=name,
             argv=[sys.executable, "-m", SERVICE_MODULES[name]],

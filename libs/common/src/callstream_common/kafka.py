@@ -3,7 +3,8 @@
 Producers wait for all in-sync replicas (``acks=all``) and are idempotent on Apache Kafka,
 so a publish that returned is durable and a producer retry never writes a duplicate.
 FastStream's telemetry middleware opens a span per publish and per processed message and
-carries the W3C trace context in the record headers.
+carries the W3C trace context in the record headers; its Prometheus middleware counts
+and times every consumed and published record (:mod:`callstream_common.metrics`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry import trace
 
+from callstream_common import metrics
 from callstream_common.settings import CommonSettings
 
 
@@ -52,7 +54,10 @@ def broker_options(settings: CommonSettings) -> dict[str, Any]:
         "enable_idempotence": settings.kafka_idempotent_producer,
         "client_id": settings.service_name,
         "security": broker_security(settings),
-        "middlewares": [KafkaTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
+        "middlewares": [
+            KafkaTelemetryMiddleware(tracer_provider=trace.get_tracer_provider()),
+            metrics.kafka_middleware(settings.service_name),
+        ],
         "graceful_timeout": 30.0,
         # FastStream's per-record "Received"/"Processed" lines: at DEBUG, because a stage's
         # subscriber only dispatches the record (it is processed later, see inflight.py) and

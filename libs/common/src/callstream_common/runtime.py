@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,6 +19,7 @@ from callstream_common.db.engine import make_engine, make_sessionmaker
 from callstream_common.kafka import make_broker
 from callstream_common.logs import setup_logging
 from callstream_common.objectstore import ObjectStore
+from callstream_common.observability import ServiceObservability
 from callstream_common.settings import CommonSettings
 from callstream_common.stage import DeadLetter, Stage
 from callstream_common.telemetry import setup_telemetry
@@ -82,6 +84,21 @@ class Runtime:
         for stage in self.stages:
             await stage.drain()
         await self.engine.dispose()
+
+    def application(
+        self,
+        after_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+        on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> FastStream:
+        """The service's FastStream app, with its ``/metrics`` port and consumer-lag reader
+        running while the broker does."""
+        observability = ServiceObservability(self.settings, self.broker)
+        return FastStream(
+            self.broker,
+            on_startup=[self.startup],
+            after_startup=[observability.start, *after_startup],
+            on_shutdown=[observability.stop, *on_shutdown],
+        )
 
     def fail_conversation_on_dead_letter(
         self, stage: str

@@ -74,6 +74,16 @@ class CommonSettings(BaseSettings):
 
     tracing_ui_url: str = Field(default="http://127.0.0.1:19411/zipkin")
 
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    """Where a FastStream service serves ``/metrics`` (each service has its own default;
+    ingest serves it on its API port instead). ``0`` or unset turns the endpoint off."""
+    metrics_token: SecretStr | None = None
+    """Scrape credential: when set, ``/metrics`` answers only ``Authorization: Bearer
+    <token>``. Unset, a service's metrics port is open, for operators' networks only."""
+    metrics_lag_interval_seconds: float = Field(default=10.0, gt=0)
+    """How often a service reads its consumer groups' lag from Kafka."""
+
     retry_max_attempts: int = Field(default=3, ge=1, le=20)
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_cap_seconds: float = Field(default=300.0, gt=0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel, ValidationError
 
-from callstream_common import topics
+from callstream_common import metrics, topics
 from callstream_common.inflight import InFlight
 from callstream_common.retry import (
     FailureDecision,
@@ -184,10 +185,13 @@ class Stage(Generic[EventT]):
         headers = str_headers(message.headers)
         attempt = int(headers.get(H_ATTEMPT, "0")) + 1
         event: EventT | None = None
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             event = decode_event(self.model, body)
             not_before = getattr(event, "not_before", None)
             if not_before is not None and not_before > self.clock():
+                outcome = "deferred"
                 await self._defer(body, message, headers, not_before)
                 return
             await handler(event)
@@ -202,11 +206,17 @@ class Stage(Generic[EventT]):
                 exc,
                 "DLQ" if decision.dead_letter else f"retry at {decision.due_at}",
             )
+            outcome = "unrouted"
             await self._route_failure(body, message, headers, exc, decision)
+            outcome = "dead_letter" if decision.dead_letter else "retry"
             if decision.dead_letter and self.on_dead_letter is not None:
                 await self.on_dead_letter(
                     DeadLetter(event, decision.reason, type(exc).__name__, str(exc))
                 )
+        finally:
+            metrics.STAGE_MESSAGES.labels(self.service, _record(message).topic, outcome).observe(
+                time.perf_counter() - started
+            )
 
     async def _route_failure(
         self,
@@ -246,12 +256,19 @@ class Stage(Generic[EventT]):
             out[H_EXC_STACK] = stack
             out[H_REASON] = decision.reason
             await self.broker.publish(body, topics.DLQ, key=key, headers=out)
+            metrics.STAGE_DEAD_LETTERS.labels(
+                self.service,
+                record.topic,
+                metrics.error_class(exc),
+                "permanent" if decision.reason == "permanent" else "exhausted",
+            ).inc()
         else:
             assert decision.due_at is not None
             out[H_DUE_AT] = str(int(decision.due_at.timestamp() * 1000))
             await self.broker.publish(
                 body, topics.retry_topic_for(self.topic), key=key, headers=out
             )
+            metrics.STAGE_RETRIES.labels(self.service, record.topic, metrics.error_class(exc)).inc()
 
     async def _defer(
         self, body: bytes, message: KafkaMessage, headers: dict[str, str], due: datetime

@@ -10,6 +10,7 @@ from callstream_common.settings import CommonSettings
 class AnalyzerSettings(CommonSettings):
     service_name: str = "analyzer"
     consumer_group: str = "analyzer"
+    metrics_port: int | None = 8102
     analyzer_provider: str = "builtin"
     """``builtin`` (offline: MiniLM embeddings + rules), ``openai`` (any OpenAI-compatible
     chat endpoint), ``gemini``, or ``instant`` (benchmark mode: a fixed scorecard at once)."""

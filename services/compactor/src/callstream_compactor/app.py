@@ -63,9 +63,4 @@ def create_app(settings: CompactorSettings | None = None) -> FastStream:
         await flusher.drain()
         await runtime.shutdown()
 
-    return FastStream(
-        runtime.broker,
-        on_startup=[runtime.startup],
-        after_startup=[start_background],
-        on_shutdown=[stop_background],
-    )
+    return runtime.application(after_startup=[start_background], on_shutdown=[stop_background])

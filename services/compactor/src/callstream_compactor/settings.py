@@ -9,6 +9,7 @@ from callstream_common.settings import CommonSettings
 class CompactorSettings(CommonSettings):
     service_name: str = "compactor"
     consumer_group: str = "compactor"
+    metrics_port: int | None = 8104
 
     archive_dataset: str = "calls"
     archive_flush_rows: int = Field(default=500, ge=1)

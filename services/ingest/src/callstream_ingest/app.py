@@ -17,10 +17,14 @@ from callstream_common.objectstore import ObjectStore
 from callstream_common.outbox import run_relay
 from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
+from callstream_ingest.asyncapi.api import asyncapi_router
 from callstream_ingest.auth import Authenticator
 from callstream_ingest.compaction.api import compaction_router
+from callstream_ingest.edge import EdgeMiddleware
 from callstream_ingest.errors import install_error_handlers
 from callstream_ingest.health import health_router
+from callstream_ingest.metrics.api import HttpMetricsMiddleware, metrics_router
+from callstream_ingest.openapi import install_openapi
 from callstream_ingest.ops.api import ops_router
 from callstream_ingest.read.api import read_router
 from callstream_ingest.settings import IngestSettings
@@ -54,13 +58,21 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         await engine.dispose()
         shutdown_telemetry()
 
-    app = FastAPI(title="callstream ingest", version=VERSION, lifespan=lifespan)
+    app = FastAPI(
+        title="callstream ingest", version=VERSION, lifespan=lifespan, redirect_slashes=False
+    )
     app.state.ingest = IngestState(
         settings=settings,
         sessions=sessions,
         store=ObjectStore(settings),
         broker=kafka.broker,
-        auth=Authenticator(sessions),
+        auth=Authenticator(
+            sessions,
+            cache_ttl=settings.auth_cache_ttl_seconds,
+            cache_size=settings.auth_cache_max_entries,
+            failure_limit=settings.auth_failure_limit,
+            failure_window=settings.auth_failure_window_seconds,
+        ),
     )
     install_error_handlers(app)
     app.include_router(upload_router)
@@ -68,6 +80,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(compaction_router)
     app.include_router(ops_router)
+    install_openapi(app)
+    app.add_middleware(EdgeMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.include_router(metrics_router)
+    app.include_router(asyncapi_router)
+    app.add_middleware(HttpMetricsMiddleware)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
     return app
 
@@ -82,4 +99,5 @@ def main() -> None:
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=20,
+        server_header=False,
     )

@@ -2,14 +2,20 @@
 
 Users see their own rep's conversations, managers their team's, admins everything.
 Lookups are cached for a few seconds so that authentication costs no database round
-trip on the upload hot path; revocation takes effect within that TTL.
+trip on the upload hot path; revocation takes effect within that TTL. The cache is
+bounded in size as well as time, so a flood of random tokens cannot grow it, and a
+client address that keeps presenting invalid tokens is slowed down (429 with
+``Retry-After``) before it costs a database query per guess.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
+from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from fastapi import Request
 from sqlalchemy import select
@@ -20,6 +26,12 @@ from callstream_common.db.models import ApiCredential, Conversation, Rep, Role
 from callstream_ingest.errors import ApiError
 
 CACHE_TTL_SECONDS = 10.0
+CACHE_MAX_ENTRIES = 10_000
+FAILURE_LIMIT = 20
+FAILURE_WINDOW_SECONDS = 60.0
+TRACKED_ADDRESSES = 10_000
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -31,39 +43,130 @@ class Principal:
     team_id: str | None
 
 
+class BoundedTtlCache(Generic[V]):
+    """Entries expire after ``ttl`` seconds; past ``max_entries`` the least recently used
+    one is dropped. Memory is therefore capped whatever clients present."""
+
+    def __init__(self, ttl: float, max_entries: int) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
+        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str, now: float) -> tuple[bool, V | None]:
+        hit = self._entries.get(key)
+        if hit is None:
+            return False, None
+        if hit[0] <= now:
+            del self._entries[key]
+            return False, None
+        self._entries.move_to_end(key)
+        return True, hit[1]
+
+    def put(self, key: str, value: V, now: float) -> None:
+        self._entries[key] = (now + self.ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
+class FailedAuthThrottle:
+    """Counts invalid tokens per client address in a sliding window; at ``limit`` the
+    address is refused until its oldest failure leaves the window. Addresses tracked are
+    bounded the same way as the token cache."""
+
+    def __init__(self, limit: int, window: float, max_addresses: int = TRACKED_ADDRESSES) -> None:
+        self.limit, self.window, self.max_addresses = limit, window, max_addresses
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, address: str, now: float) -> deque[float] | None:
+        times = self._failures.get(address)
+        if times is None:
+            return None
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._failures[address]
+            return None
+        return times
+
+    def retry_after(self, address: str, now: float) -> float | None:
+        """Seconds the address must wait, or None if it may try."""
+        times = self._recent(address, now)
+        if times is None or len(times) < self.limit:
+            return None
+        return times[0] + self.window - now
+
+    def failed(self, address: str, now: float) -> None:
+        times = self._recent(address, now) or deque()
+        times.append(now)
+        self._failures[address] = times
+        self._failures.move_to_end(address)
+        while len(self._failures) > self.max_addresses:
+            self._failures.popitem(last=False)
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 class Authenticator:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        cache_ttl: float = CACHE_TTL_SECONDS,
+        cache_size: int = CACHE_MAX_ENTRIES,
+        failure_limit: int = FAILURE_LIMIT,
+        failure_window: float = FAILURE_WINDOW_SECONDS,
+    ) -> None:
         self._sessions = sessions
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self.cache: BoundedTtlCache[Principal | None] = BoundedTtlCache(cache_ttl, cache_size)
+        self.throttle = FailedAuthThrottle(failure_limit, failure_window)
 
     async def principal(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request)
+        if token is None:
             raise ApiError(401, "unauthorized", "a bearer token is required")
-        digest = hash_token(token.strip())
+        address = request.client.host if request.client else "unknown"
         now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            found = cached[1]
-        else:
-            async with self._sessions() as session:
-                row = (
-                    await session.execute(
-                        select(ApiCredential).where(
-                            ApiCredential.token_hash == digest,  # type: ignore[arg-type]
-                            ApiCredential.revoked_at.is_(None),  # type: ignore[union-attr]
-                        )
-                    )
-                ).scalar_one_or_none()
-            found = (
-                Principal(row.id, row.name, Role(row.role), row.rep_id, row.team_id)
-                if row is not None
-                else None
+        wait = self.throttle.retry_after(address, now)
+        if wait is not None:
+            raise ApiError(
+                429,
+                "too_many_failed_attempts",
+                "too many invalid credentials from this address; try again later",
+                {"retry_after_seconds": math.ceil(wait)},
             )
-            self._cache[digest] = (now + CACHE_TTL_SECONDS, found)
+        found = await self.lookup(hash_token(token), now)
         if found is None:
+            self.throttle.failed(address, now)
             raise ApiError(401, "unauthorized", "the bearer token is not valid")
+        return found
+
+    async def lookup(self, digest: str, now: float) -> Principal | None:
+        hit, cached = self.cache.get(digest, now)
+        if hit:
+            return cached
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(ApiCredential).where(
+                        ApiCredential.token_hash == digest,  # type: ignore[arg-type]
+                        ApiCredential.revoked_at.is_(None),  # type: ignore[union-attr]
+                    )
+                )
+            ).scalar_one_or_none()
+        found = (
+            Principal(row.id, row.name, Role(row.role), row.rep_id, row.team_id)
+            if row is not None
+            else None
+        )
+        self.cache.put(digest, found, now)
         return found
 
 

@@ -13,3 +13,24 @@ class IngestSettings(CommonSettings):
     """Outbox events older than this are published by the relay (a crash or an outage
     came between the commit and the publish)."""
     outbox_relay_interval_seconds: float = 5.0
+    allowed_hosts: list[str] = []
+    """``Host`` values accepted (``["calls.example.com", "*.example.com"]``); any other is
+    refused with 400. Empty: no check (the service sits behind a proxy that does it)."""
+    auth_cache_ttl_seconds: float = 10.0
+    auth_cache_max_entries: int = 10_000
+    auth_failure_limit: int = 20
+    """Invalid bearer tokens one client address may present per window before it gets
+    429 until the window has passed."""
+    auth_failure_window_seconds: float = 60.0
+    max_replay_payload_bytes: int = 1_000_000
+    """An edited DLQ payload larger than this is refused (413): Kafka's default limit for
+    one record is 1 MiB, headers included."""
+
+    def base_url(self) -> str:
+        """Where clients reach ingest (``CALLSTREAM_PUBLIC_BASE_URL``): every URL the API
+        hands out (``Location``, ``status_url``) starts with it, never with the ``Host``
+        header a client sent."""
+        return self.public_base_url.rstrip("/")
+
+    asyncapi_public: bool = False
+    """Serve ``/asyncapi`` and ``/asyncapi.json`` without a credential."""

@@ -63,4 +63,4 @@ def create_app(settings: NotifierSettings | None = None) -> FastStream:
         ),
         dlq_alert,
     ).subscribe(runtime.broker, settings.dlq_consumer_group)
-    return FastStream(runtime.broker, on_startup=[runtime.startup], on_shutdown=[runtime.shutdown])
+    return runtime.application(on_shutdown=[runtime.shutdown])

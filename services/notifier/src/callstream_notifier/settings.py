@@ -8,6 +8,7 @@ from callstream_common.settings import CommonSettings
 class NotifierSettings(CommonSettings):
     service_name: str = "notifier"
     consumer_group: str = "notifier"
+    metrics_port: int | None = 8103
     slack_bot_token: SecretStr | None = None
     slack_channel: str | None = None
     slack_webhook_url: SecretStr | None = None

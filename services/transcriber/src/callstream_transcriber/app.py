@@ -38,4 +38,4 @@ def create_app(settings: TranscriberSettings | None = None) -> FastStream:
         handlers.on_uploaded,
         runtime.fail_conversation_on_dead_letter(STAGE),
     )
-    return FastStream(runtime.broker, on_startup=[runtime.startup], on_shutdown=[runtime.shutdown])
+    return runtime.application(on_shutdown=[runtime.shutdown])

@@ -10,6 +10,7 @@ from callstream_common.settings import CommonSettings
 class TranscriberSettings(CommonSettings):
     service_name: str = "transcriber"
     consumer_group: str = "transcriber"
+    metrics_port: int | None = 8101
     transcriber_provider: str = "builtin"
     """``builtin`` (local Whisper tiny.en), ``openai`` (any OpenAI-compatible
     /audio/transcriptions: Groq, OpenAI, a local server) or ``instant`` (benchmark mode:

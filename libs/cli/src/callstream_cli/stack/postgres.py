@@ -61,6 +61,9 @@ def unreachable_ancestors(path: Path, uid: int, gid: int) -> list[Path]:
     return blocked
 
 
+#: Longest unix socket path Linux accepts (sun_path is 108 bytes with the final NUL).
+MAX_SOCKET_PATH = 107
+
 #: Has PostgreSQL itself quote identifiers (%I) and literals (%L) of utility statements, which
 #: take no bind parameters, so names and passwords from settings are never pasted in raw.
 FORMAT_SQL = "SELECT format($1::text, VARIADIC $2::text[])"
@@ -102,6 +105,12 @@ class Postgres(Component):
     def prepare(self) -> None:
         bin_dir = find_postgres_bin_dir(self.settings)
         self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        socket = self.socket_dir / f".s.PGSQL.{self.settings.postgres_port}"
+        if len(str(socket).encode()) > MAX_SOCKET_PATH:
+            raise StackError(
+                f"PostgreSQL's socket path {socket} is longer than the {MAX_SOCKET_PATH} bytes "
+                "a unix socket allows: choose a shorter postgres_state_root or stack_dir"
+            )
         user = self.run_as
         if user is not None:
             self._prepare_system_folder()

@@ -186,9 +186,9 @@ class StackSettings(BaseSettings):
         test stack) never share one; the readable prefix says whose it is at a glance.
         """
         resolved = self.stack_dir.resolve()
-        digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
         label = re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(resolved.parts[-3:]))
-        return self.postgres_state_root / f"{label.strip('-')[:40]}-{digest}"
+        return self.postgres_state_root / f"{label.strip('-')[:20]}-{digest}"
 
     # Layout of the cache folder -------------------------------------------------------------
 

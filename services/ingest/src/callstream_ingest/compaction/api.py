@@ -42,7 +42,7 @@ PARQUET_MAGIC = b"PAR1"
 
 def require_operator(who: Principal) -> None:
     if who.role not in (Role.ADMIN, Role.MANAGER):
-        raise ApiError(403, "forbidden", "only admins and managers may trigger compaction")
+        raise ApiError(403, "forbidden", "only admins and managers may use the archive")
 
 
 async def dataset_schema(st: IngestState, name: str) -> pa.Schema:
@@ -78,6 +78,7 @@ async def publish_request(st: IngestState, event: CompactionRequested) -> None:
 async def list_datasets(
     request: Request, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
+    require_operator(who)
     async with state(request).sessions() as session:
         datasets = await compaction_store.list_datasets(session)
     return {
@@ -124,6 +125,7 @@ async def list_runs(
     dataset: Annotated[str | None, Query(pattern=DATASET_NAME)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, list[RunView]]:
+    require_operator(who)
     async with state(request).sessions() as session:
         runs = await compaction_store.list_runs(session, dataset, limit)
     return {"runs": [RunView.model_validate(r, from_attributes=True) for r in runs]}

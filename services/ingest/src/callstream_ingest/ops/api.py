@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,7 +22,10 @@ from callstream_common.db.models import DlqEntry, Role
 from callstream_common.dlq import replay_headers
 from callstream_ingest.auth import Principal
 from callstream_ingest.dependencies import principal, state
-from callstream_ingest.errors import ApiError
+from callstream_ingest.errors import ApiError, classify_unexpected
+from callstream_ingest.ops.replay_check import checked_payload
+from callstream_ingest.params import CalendarInstant, like_literal
+from callstream_ingest.scope import conversations_in_scope
 
 ops_router = APIRouter(prefix="/v1/ops", tags=["ops"])
 
@@ -40,7 +42,7 @@ def require(who: Principal, *roles: Role) -> None:
         raise ApiError(403, "forbidden", f"this needs the role {' or '.join(r for r in roles)}")
 
 
-def entry_view(e: DlqEntry, full: bool = False) -> dict[str, Any]:
+def entry_view(e: DlqEntry, full: bool = False, stack_trace: bool = False) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": str(e.id),
         "stage": e.service,
@@ -63,7 +65,8 @@ def entry_view(e: DlqEntry, full: bool = False) -> dict[str, Any]:
         except ValueError:
             view["payload_raw"] = e.value.decode("utf-8", "replace")
         view["headers"] = e.headers
-        view["stack_trace"] = e.stack_trace
+        if stack_trace:
+            view["stack_trace"] = e.stack_trace
     return view
 
 
@@ -74,22 +77,26 @@ async def list_dlq(
     stage: str | None = None,
     error_class: str | None = None,
     status: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: CalendarInstant | None = None,
+    until: CalendarInstant | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     require(who, Role.ADMIN, Role.MANAGER)
-    clauses, params = ["true"], {"limit": limit}
+    scope, params = conversations_in_scope(who, "conversation_id")
+    clauses: list[str] = [scope]
+    params["limit"] = limit
+    if error_class is not None:
+        error_class = like_literal(error_class)
     for name, value, sql in (
         ("stage", stage, "service = :stage"),
-        ("error_class", error_class, "error_class LIKE '%' || :error_class"),
+        ("error_class", error_class, "error_class LIKE '%' || :error_class ESCAPE '\\'"),
         ("status", status, "status = :status"),
         ("since", since, "created_at >= :since"),
         ("until", until, "created_at < :until"),
     ):
         if value is not None:
             clauses.append(sql)
-            params[name] = value  # type: ignore[assignment]
+            params[name] = value
     async with state(request).sessions() as session:
         rows = (
             await session.execute(
@@ -109,25 +116,17 @@ async def dlq_status(
     request: Request, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     require(who, Role.ADMIN, Role.MANAGER)
+    scope, params = conversations_in_scope(who, "conversation_id")
+
+    async def query(select: str, where: str = "true", group: str = " GROUP BY 1") -> Any:
+        sql = f"SELECT {select} FROM dlq_entries WHERE {where} AND {scope}{group}"  # noqa: S608 - fixed clauses, bound values
+        return await session.execute(text(sql), params)
+
     async with state(request).sessions() as session:
-        by_stage = (
-            await session.execute(
-                text("SELECT service, count(*) FROM dlq_entries WHERE status='new' GROUP BY 1")
-            )
-        ).all()
-        by_error = (
-            await session.execute(
-                text("SELECT error_class, count(*) FROM dlq_entries WHERE status='new' GROUP BY 1")
-            )
-        ).all()
-        totals = (
-            await session.execute(text("SELECT status, count(*) FROM dlq_entries GROUP BY 1"))
-        ).all()
-        oldest = (
-            await session.execute(
-                text("SELECT min(created_at) FROM dlq_entries WHERE status = 'new'")
-            )
-        ).scalar_one()
+        by_stage = (await query("service, count(*)", "status = 'new'")).all()
+        by_error = (await query("error_class, count(*)", "status = 'new'")).all()
+        totals = (await query("status, count(*)")).all()
+        oldest = (await query("min(created_at)", "status = 'new'", "")).scalar_one()
     return {
         "open": sum(n for _, n in by_stage),
         "by_stage": {s: n for s, n in by_stage},
@@ -137,9 +136,18 @@ async def dlq_status(
     }
 
 
-async def load_entry(request: Request, entry_id: uuid.UUID) -> DlqEntry:
+async def load_entry(request: Request, entry_id: uuid.UUID, who: Principal) -> DlqEntry:
+    scope, params = conversations_in_scope(who, "conversation_id")
     async with state(request).sessions() as session:
         entry = await session.get(DlqEntry, entry_id)
+        if entry is not None and who.role != Role.ADMIN:
+            visible = (
+                await session.execute(
+                    text(f"SELECT 1 FROM dlq_entries WHERE id = :entry AND {scope}"),  # noqa: S608 - fixed clauses, bound values
+                    params | {"entry": entry_id},
+                )
+            ).first()
+            entry = entry if visible else None
     if entry is None:
         raise ApiError(404, "not_found", f"DLQ entry {entry_id} not found")
     return entry
@@ -150,7 +158,8 @@ async def show_dlq(
     request: Request, entry_id: uuid.UUID, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     require(who, Role.ADMIN, Role.MANAGER)
-    return entry_view(await load_entry(request, entry_id), full=True)
+    entry = await load_entry(request, entry_id, who)
+    return entry_view(entry, full=True, stack_trace=who.role == Role.ADMIN)
 
 
 class ReplayRequest(BaseModel):
@@ -169,10 +178,14 @@ async def replay_dlq(
 ) -> dict[str, Any]:
     require(who, Role.ADMIN)
     st = state(request)
-    entry = await load_entry(request, entry_id)
+    entry = await load_entry(request, entry_id, who)
     if entry.status != "new":
         raise ApiError(409, "already_resolved", f"the entry was already {entry.status}")
-    value = json.dumps(body.payload).encode() if body and body.payload else entry.value
+    value = (
+        checked_payload(entry, body.payload, st.settings.max_replay_payload_bytes)
+        if body and body.payload
+        else entry.value
+    )
     conversation = entry.conversation_id
     async with st.sessions() as session, session.begin():
         claimed = (
@@ -219,8 +232,15 @@ async def replay_dlq(
                         "failure_stage = :s, completed_at = now() WHERE id = :id "
                         "AND status = 'processing'"
                     ),
-                    {"id": conversation, "r": entry.error_message, "s": entry.service},
+                    {
+                        "id": conversation,
+                        "r": entry.error_message,
+                        "s": STAGE_OF_SERVICE.get(entry.service, entry.service),
+                    },
                 )
+        refusal = classify_unexpected(exc)
+        if refusal.status == 413:
+            raise refusal from exc
         raise ApiError(503, "kafka_unavailable", "the replay was not published") from exc
     return {"id": str(entry_id), "status": "replayed", "topic": entry.original_topic}
 
@@ -230,7 +250,7 @@ async def discard_dlq(
     request: Request, entry_id: uuid.UUID, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     require(who, Role.ADMIN)
-    await load_entry(request, entry_id)
+    await load_entry(request, entry_id, who)
     async with state(request).sessions() as session, session.begin():
         done = (
             await session.execute(
@@ -252,36 +272,32 @@ async def jobs_status(
 ) -> dict[str, Any]:
     """What the old job queue answered: counts by status, recent failures, mean times."""
     require(who, Role.ADMIN, Role.MANAGER)
+    scope, params = conversations_in_scope(who, "conversations.id")
+    failures_sql = (
+        "SELECT id, failure_stage, failure_reason, updated_at FROM conversations "  # noqa: S608 - fixed clauses, bound values
+        f"WHERE status = 'failed' AND {scope} ORDER BY updated_at DESC LIMIT 20"
+    )
+    stages_sql = (
+        "SELECT key AS stage, avg((value->>'seconds')::float) AS mean, "  # noqa: S608 - fixed clauses, bound values
+        "percentile_cont(0.95) WITHIN GROUP (ORDER BY (value->>'seconds')::float) "
+        "AS p95, count(*) AS n FROM conversations, jsonb_each("
+        "CASE jsonb_typeof(timings) WHEN 'object' THEN timings ELSE '{}' END) "
+        f"WHERE value ? 'seconds' AND {scope} GROUP BY key"
+    )
+    end_to_end_sql = (
+        "SELECT avg(extract(epoch FROM completed_at - created_at)) FROM conversations "  # noqa: S608 - fixed clauses, bound values
+        f"WHERE status = 'completed' AND {scope}"
+    )
     async with state(request).sessions() as session:
         counts = (
-            await session.execute(text("SELECT status, count(*) FROM conversations GROUP BY 1"))
-        ).all()
-        failures = (
             await session.execute(
-                text(
-                    "SELECT id, failure_stage, failure_reason, updated_at FROM conversations "
-                    "WHERE status = 'failed' ORDER BY updated_at DESC LIMIT 20"
-                )
+                text(f"SELECT status, count(*) FROM conversations WHERE {scope} GROUP BY 1"),  # noqa: S608 - fixed clauses, bound values
+                params,
             )
         ).all()
-        stages = (
-            await session.execute(
-                text(
-                    "SELECT key AS stage, avg((value->>'seconds')::float) AS mean, "
-                    "percentile_cont(0.95) WITHIN GROUP (ORDER BY (value->>'seconds')::float) "
-                    "AS p95, count(*) AS n FROM conversations, jsonb_each(timings) "
-                    "WHERE value ? 'seconds' GROUP BY key"
-                )
-            )
-        ).all()
-        end_to_end = (
-            await session.execute(
-                text(
-                    "SELECT avg(extract(epoch FROM completed_at - created_at)) FROM conversations "
-                    "WHERE status = 'completed'"
-                )
-            )
-        ).scalar_one()
+        failures = (await session.execute(text(failures_sql), params)).all()
+        stages = (await session.execute(text(stages_sql), params)).all()
+        end_to_end = (await session.execute(text(end_to_end_sql), params)).scalar_one()
     return {
         "counts": {s: n for s, n in counts},
         "recent_failures": [

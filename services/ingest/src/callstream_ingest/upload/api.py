@@ -5,73 +5,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from callstream_common.contracts import CallUploaded, ConversationMetadata
-from callstream_common.db.models import Conversation, ConversationStatus, Role
+from callstream_common.db.models import Conversation, ConversationStatus
 from callstream_common.telemetry import current_trace_id
 from callstream_ingest.auth import Principal
 from callstream_ingest.bodies import UploadBody, read_multipart, read_raw, too_large
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
+from callstream_ingest.scope import ensure_may_upload_for
+from callstream_ingest.state import IngestState
+from callstream_ingest.upload.idempotency import digest_of, ensure_same_request, scoped_key
+from callstream_ingest.upload.metadata import REQUIRED_FIELDS, UploadMetadata, parse_metadata
 from callstream_ingest.upload.sniff import sniff_audio
 
 log = logging.getLogger(__name__)
 upload_router = APIRouter()
 
 
-class UploadMetadata(BaseModel):
-    """Form fields (multipart) or query parameters (raw body) describing the call."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)]
-    company_name: Annotated[str, Field(max_length=300)] | None = None
-    rep_id: Annotated[str, Field(min_length=1, max_length=128)]
-    title: Annotated[str, Field(max_length=300)] | None = None
-    conversation_date: date | None = None
-    priority: Annotated[int, Field(ge=0, le=10)] = 5
-    not_before: datetime | None = None
-    max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
-
-
-REQUIRED_FIELDS = ("opportunity_name", "rep_id")
-
-
-def parse_metadata(fields: dict[str, str], who: Principal) -> UploadMetadata:
-    data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
-    if "rep_id" not in data and who.rep_id:
-        data["rep_id"] = who.rep_id
-    missing = [f for f in REQUIRED_FIELDS if f not in data]
-    if missing:
-        raise ApiError(
-            422,
-            "missing_metadata",
-            f"missing required metadata: {', '.join(missing)}",
-            {"missing": missing},
-        )
-    try:
-        meta = UploadMetadata.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
-        raise ApiError(
-            422, "invalid_metadata", "the metadata is not valid", {"problems": problems}
-        ) from exc
-    if who.role == Role.USER and meta.rep_id != who.rep_id:
-        raise ApiError(403, "forbidden", "a user may upload only their own calls")
-    return meta
-
-
 def conversation_urls(request: Request, conversation_id: uuid.UUID) -> str:
-    return str(request.url_for("get_conversation", conversation_id=conversation_id))
+    """From the configured public base URL: a client's ``Host`` header never shapes it."""
+    path = request.app.url_path_for("get_conversation", conversation_id=conversation_id)
+    return f"{state(request).settings.base_url()}{path}"
+
+
+async def checked_metadata(
+    st: IngestState, fields: dict[str, str], who: Principal
+) -> UploadMetadata:
+    meta = parse_metadata(fields, who)
+    async with st.sessions() as session:
+        await ensure_may_upload_for(session, who, meta.rep_id)
+    return meta
 
 
 def accepted(request: Request, conv: Conversation, replayed: bool = False) -> JSONResponse:
@@ -96,10 +66,8 @@ async def upload_conversation(
 ) -> JSONResponse:
     st = state(request)
     limit = st.settings.max_upload_bytes
-    if idempotency_key:
-        existing = await st.find_by_idempotency_key(idempotency_key)
-        if existing is not None:
-            return accepted(request, existing, replayed=True)
+    scoped = scoped_key(who.credential_id, idempotency_key) if idempotency_key else None
+    previous = await st.find_by_idempotency_key(scoped) if scoped else None
 
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
@@ -135,17 +103,22 @@ async def upload_conversation(
     # before a byte is stored; fields after the file part are checked once it is read.
     early = dict(request.query_params) | body.fields
     if all(f in early or (f == "rep_id" and who.rep_id) for f in REQUIRED_FIELDS):
-        parse_metadata(early, who)
+        await checked_metadata(st, early, who)
+    if previous is not None:
+        sha256, _ = await digest_of(body.head, body.rest)
+        meta = await checked_metadata(st, dict(request.query_params) | body.fields, who)
+        ensure_same_request(previous, meta, sha256)
+        return accepted(request, previous, replayed=True)
 
     conv_id = uuid.uuid4()
     now = datetime.now(UTC)
     key = f"recordings/{now:%Y/%m/%d}/{conv_id}.{fmt.extension}"
     stored = await st.store.put_stream(key, body.rest, fmt.content_type, first=body.head)
     try:
-        meta = parse_metadata(dict(request.query_params) | body.fields, who)
+        meta = await checked_metadata(st, dict(request.query_params) | body.fields, who)
         conv = Conversation(
             id=conv_id,
-            idempotency_key=idempotency_key,
+            idempotency_key=scoped,
             status=ConversationStatus.PENDING,
             opportunity_name=meta.opportunity_name,
             company_name=meta.company_name,
@@ -189,9 +162,10 @@ async def upload_conversation(
         await st.save_and_publish(conv, event)
     except IntegrityError:
         await asyncio.to_thread(st.store.remove, key)
-        existing = await st.find_by_idempotency_key(idempotency_key or "")
+        existing = await st.find_by_idempotency_key(scoped or "")
         if existing is None:
             raise
+        ensure_same_request(existing, meta, stored.sha256)
         return accepted(request, existing, replayed=True)
     except BaseException:
         await asyncio.to_thread(st.store.remove, key)

@@ -1,0 +1,1 @@
+"""The Kafka side's AsyncAPI document, served as JSON and as an offline HTML page."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics of ingest: HTTP, uploads, outbox backlog and the /metrics route."""
