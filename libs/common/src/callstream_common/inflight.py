@@ -183,7 +183,7 @@ class InFlight(ConsumerRebalanceListener):
                 for tp, progress in self._partitions.items()
                 if (only is None or tp in only) and (nxt := progress.committable()) is not None
             }
-            if not offsets or self.consumer is None:
+            if not offsets or not hasattr(self.consumer, "commit"):
                 return
             if getattr(self.consumer, "_closed", False):
                 log.info("%s: consumer closed; finished records will be replayed", self.name)
@@ -208,10 +208,14 @@ class InFlight(ConsumerRebalanceListener):
                 if (progress := self._partitions.get(tp)) is not None:
                     progress.mark_committed(o)
 
+    def _flow_control(self) -> bool:
+        """An aiokafka consumer; FastStream's in-memory test broker has none to pause."""
+        return self.consumer is not None and hasattr(self.consumer, "pause")
+
     def _pause_assigned(self) -> None:
         """Stop fetching while the pool is full (the consumer stays in its group). Only
         this class pauses its consumer, so the consumer's own paused set is the truth."""
-        if self.consumer is None:
+        if not self._flow_control():
             return
         assigned = self.consumer.assignment()
         if assigned:
@@ -220,7 +224,7 @@ class InFlight(ConsumerRebalanceListener):
             self._watchdog = asyncio.create_task(self._keep_flowing())
 
     def _resume_paused(self) -> None:
-        if self.consumer is None or self._stopping:
+        if not self._flow_control() or self._stopping:
             return
         paused = self.consumer.paused()
         if paused:
