@@ -36,20 +36,21 @@ from callstream_cli.stack.settings import StackSettings, project_root
 
 ROOT = project_root()
 RESULTS_DIR = ROOT / "bench" / "results"
+BENCH_STACK_DIR = ROOT / ".local" / "bench-stack"
+#: Where the bench stack's ingest listens (outside the dev 8000 and the tests' 28000).
+BENCH_INGEST_PORT = 31800
 
 
 def bench_port_offset() -> int:
-    """``CALLSTREAM_BENCH_PORT_OFFSET`` shifts every port of the bench stack (and its folder),
-    so that several bench stacks (several worktrees on one machine) run side by side."""
+    """``CALLSTREAM_BENCH_PORT_OFFSET`` shifts every port of the bench stack and its folder,
+    so that benchmarks of two checkouts can run on one machine."""
     return int(os.environ.get("CALLSTREAM_BENCH_PORT_OFFSET", "0"))
 
 
-BENCH_STACK_DIR = (
-    ROOT / ".local" / (f"bench{bench_port_offset():+d}" if bench_port_offset() else "bench-stack")
-)
-"""Kept short: PostgreSQL's socket path (derived from it) must stay under 107 bytes."""
-#: Where the bench stack's ingest listens (outside the dev 8000 and the tests' 28000).
-BENCH_INGEST_PORT = 31800 + bench_port_offset()
+def bench_ingest_port() -> int:
+    return BENCH_INGEST_PORT + bench_port_offset()
+
+
 REP_ID = "rep-bench"
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -334,7 +335,8 @@ def bench_stack_settings(stack_dir: Path | None = None) -> StackSettings:
     port is 22346 (gRPC 32346): the dev stack uses 17346/27346 and the tests 28446/38446.
     """
     off = bench_port_offset()
-    ports: dict[str, Any] = {
+    folder = BENCH_STACK_DIR if off == 0 else BENCH_STACK_DIR.with_name(f"bench-stack{off:+d}")
+    ports = {
         "kafka_port": 31092,
         "kafka_controller_port": 31093,
         "postgres_port": 31432,
@@ -350,10 +352,12 @@ def bench_stack_settings(stack_dir: Path | None = None) -> StackSettings:
         "redis_port": 31379,
         "zipkin_port": 31411,
     }
-    return StackSettings(
-        stack_dir=stack_dir or BENCH_STACK_DIR,
-        **{k: v + off for k, v in ports.items()},
-        s3_secret_key=SecretStr("callstream-bench-secret"),
+    return StackSettings.model_validate(
+        {
+            "stack_dir": stack_dir or folder,
+            "s3_secret_key": SecretStr("callstream-bench-secret"),
+            **{k: v + off for k, v in ports.items()},
+        }
     )
 
 
@@ -411,12 +415,12 @@ def bench_services(
         upgrade(endpoints.database_url.get_secret_value())
         token = asyncio.run(create_admin_token(endpoints.database_url.get_secret_value()))
         if names:
-            ServiceSet(settings=settings, ingest_port=BENCH_INGEST_PORT).down()
+            ServiceSet(settings=settings, ingest_port=bench_ingest_port()).down()
         if prepare is not None:
             prepare(endpoints)
         services = ServiceSet(
             settings=settings,
-            ingest_port=BENCH_INGEST_PORT,
+            ingest_port=bench_ingest_port(),
             extra_env=tuple(extra_env.items()),
             names=tuple(names),
         )

@@ -34,6 +34,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from callstream_common.contracts import MeddicAnalysis, MeddicDimension, Transcript
+from eval.diarization import DiarizationResult, print_diarization, run_diarization_eval
+from eval.diarization import total as total_der
 from eval.generate import (
     CACHE_DIR,
     DIMENSIONS,
@@ -510,14 +512,21 @@ def transcribe_calls(
     *,
     beam_size: int,
     chunk_seconds: float,
+    model: str = "tiny.en",
     refresh: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Iterator[AsrResult]:
     """Whisper transcripts of the calls, from the cache when the same audio was transcribed
     with the same settings before (the model is loaded only if something is missing)."""
-    from callstream_transcriber.whisper import BUILTIN_MODEL, WhisperTranscriber
+    from callstream_transcriber.models import MODEL_NAMES
+    from callstream_transcriber.whisper import WhisperTranscriber
 
-    settings = {"model": BUILTIN_MODEL, "beam_size": beam_size, "chunk_seconds": chunk_seconds}
+    settings = {
+        "model": MODEL_NAMES[model],
+        "beam_size": beam_size,
+        "chunk_seconds": chunk_seconds,
+        "pipeline": "words+speakers",
+    }
     transcriber: WhisperTranscriber | None = None
     for s in scripts:
         path = transcript_cache_path(s, settings)
@@ -530,7 +539,9 @@ def transcribe_calls(
             if progress:
                 progress(s.id)
             if transcriber is None:
-                transcriber = WhisperTranscriber(beam_size=beam_size, chunk_seconds=chunk_seconds)
+                transcriber = WhisperTranscriber(
+                    model=model, beam_size=beam_size, chunk_seconds=chunk_seconds
+                )
             began = time.perf_counter()
             transcript = transcriber.transcribe(audio[s.id])
             elapsed = time.perf_counter() - began
@@ -682,6 +693,78 @@ def write_chart(
     return True
 
 
+def print_transcription(
+    scripts: Sequence[Script], asr: Sequence[AsrResult], model: str, beam_size: int
+) -> None:
+    from bench.common import print_table
+
+    by_id = {s.id: s for s in scripts}
+    rows: list[list[object]] = []
+    for a in asr:
+        s = by_id[a.call_id]
+        e = a.errors
+        rows.append(
+            [
+                a.call_id,
+                " / ".join(s.voices.values()),
+                s.speed,
+                "yes" if s.noise else "",
+                f"{a.audio_seconds:.0f}",
+                e.reference_words,
+                e.substitutions,
+                e.deletions,
+                e.insertions,
+                f"{e.wer:.1%}",
+            ]
+        )
+    total = sum((a.errors for a in asr), WordErrors(0, 0, 0, 0))
+    audio_s = sum(a.audio_seconds for a in asr)
+    asr_s = sum(a.elapsed_seconds for a in asr)
+    rows.append(
+        [
+            "all (corpus)",
+            "",
+            "",
+            "",
+            f"{audio_s:.0f}",
+            total.reference_words,
+            total.substitutions,
+            total.deletions,
+            total.insertions,
+            f"{total.wer:.1%}",
+        ]
+    )
+    print_table(
+        f"Transcription — built-in Whisper {model}, beam {beam_size}",
+        ["call", "voices", "wpm", "noise", "audio s", "words", "S", "D", "I", "WER"],
+        rows,
+        caption=(
+            f"normalised text (case, punctuation, numbers); RTF {asr_s / audio_s:.3f} "
+            f"({sum(a.cached for a in asr)}/{len(asr)} transcripts from the cache)"
+        ),
+    )
+
+
+def print_models_side_by_side(asr_by_model: Mapping[str, Sequence[AsrResult]]) -> None:
+    """WER and real-time factor of each Whisper model on the same calls, same run."""
+    from bench.common import print_table
+
+    rows: list[list[object]] = []
+    for model, asr in asr_by_model.items():
+        errors = sum((a.errors for a in asr), WordErrors(0, 0, 0, 0))
+        audio_s = sum(a.audio_seconds for a in asr) or 1.0
+        asr_s = sum(a.elapsed_seconds for a in asr)
+        rows.append(
+            [model, len(asr), f"{audio_s:.0f}", f"{errors.wer:.1%}", f"{asr_s / audio_s:.3f}"]
+        )
+    print_table(
+        "Whisper models side by side",
+        ["model", "calls", "audio s", "WER", "RTF"],
+        rows,
+        caption="RTF = transcription seconds per audio second, incl. word timestamps and speakers",
+    )
+
+
 def _status_updater(status: Any, prefix: str) -> Callable[[str], None]:
     """A progress callback that shows ``prefix: <call id>`` on a rich status line."""
 
@@ -692,7 +775,7 @@ def _status_updater(status: Any, prefix: str) -> Callable[[str], None]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from bench.common import console, print_table, save_results
+    from bench.common import console, save_results
     from callstream_analyzer.factory import build_analyzer
     from callstream_transcriber.transcription import DEFAULT_CHUNK_SECONDS
 
@@ -702,6 +785,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--beam-size", type=int, default=1)
     parser.add_argument("--chunk-seconds", type=float, default=DEFAULT_CHUNK_SECONDS)
     parser.add_argument("--refresh", action="store_true", help="transcribe again (ignore cache)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["tiny.en"],
+        choices=["tiny.en", "base"],
+        help="built-in Whisper models to compare (the first one feeds the analysis columns)",
+    )
     args = parser.parse_args(argv)
 
     scripts = load_scripts(only=args.only)
@@ -709,65 +799,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(f"[bold]eval[/]: {len(scripts)} labelled calls from eval/scripts/")
 
     # ---- transcription
-    asr: list[AsrResult] = []
+    asr_by_model: dict[str, list[AsrResult]] = {}
     if not args.no_audio:
         audio = synthesize_all(scripts)
-        with console.status("transcribing") as status:
-            asr = list(
-                transcribe_calls(
-                    scripts,
-                    audio,
-                    beam_size=args.beam_size,
-                    chunk_seconds=args.chunk_seconds,
-                    refresh=args.refresh,
-                    progress=_status_updater(status, "transcribing"),
+        for model in args.models:
+            with console.status(f"transcribing ({model})") as status:
+                asr_by_model[model] = list(
+                    transcribe_calls(
+                        scripts,
+                        audio,
+                        beam_size=args.beam_size,
+                        chunk_seconds=args.chunk_seconds,
+                        model=model,
+                        refresh=args.refresh,
+                        progress=_status_updater(status, f"transcribing ({model})"),
+                    )
                 )
-            )
-        by_id = {s.id: s for s in scripts}
-        rows: list[list[object]] = []
-        for a in asr:
-            s = by_id[a.call_id]
-            e = a.errors
-            rows.append(
-                [
-                    a.call_id,
-                    " / ".join(s.voices.values()),
-                    s.speed,
-                    "yes" if s.noise else "",
-                    f"{a.audio_seconds:.0f}",
-                    e.reference_words,
-                    e.substitutions,
-                    e.deletions,
-                    e.insertions,
-                    f"{e.wer:.1%}",
-                ]
-            )
-        total = sum((a.errors for a in asr), WordErrors(0, 0, 0, 0))
-        audio_s = sum(a.audio_seconds for a in asr)
-        asr_s = sum(a.elapsed_seconds for a in asr)
-        rows.append(
-            [
-                "all (corpus)",
-                "",
-                "",
-                "",
-                f"{audio_s:.0f}",
-                total.reference_words,
-                total.substitutions,
-                total.deletions,
-                total.insertions,
-                f"{total.wer:.1%}",
-            ]
-        )
-        print_table(
-            f"Transcription — built-in Whisper tiny.en, beam {args.beam_size}",
-            ["call", "voices", "wpm", "noise", "audio s", "words", "S", "D", "I", "WER"],
-            rows,
-            caption=(
-                f"normalised text (case, punctuation, numbers); RTF {asr_s / audio_s:.3f} "
-                f"({sum(a.cached for a in asr)}/{len(asr)} transcripts from the cache)"
-            ),
-        )
+            print_transcription(scripts, asr_by_model[model], model, args.beam_size)
+        print_models_side_by_side(asr_by_model)
+    asr = next(iter(asr_by_model.values()), [])
+
+    # ---- diarization
+    diarization: list[DiarizationResult] = []
+    if not args.no_audio:
+        with console.status("diarization"):
+            diarization = run_diarization_eval()
+        print_diarization(diarization)
 
     # ---- analysis
     builtin = build_analyzer("builtin")
@@ -779,9 +836,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         ),
         ("builtin/text", "builtin, script", text_transcripts(scripts, speakers=False)),
     ]
-    if asr:
-        whisper = {a.call_id: a.transcript for a in asr}
-        inputs.append(("builtin/whisper", "builtin, Whisper", whisper))
+    for model, model_asr in asr_by_model.items():
+        whisper = {a.call_id: a.transcript for a in model_asr}
+        inputs.append((f"builtin/whisper-{model}", f"builtin, Whisper {model}", whisper))
     results = [analyze_transcripts(k, label, builtin, t) for k, label, t in inputs]
 
     llm, why = llm_analyzer()
@@ -790,7 +847,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         llm_inputs = [("llm/text+speakers", f"{why}, script + speakers", inputs[0][2])]
         if asr:
-            llm_inputs.append(("llm/whisper", f"{why}, Whisper", inputs[-1][2]))
+            llm_inputs.append(("llm/whisper", f"{why}, Whisper", inputs[2][2]))
         for k, label, t in llm_inputs:
             with console.status(f"{label}") as status:
                 r = analyze_transcripts(
@@ -817,7 +874,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "present_at": PRESENT_AT,
         "llm": why,
         "transcription": {
-            "model": "whisper-tiny.en",
+            "model": args.models[0],
+            "models": {
+                model: {
+                    "wer": round(sum((a.errors for a in r), WordErrors(0, 0, 0, 0)).wer, 4),
+                    "rtf": round(
+                        sum(a.elapsed_seconds for a in r)
+                        / (sum(a.audio_seconds for a in r) or 1.0),
+                        4,
+                    ),
+                }
+                for model, r in asr_by_model.items()
+            },
             "beam_size": args.beam_size,
             "chunk_seconds": args.chunk_seconds,
             "calls": [
@@ -846,6 +914,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             for r in results
         },
         "truth": {s.id: {d.value: s.truth[d] for d in DIMENSIONS} for s in scripts},
+        "diarization": {
+            "der": round(total_der(diarization)[0], 4) if diarization else None,
+            "der_one_speaker": round(total_der(diarization)[1], 4) if diarization else None,
+            "mixes": [asdict(r) for r in diarization],
+        },
     }
     if asr:
         total = sum((a.errors for a in asr), WordErrors(0, 0, 0, 0))

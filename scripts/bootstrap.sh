@@ -2,7 +2,8 @@
 # Install everything callstream needs on a fresh Debian machine; idempotent and fast (< 5 s)
 # when everything is already there, so `make` targets can call it every time.
 #
-#   1. Debian packages (PostgreSQL, Redis, audio tools, Java, Maven, ...), only those missing;
+#   1. Debian packages (PostgreSQL, Redis, audio tools, Chromium + chromedriver for the console's
+#      browser tests, Java, Maven, ...), only those missing;
 #      `apt-get update` runs only when something is missing.
 #   2. .local/bootstrap: a venv holding a pinned `uv` (pip cache under .local/cache/pip).
 #   3. `uv sync --all-packages --frozen` into .venv (uv cache under .local/cache/uv).
@@ -24,7 +25,7 @@ log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 # --- 1. Debian packages -------------------------------------------------------------------
 packages=(python3 python3-venv postgresql redis-server espeak-ng sox libsox-fmt-all ffmpeg
-          docker-compose)
+          docker-compose chromium chromium-driver)
 command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
 

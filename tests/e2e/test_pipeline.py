@@ -55,6 +55,11 @@ async def test_sample_call_end_to_end(
         {"threshold": 5, "severity": "info"},
     )
     base = services.base_url
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    tracker = {"phrases": ["security review", "procurement"]}
+    r = httpx.put(f"{base}/v1/trackers/e2e-security", json=tracker, headers=admin)
+    assert r.status_code in (200, 201), r.text
+    time.sleep(2)  # the analyzer re-reads trackers every second in the test stack
     started = time.monotonic()
     with sample_wav.open("rb") as fh:
         r = httpx.post(
@@ -101,6 +106,12 @@ async def test_sample_call_end_to_end(
         assert dims[name]["score"] >= 2 and dims[name]["evidence"], name
         assert all(e["start"] is not None for e in dims[name]["evidence"])
     assert set(conv["timings"]) >= {"upload", "transcription", "analysis", "notification"}
+
+    stats = conv["stats"]
+    assert stats["duration_seconds"] > 30 and 0 <= stats["silence_share"] < 1
+    hits = [h for h in conv["analysis"]["trackers"] if h["tracker"] == "e2e-security"]
+    assert hits and all(h["start"] is not None for h in hits), conv["analysis"]["trackers"]
+    assert {h["phrase"] for h in hits} <= {"security review", "procurement"}
 
     messages = fake_slack.wait_for_messages(2, needle=cid, timeout=30)
     alerts_sent = [m for m in messages if "rotating_light" in m.text]
@@ -154,13 +165,15 @@ def test_a_call_missing_dimensions_names_them_as_gaps(
 
     audio = synthesize(
         [
-            ("en-us", "Hi, thanks for joining. How is the weather over there?"),
+            # Two clearly different voices, as on a real call: diarization of a mono
+            # recording tells them apart and only the prospect's words count as evidence.
+            ("en-us+m3", "Hi, thanks for joining. How is the weather over there?"),
             (
-                "en-gb",
+                "en-gb+f3",
                 "It is sunny. Our team wastes hours every week fixing broken spreadsheets "
                 "by hand, it is a real problem.",
             ),
-            ("en-us", "Sounds painful. Let us talk again next month."),
+            ("en-us+m3", "Sounds painful. Let us talk again next month."),
         ],
         tmp_path / "short.wav",
     )

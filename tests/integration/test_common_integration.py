@@ -105,7 +105,6 @@ async def test_migrations_apply_to_an_empty_database(endpoints: Any) -> None:
         "notifications",
         "alerts",
         "alert_rules",
-        "processed_messages",
         "dlq_entries",
         "api_credentials",
         "reps",

@@ -178,7 +178,7 @@ async def test_a_failed_start_stops_what_it_started() -> None:
         }
     )
     try:
-        with pytest.raises(StackError, match=r"stopped again: postgres, redis") as failure:
+        with pytest.raises(StackError, match=r"stopped again: postgres\)") as failure:
             await start_components(settings, only={"postgres", "redis"})
         assert "redis:" in str(failure.value)
         statuses = {s.name: s for s in await status_async(settings)}

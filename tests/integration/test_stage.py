@@ -15,9 +15,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic import BaseModel
 
 from callstream_common import topics
+from callstream_common.dlq_headers import H_ATTEMPT, H_EXC_CLASS, H_ORIGINAL_TOPIC, H_REASON
 from callstream_common.kafka import make_broker
 from callstream_common.retry import PermanentError, RetryableError, RetryPolicy
-from callstream_common.stage import H_ATTEMPT, H_EXC_CLASS, H_ORIGINAL_TOPIC, H_REASON, Stage
+from callstream_common.stage import Stage
 
 pytestmark = pytest.mark.stack
 

@@ -3,12 +3,15 @@
 Tests talk to it over TCP exactly as production talks to Slack, so the adapters' real HTTP
 stack, retry loop and error mapping are exercised — not a mocked transport. It serves:
 
-* ``POST /api/chat.postMessage`` and ``POST /api/auth.test`` — bearer token checked, Block
-  Kit checked against Slack's limits (an independent implementation, deliberately not the
-  notifier's own validator), answers in Slack's ``{"ok": ...}`` shape;
-* ``POST /api/conversations.history`` — the accepted messages of a channel, newest first,
-  with their message ``metadata`` when ``include_all_metadata`` is set (``oldest``,
-  ``limit`` and ``cursor`` paging as Slack does);
+* ``/api/chat.postMessage`` and ``/api/auth.test`` — bearer token checked, Block Kit checked
+  against Slack's limits (:mod:`tests.support.block_kit`, deliberately not the services'
+  own validator), answers in Slack's ``{"ok": ...}`` shape;
+* ``/api/conversations.history`` (GET as slack-sdk sends it, or POST) — the accepted
+  top-level messages of a channel, newest first, with ``metadata`` when
+  ``include_all_metadata`` is set, ``oldest``/``limit``/``cursor`` paging as Slack does;
+  ``/api/conversations.replies`` — the same for one thread;
+* what a Slack app calls: files.info, the file download, users.info, chat.postEphemeral,
+  response URLs (:mod:`tests.support.fake_slack_app`);
 * ``POST <webhook_path>`` (default ``/services/T000/B000/XXX``) — an incoming webhook,
   answering ``ok`` or a 4xx code such as ``invalid_payload``;
 * ``POST /hooks/<name>`` — a generic webhook receiver that records headers and body and,
@@ -29,220 +32,34 @@ after one 429". Usage::
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import itertools
-import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-Kind = Literal["api", "slack_webhook", "receiver", "other"]
+from tests.support.block_kit import block_kit_problems, slack_len
+from tests.support.fake_slack_app import SlackAppFake
+from tests.support.fake_slack_wire import (
+    Fault,
+    Kind,
+    RecordedRequest,
+    Reply,
+    fault_reply,
+    parse_body,
+    sign_v1,
+)
+
+__all__ = ["FakeSlack", "RecordedRequest", "block_kit_problems", "fake_slack"]
 
 DEFAULT_BOT_TOKEN = "xoxb-fake-test-token"
 DEFAULT_WEBHOOK_PATH = "/services/T000/B000/XXX"
-
-# Block Kit limits, counted in UTF-16 code units like Slack does.
-_MAX_BLOCKS = 50
-_MAX_SECTION_TEXT = 3000
-_MAX_FIELDS = 10
-_MAX_FIELD_TEXT = 2000
-_MAX_HEADER_TEXT = 150
-_MAX_CONTEXT_ELEMENTS = 10
-_MAX_ACTION_ELEMENTS = 25
-_MAX_BUTTON_TEXT = 75
-_MAX_URL = 3000
-_MAX_ID = 255
-_KNOWN_BLOCKS = frozenset(
-    {
-        "actions",
-        "context",
-        "divider",
-        "file",
-        "header",
-        "image",
-        "input",
-        "markdown",
-        "rich_text",
-        "section",
-        "video",
-    }
-)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as received, with what the fake answered."""
-
-    method: str
-    path: str
-    query: str
-    kind: Kind
-    headers: Mapping[str, str]  # keys lower-cased
-    body: bytes
-    json: Any
-    status: int
-    response: bytes
-    faulted: bool
-    accepted: bool
-    received_at: float
-    signature_valid: bool | None = None
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    @property
-    def receiver(self) -> str | None:
-        """The ``<name>`` of ``/hooks/<name>`` for generic webhook deliveries."""
-        return self.path.removeprefix("/hooks/") if self.kind == "receiver" else None
-
-
-@dataclass
-class _Fault:
-    status: int | None  # None: answer normally, only after ``delay``
-    retry_after: float | None
-    error: str | None
-    delay: float
-    path: str | None
-    remaining: int | None
-    until: float | None
-
-    def live(self, now: float) -> bool:
-        if self.remaining is not None and self.remaining <= 0:
-            return False
-        return self.until is None or now < self.until
-
-    def matches(self, path: str) -> bool:
-        return self.path is None or path.startswith(self.path)
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: bytes
-    content_type: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, status: int, data: object, **headers: str) -> _Reply:
-        body = json.dumps(data).encode()
-        return cls(status, body, "application/json; charset=utf-8", dict(headers))
-
-    @classmethod
-    def text(cls, status: int, text: str, **headers: str) -> _Reply:
-        return cls(status, text.encode(), "text/html; charset=utf-8", dict(headers))
-
-
-def _slack_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _text_problem(where: str, obj: object, limit: int, *, plain: bool = False) -> list[str]:
-    if not isinstance(obj, dict):
-        return [f"{where}: must be a text object"]
-    allowed = {"plain_text"} if plain else {"plain_text", "mrkdwn"}
-    if obj.get("type") not in allowed:
-        return [f"{where}: type must be one of {sorted(allowed)}"]
-    text = obj.get("text")
-    if not isinstance(text, str) or not text:
-        return [f"{where}: text must be a non-empty string"]
-    if _slack_len(text) > limit:
-        return [f"{where}: must be less than {limit + 1} characters"]
-    return []
-
-
-def block_kit_problems(blocks: object) -> list[str]:
-    """Why Slack would refuse ``blocks`` (empty list: it would accept them)."""
-    if not isinstance(blocks, list):
-        return ["blocks: must be an array"]
-    if not 1 <= len(blocks) <= _MAX_BLOCKS:
-        return [f"blocks: must hold 1 to {_MAX_BLOCKS} blocks"]
-    problems: list[str] = []
-    block_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        at = f"/blocks/{i}"
-        if not isinstance(block, dict) or block.get("type") not in _KNOWN_BLOCKS:
-            problems.append(f"{at}: unknown block type")
-            continue
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if not isinstance(block_id, str) or not block_id or len(block_id) > _MAX_ID:
-                problems.append(f"{at}/block_id: invalid")
-            elif block_id in block_ids:
-                problems.append(f"{at}/block_id: duplicate")
-            else:
-                block_ids.add(block_id)
-        kind = block["type"]
-        if kind == "header":
-            problems += _text_problem(f"{at}/text", block.get("text"), _MAX_HEADER_TEXT, plain=True)
-        elif kind == "section":
-            text, fields = block.get("text"), block.get("fields")
-            if text is None and fields is None:
-                problems.append(f"{at}: section needs text or fields")
-            if text is not None:
-                problems += _text_problem(f"{at}/text", text, _MAX_SECTION_TEXT)
-            if fields is not None:
-                if not isinstance(fields, list) or not 1 <= len(fields) <= _MAX_FIELDS:
-                    problems.append(f"{at}/fields: must hold 1 to {_MAX_FIELDS} items")
-                else:
-                    for j, item in enumerate(fields):
-                        problems += _text_problem(f"{at}/fields/{j}", item, _MAX_FIELD_TEXT)
-        elif kind == "context":
-            elements = block.get("elements")
-            if not isinstance(elements, list) or not 1 <= len(elements) <= _MAX_CONTEXT_ELEMENTS:
-                problems.append(f"{at}/elements: must hold 1 to {_MAX_CONTEXT_ELEMENTS} items")
-            else:
-                for j, element in enumerate(elements):
-                    if isinstance(element, dict) and element.get("type") == "image":
-                        continue
-                    problems += _text_problem(f"{at}/elements/{j}", element, _MAX_SECTION_TEXT)
-        elif kind == "actions":
-            elements = block.get("elements")
-            if not isinstance(elements, list) or not 1 <= len(elements) <= _MAX_ACTION_ELEMENTS:
-                problems.append(f"{at}/elements: must hold 1 to {_MAX_ACTION_ELEMENTS} items")
-                continue
-            action_ids: set[str] = set()
-            for j, element in enumerate(elements):
-                where = f"{at}/elements/{j}"
-                if not isinstance(element, dict) or not isinstance(element.get("type"), str):
-                    problems.append(f"{where}: must be an element object")
-                    continue
-                action_id = element.get("action_id")
-                if action_id is not None:
-                    if not isinstance(action_id, str) or len(action_id) > _MAX_ID:
-                        problems.append(f"{where}/action_id: invalid")
-                    elif action_id in action_ids:
-                        problems.append(f"{where}/action_id: duplicate")
-                    else:
-                        action_ids.add(action_id)
-                if element["type"] != "button":
-                    continue
-                problems += _text_problem(
-                    f"{where}/text", element.get("text"), _MAX_BUTTON_TEXT, plain=True
-                )
-                url = element.get("url")
-                if url is not None and (not isinstance(url, str) or not url or len(url) > _MAX_URL):
-                    problems.append(f"{where}/url: invalid")
-                if element.get("style") not in (None, "primary", "danger"):
-                    problems.append(f"{where}/style: invalid")
-    return problems
-
-
-def _sign(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "v1=" + digest.hexdigest()
 
 
 class _Server(ThreadingHTTPServer):
@@ -291,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def reply(self, reply: _Reply) -> None:
+    def reply(self, reply: Reply) -> None:
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
@@ -306,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class FakeSlack:
+class FakeSlack(SlackAppFake):
     """Local fake of Slack's Web API, incoming webhooks and a generic webhook receiver.
 
     ``channels`` limits which channels exist (others answer ``channel_not_found``); ``None``
@@ -334,10 +151,11 @@ class FakeSlack:
         """Seconds every answer takes (the real API answers in 100-500 ms)."""
         self._cond = threading.Condition()
         self._requests: list[RecordedRequest] = []
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._connections: set[socket.socket] = set()
         self._holding = 0
         self._ts = itertools.count(1)
+        self._init_app()
         self._port = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -477,9 +295,9 @@ class FakeSlack:
         until: float | None,
     ) -> None:
         with self._cond:
-            self._faults.append(_Fault(status, retry_after, error, delay, path, remaining, until))
+            self._faults.append(Fault(status, retry_after, error, delay, path, remaining, until))
 
-    def _take_fault(self, path: str) -> _Fault | None:
+    def _take_fault(self, path: str) -> Fault | None:
         now = time.monotonic()
         with self._cond:
             self._faults = [f for f in self._faults if f.live(now)]
@@ -562,7 +380,9 @@ class FakeSlack:
         body = handler.read_body()
         headers = {k.lower(): v for k, v in handler.headers.items()}
         kind = self._kind(path)
-        parsed = self._parse(headers, body)
+        parsed = parse_body(headers, body)
+        if handler.command == "GET" and kind == "api":
+            parsed = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
 
         if self.latency:
             time.sleep(self.latency)
@@ -577,22 +397,28 @@ class FakeSlack:
                 with self._cond:
                     self._holding -= 1
         signature_valid: bool | None = None
-        if handler.command != "POST":
-            reply, accepted = _Reply.text(405, "method_not_allowed"), False
+        if handler.command != "POST" and kind not in ("api", "file"):
+            reply, accepted = Reply.text(405, "method_not_allowed"), False
         elif fault is not None and fault.status is not None:
-            reply, accepted = self._fault_reply(kind, fault), False
+            reply, accepted = fault_reply(kind, fault), False
         elif kind == "api":
             reply, accepted = self._api(path, headers, parsed)
         elif kind == "slack_webhook":
             reply, accepted = self._slack_webhook(path, parsed)
+        elif kind == "file":
+            status, content, content_type = self._download(path, headers)
+            reply, accepted = Reply(status, content, content_type), status == 200
+        elif kind == "response":
+            status, answer = self._response_reply(parsed)
+            reply, accepted = Reply.json(status, answer), status == 200
         elif kind == "receiver":
             signature_valid = self._check_signature(headers, body)
             if signature_valid is False:
-                reply, accepted = _Reply.text(401, "invalid signature"), False
+                reply, accepted = Reply.text(401, "invalid signature"), False
             else:
-                reply, accepted = _Reply.json(200, {"received": True}), True
+                reply, accepted = Reply.json(200, {"received": True}), True
         else:
-            reply, accepted = _Reply.text(404, "not_found"), False
+            reply, accepted = Reply.text(404, "not_found"), False
 
         record = RecordedRequest(
             method=handler.command,
@@ -621,59 +447,34 @@ class FakeSlack:
             return "slack_webhook"
         if path.startswith("/hooks/") and len(path) > len("/hooks/"):
             return "receiver"
+        if path.startswith("/files-pri/"):
+            return "file"
+        if path.startswith("/actions/"):
+            return "response"
         return "other"
 
-    @staticmethod
-    def _parse(headers: Mapping[str, str], body: bytes) -> Any:
-        """JSON bodies as JSON; form bodies (Slack accepts both) as a dict, with a ``blocks``
-        string decoded like Slack does. Unparseable bodies: ``None``."""
-        content_type = headers.get("content-type", "")
-        try:
-            if "application/x-www-form-urlencoded" in content_type:
-                form: dict[str, Any] = {
-                    k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()
-                }
-                if isinstance(form.get("blocks"), str):
-                    form["blocks"] = json.loads(form["blocks"])
-                return form
-            return json.loads(body) if body else None
-        except (ValueError, UnicodeDecodeError):
-            return None
-
-    def _fault_reply(self, kind: Kind, fault: _Fault) -> _Reply:
-        status = fault.status or 500
-        headers: dict[str, str] = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
-        if kind == "api":
-            if status == 429:
-                error = fault.error or "ratelimited"
-                return _Reply.json(429, {"ok": False, "error": error}, **headers)
-            if status == 200 or fault.error is not None:
-                error = fault.error or "fatal_error"
-                return _Reply.json(status, {"ok": False, "error": error}, **headers)
-        reason = fault.error or {429: "rate_limited", 500: "rollup_error"}.get(status)
-        if reason is None:
-            try:
-                reason = HTTPStatus(status).phrase
-            except ValueError:
-                reason = "error"
-        return _Reply.text(status, reason, **headers)
-
-    def _api(self, path: str, headers: Mapping[str, str], data: Any) -> tuple[_Reply, bool]:
+    def _api(self, path: str, headers: Mapping[str, str], data: Any) -> tuple[Reply, bool]:
         method = path.removeprefix("/api/")
-        if method not in ("chat.postMessage", "auth.test", "conversations.history"):
-            return _Reply.json(200, {"ok": False, "error": "unknown_method"}), False
+        if method not in (
+            "chat.postMessage",
+            "auth.test",
+            "conversations.history",
+            "conversations.replies",
+            "files.info",
+            "users.info",
+            "chat.postEphemeral",
+        ):
+            return Reply.json(200, {"ok": False, "error": "unknown_method"}), False
         auth = headers.get("authorization", "")
         token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         if not token and isinstance(data, dict) and isinstance(data.get("token"), str):
             token = data["token"]
         if not token:
-            return _Reply.json(200, {"ok": False, "error": "not_authed"}), False
+            return Reply.json(200, {"ok": False, "error": "not_authed"}), False
         if not hmac.compare_digest(token, self.bot_token):
-            return _Reply.json(200, {"ok": False, "error": "invalid_auth"}), False
+            return Reply.json(200, {"ok": False, "error": "invalid_auth"}), False
         if method == "auth.test":
-            return _Reply.json(
+            return Reply.json(
                 200,
                 {
                     "ok": True,
@@ -686,17 +487,20 @@ class FakeSlack:
                 },
             ), True
         if not isinstance(data, dict):
-            return _Reply.json(200, {"ok": False, "error": "invalid_json"}), False
-        if method == "conversations.history":
-            return self._history(data), True
+            return Reply.json(200, {"ok": False, "error": "invalid_json"}), False
+        if method in ("conversations.history", "conversations.replies"):
+            return Reply.json(200, self._history(data, thread_ts=data.get("ts"))), True
+        answer = self._app_api(method, data)
+        if answer is not None:
+            return Reply.json(*answer), answer[1]["ok"]
         channel = data.get("channel")
         if not isinstance(channel, str) or not channel:
-            return _Reply.json(200, {"ok": False, "error": "channel_not_found"}), False
+            return Reply.json(200, {"ok": False, "error": "channel_not_found"}), False
         if self.channels is not None and channel not in self.channels:
-            return _Reply.json(200, {"ok": False, "error": "channel_not_found"}), False
+            return Reply.json(200, {"ok": False, "error": "channel_not_found"}), False
         problem = self._message_problem(data)
         if problem is not None:
-            return _Reply.json(200, {"ok": False, **problem}), False
+            return Reply.json(200, {"ok": False, **problem}), False
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         message = {
             "type": "message",
@@ -705,61 +509,19 @@ class FakeSlack:
             "text": data.get("text", ""),
             "blocks": data.get("blocks", []),
         }
-        return _Reply.json(
-            200, {"ok": True, "channel": channel, "ts": ts, "message": message}
-        ), True
+        if data.get("thread_ts"):
+            message["thread_ts"] = data["thread_ts"]
+        return Reply.json(200, {"ok": True, "channel": channel, "ts": ts, "message": message}), True
 
-    def _history(self, data: Mapping[str, Any]) -> _Reply:
-        """``conversations.history``: what ``chat.postMessage`` accepted in the channel."""
-        channel = data.get("channel")
-        if not isinstance(channel, str) or not channel:
-            return _Reply.json(200, {"ok": False, "error": "channel_not_found"})
-        if self.channels is not None and channel not in self.channels:
-            return _Reply.json(200, {"ok": False, "error": "channel_not_found"})
-        try:
-            oldest = float(data.get("oldest") or 0)
-            limit = max(1, min(int(data.get("limit") or 100), 999))
-            start = int(data.get("cursor") or 0)
-        except (TypeError, ValueError):
-            return _Reply.json(200, {"ok": False, "error": "invalid_arguments"})
-        with_metadata = str(data.get("include_all_metadata", "")).lower() in ("1", "true")
-        posted: list[dict[str, Any]] = []
-        for r in self.requests:
-            sent = r.json
-            if r.path != "/api/chat.postMessage" or not r.accepted or not isinstance(sent, dict):
-                continue
-            if sent.get("channel") != channel:
-                continue
-            ts = str(json.loads(r.response)["ts"])
-            if float(ts) <= oldest:
-                continue
-            message: dict[str, Any] = {
-                "type": "message",
-                "bot_id": "B000",
-                "ts": ts,
-                "text": sent.get("text", ""),
-                "blocks": sent.get("blocks", []),
-            }
-            if with_metadata and isinstance(sent.get("metadata"), dict):
-                message["metadata"] = sent["metadata"]
-            posted.append(message)
-        posted.reverse()  # newest first, like Slack
-        more = start + limit < len(posted)
-        body: dict[str, Any] = {"ok": True, "messages": posted[start : start + limit]}
-        body["has_more"] = more
-        if more:
-            body["response_metadata"] = {"next_cursor": str(start + limit)}
-        return _Reply.json(200, body)
-
-    def _slack_webhook(self, path: str, data: Any) -> tuple[_Reply, bool]:
+    def _slack_webhook(self, path: str, data: Any) -> tuple[Reply, bool]:
         if path != self.webhook_path:
-            return _Reply.text(404, "no_service"), False
+            return Reply.text(404, "no_service"), False
         if not isinstance(data, dict):
-            return _Reply.text(400, "invalid_payload"), False
+            return Reply.text(400, "invalid_payload"), False
         problem = self._message_problem(data)
         if problem is not None:
-            return _Reply.text(400, str(problem["error"])), False
-        return _Reply.text(200, "ok"), True
+            return Reply.text(400, str(problem["error"])), False
+        return Reply.text(200, "ok"), True
 
     @staticmethod
     def _message_problem(data: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -771,7 +533,7 @@ class FakeSlack:
             problems = block_kit_problems(blocks)
             if problems:
                 return {"error": "invalid_blocks", "errors": problems}
-        if text is not None and (not isinstance(text, str) or _slack_len(text) > 40_000):
+        if text is not None and (not isinstance(text, str) or slack_len(text) > 40_000):
             return {"error": "msg_too_long"}
         metadata = data.get("metadata")
         if metadata is not None and not (
@@ -791,7 +553,7 @@ class FakeSlack:
             return False
         if abs(time.time() - int(timestamp)) > self.signature_tolerance:
             return False
-        expected = _sign(self.receiver_secret, timestamp, body)
+        expected = sign_v1(self.receiver_secret, timestamp, body)
         return hmac.compare_digest(signature, expected)
 
 

@@ -336,6 +336,7 @@ CONSUMERS: dict[str, frozenset[str]] = {
     topics.CALLS_TRANSCRIBED: frozenset({"analyzer"}),
     topics.CALLS_ANALYZED: frozenset({"notifier", "compactor"}),
     topics.COMPACTION_REQUESTED: frozenset({"compactor"}),
+    topics.ANALYSIS_REQUESTED: frozenset({"analyzer"}),
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from callstream_cli.asyncapi import OUTPUT, build_document, receivers, render
 from callstream_cli.stack.settings import project_root
-from callstream_common import stage, topics
+from callstream_common import dlq_headers, topics
 from callstream_common.contracts import (
     CallAnalyzed,
     CallTranscribed,
@@ -71,10 +71,14 @@ def test_each_channel_carries_its_topics_contract(served: dict[str, Any]) -> Non
 def test_headers_of_retry_and_dead_letter_records(served: dict[str, Any]) -> None:
     messages = served["components"]["messages"]
     retry = messages["CallUploadedRetry"]["headers"]
-    assert {stage.H_ATTEMPT, stage.H_DUE_AT, stage.H_ORIGINAL_TOPIC} <= set(retry["required"])
+    assert {dlq_headers.H_ATTEMPT, dlq_headers.H_DUE_AT, dlq_headers.H_ORIGINAL_TOPIC} <= set(
+        retry["required"]
+    )
     dead = messages["DeadLetter"]["headers"]
-    assert {stage.H_REASON, stage.H_EXC_CLASS, stage.H_SERVICE} <= set(dead["required"])
-    assert {stage.H_EXC_STACK, "traceparent"} <= set(dead["properties"])
+    assert {dlq_headers.H_REASON, dlq_headers.H_EXC_CLASS, dlq_headers.H_SERVICE} <= set(
+        dead["required"]
+    )
+    assert {dlq_headers.H_EXC_STACK, "traceparent"} <= set(dead["properties"])
     assert "x-callstream-priority" in messages["CallUploaded"]["headers"]["properties"]
 
 

@@ -80,8 +80,13 @@ def test_buttons_carry_the_links(
 ) -> None:
     actions = blocks_of(build_slack_message(call, analysis, links), "actions")
     assert len(actions) == 1
-    urls = {e["action_id"]: e["url"] for e in actions[0]["elements"]}
-    assert urls == {"open_transcript": links.transcript_url, "open_analysis": links.analysis_url}
+    urls = {e["action_id"]: e.get("url") for e in actions[0]["elements"]}
+    assert urls == {
+        "open_transcript": links.transcript_url,
+        "open_analysis": links.analysis_url,
+        "rerun_analysis": None,
+    }
+    assert actions[0]["elements"][2]["value"] == str(call.conversation_id)
     for element in actions[0]["elements"]:
         assert element["type"] == "button"
         assert element["text"]["type"] == "plain_text"

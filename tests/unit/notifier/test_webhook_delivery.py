@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from callstream_notifier._http import RetryPolicy
+from callstream_common.outbound_http import InCallRetry
 from callstream_notifier.alerts import AlertRule, evaluate_rules
 from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
 from callstream_notifier.slack import CallSummary, ConversationLinks
@@ -26,7 +26,7 @@ from callstream_notifier.webhooks import (
 )
 from tests.support.fake_slack import FakeSlack
 
-FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=2.0)
+FAST = InCallRetry(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=2.0)
 SECRET = "whsec-test-secret"
 
 

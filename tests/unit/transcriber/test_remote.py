@@ -23,7 +23,6 @@ from callstream_transcriber.errors import PermanentProviderError, RetryableProvi
 from callstream_transcriber.remote import (
     OpenAICompatibleTranscriber,
     normalise_language,
-    retry_after_seconds,
 )
 from tests.support.audio import make_garbage
 
@@ -342,16 +341,6 @@ def test_no_key_means_no_authorization_header(fake: FakeOpenAI, short_mp3: Path)
     (req,) = fake.requests
     assert "Authorization" not in req.headers
     assert "language" not in req.fields
-
-
-def test_retry_after_parsing() -> None:
-    import httpx
-
-    assert retry_after_seconds(httpx.Headers({"Retry-After": "2.5"})) == 2.5
-    assert retry_after_seconds(httpx.Headers({"retry-after-ms": "1500"})) == 1.5
-    assert retry_after_seconds(httpx.Headers({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0
-    assert retry_after_seconds(httpx.Headers({})) is None
-    assert retry_after_seconds(httpx.Headers({"Retry-After": "soon"})) is None
 
 
 def test_language_names_become_codes() -> None:

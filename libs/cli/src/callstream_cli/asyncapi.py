@@ -6,7 +6,7 @@ lists what it consumes: every topic, retry topic, priority lane and the DLQ, wit
 service's consumer group. Two things FastStream cannot see are added here: a stage
 decodes raw bytes itself (so a poison record reaches the DLQ with its reason), so each
 channel's payload is the event contract of its topic; and the headers the retry and DLQ
-mechanics write (:mod:`callstream_common.stage`). A test regenerates the document and
+mechanics write (:mod:`callstream_common.dlq_headers`). A test regenerates the document and
 compares it with the served copy, so the two never drift.
 """
 
@@ -25,12 +25,13 @@ from pydantic import BaseModel
 
 from callstream_cli.services import SERVICE_MODULES
 from callstream_cli.stack.settings import project_root
-from callstream_common import stage, topics
+from callstream_common import dlq_headers, topics
 from callstream_common.contracts import (
     CallAnalyzed,
     CallTranscribed,
     CallUploaded,
     CompactionRequested,
+    ReanalysisRequested,
 )
 from callstream_common.lag import subscriptions
 from callstream_common.settings import VERSION
@@ -42,6 +43,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     topics.CALLS_TRANSCRIBED: CallTranscribed,
     topics.CALLS_ANALYZED: CallAnalyzed,
     topics.COMPACTION_REQUESTED: CompactionRequested,
+    topics.ANALYSIS_REQUESTED: ReanalysisRequested,
 }
 
 PRODUCERS: dict[str, tuple[str, ...]] = {
@@ -49,6 +51,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     topics.CALLS_TRANSCRIBED: ("transcriber",),
     topics.CALLS_ANALYZED: ("analyzer",),
     topics.COMPACTION_REQUESTED: ("ingest", "compactor"),
+    topics.ANALYSIS_REQUESTED: ("ingest",),
 }
 """Who writes each stage topic (and its priority lane): the handlers' outputs, which
 publish with ``broker.publish`` and so are invisible to FastStream's generator."""
@@ -68,22 +71,22 @@ _PRIORITY_HEADER = {
     "x-callstream-priority": "Priority 0-10 of the call (8 and above travel in priority lanes)."
 }
 _ATTEMPT_HEADERS = {
-    stage.H_ATTEMPT: "Attempts made so far (a redelivered record carries it on).",
-    stage.H_FIRST_FAILURE: "ISO-8601 time of the first failure.",
-    stage.H_ORIGINAL_TOPIC: "Topic the record was first consumed from.",
-    stage.H_ORIGINAL_PARTITION: "Its partition there.",
-    stage.H_ORIGINAL_OFFSET: "Its offset there.",
-    stage.H_SERVICE: "Service (stage) that failed on it.",
-    stage.H_GROUP: "Consumer group of that stage.",
-    stage.H_EXC_CLASS: "Exception class (module.qualname) of the last failure.",
-    stage.H_EXC_MESSAGE: "Its message, truncated to 1000 characters.",
+    dlq_headers.H_ATTEMPT: "Attempts made so far (a redelivered record carries it on).",
+    dlq_headers.H_FIRST_FAILURE: "ISO-8601 time of the first failure.",
+    dlq_headers.H_ORIGINAL_TOPIC: "Topic the record was first consumed from.",
+    dlq_headers.H_ORIGINAL_PARTITION: "Its partition there.",
+    dlq_headers.H_ORIGINAL_OFFSET: "Its offset there.",
+    dlq_headers.H_SERVICE: "Service (stage) that failed on it.",
+    dlq_headers.H_GROUP: "Consumer group of that stage.",
+    dlq_headers.H_EXC_CLASS: "Exception class (module.qualname) of the last failure.",
+    dlq_headers.H_EXC_MESSAGE: "Its message, truncated to 1000 characters.",
 }
 _RETRY_HEADERS = {
-    stage.H_DUE_AT: "Epoch milliseconds before which the record is not retried.",
+    dlq_headers.H_DUE_AT: "Epoch milliseconds before which the record is not retried.",
 }
 _DLQ_HEADERS = {
-    stage.H_EXC_STACK: "Stack trace, truncated to its last 4000 characters.",
-    stage.H_REASON: '"permanent" or "retries exhausted after N attempts".',
+    dlq_headers.H_EXC_STACK: "Stack trace, truncated to its last 4000 characters.",
+    dlq_headers.H_REASON: '"permanent" or "retries exhausted after N attempts".',
 }
 
 
@@ -113,13 +116,18 @@ def headers_schema(kind: str) -> dict[str, Any]:
     if kind == "dlq":
         names |= _DLQ_HEADERS
     required = {
-        "retry": [stage.H_ATTEMPT, stage.H_DUE_AT, stage.H_ORIGINAL_TOPIC],
-        "dlq": [stage.H_ATTEMPT, stage.H_ORIGINAL_TOPIC, stage.H_SERVICE, stage.H_EXC_CLASS],
+        "retry": [dlq_headers.H_ATTEMPT, dlq_headers.H_DUE_AT, dlq_headers.H_ORIGINAL_TOPIC],
+        "dlq": [
+            dlq_headers.H_ATTEMPT,
+            dlq_headers.H_ORIGINAL_TOPIC,
+            dlq_headers.H_SERVICE,
+            dlq_headers.H_EXC_CLASS,
+        ],
     }.get(kind, [])
     return {
         "type": "object",
         "properties": {n: {"type": "string", "description": d} for n, d in sorted(names.items())},
-        "required": sorted([*required, stage.H_REASON] if kind == "dlq" else required),
+        "required": sorted([*required, dlq_headers.H_REASON] if kind == "dlq" else required),
     }
 
 

@@ -28,6 +28,10 @@ def database_url(settings: StackSettings | None = None) -> str:
     return StackEndpoints.from_settings(settings or StackSettings()).database_url.get_secret_value()
 
 
+def redis_url(settings: StackSettings | None = None) -> str:
+    return StackEndpoints.from_settings(settings or StackSettings()).redis_url
+
+
 def migrate(url: str) -> None:
     from callstream_common.db.migrate import upgrade
 
@@ -151,6 +155,10 @@ def register(app: typer.Typer) -> None:
             "metrics: "
             + "  ".join(f"{n} {services.metrics_url(n)}" for n in services.available())
             + f"  · events: {services.base_url}/asyncapi · lag: callstream lag"
+        )
+        console.print(
+            f"web console: {services.base_url}/console/ (sign in with the token above); "
+            f"API docs: {services.base_url}/docs"
         )
         if sample:
             run_sample(services.base_url, token, settings)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from callstream_cli import alerts, asyncapi, dev, lag, ops
+from callstream_cli import alerts, asyncapi, dev, lag, ops, org, slack, trackers
 from callstream_cli.stack.cli import app as stack_app
 
 app = typer.Typer(help="callstream developer and operator commands.", no_args_is_help=True)
@@ -21,9 +21,12 @@ def _quiet_clients() -> None:
 app.add_typer(stack_app, name="stack")
 dev.register(app)
 alerts.register(app, dev.database_url)
+org.register(app, dev.database_url, dev.redis_url)
+slack.register(app, dev.database_url)
 ops.register(app)
 lag.register(app)
 asyncapi.register(app)
+trackers.register(app)
 dev.register_remote(app)
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def call(method: str, api: str, token: str, path: str, **kw: Any) -> Any:
     if response.status_code >= 400:
         console.print(f"[red]{response.status_code}[/] {response.text}")
         raise typer.Exit(1)
-    return response.json()
+    return response.json() if response.content else None
 
 
 def register(app: typer.Typer) -> None:

@@ -262,6 +262,8 @@ class ConversationMetadata(Contract):
     rep_id: str
     title: str | None = None
     conversation_date: date | None = None
+    participants: Annotated[list[Annotated[str, Field(max_length=120)]], Field(max_length=20)] = []
+    """Names of the people on the call, if the uploader knows them (custom vocabulary)."""
 
 
 class Event(Contract):
@@ -299,6 +301,15 @@ class CallAnalyzed(Event):
     overall_score: float
     qualification_status: QualificationStatus
     priority: Annotated[int, Field(ge=0, le=10)] = 5
+
+
+class ReanalysisRequested(Event):
+    """Re-run the analysis of a call from its stored transcript; the analyzer stores the
+    result as a new version and keeps the earlier ones."""
+
+    event_type: Literal["analysis.requested"] = "analysis.requested"
+    requested_by: str
+    priority: Annotated[int, Field(ge=0, le=10)] = 8
 
 
 class CompactionTrigger(StrEnum):

@@ -1,16 +1,15 @@
-"""Dead-letter records: turning a DLQ Kafka record into a database row, and back into a
-replay. Shared by the DLQ recorder (notifier) and the ops API (ingest)."""
+"""Dead-letter records: turning a DLQ Kafka record into a database row (the notifier's
+DLQ recorder writes it; the ops API in ingest lists and replays it)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callstream_common.stage import (
+from callstream_common.dlq_headers import (
     H_ATTEMPT,
     H_EXC_CLASS,
     H_EXC_MESSAGE,
@@ -21,14 +20,9 @@ from callstream_common.stage import (
     H_ORIGINAL_TOPIC,
     H_REASON,
     H_SERVICE,
+    int_header,
+    trace_id_of,
 )
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def conversation_id_of(value: bytes) -> uuid.UUID | None:
@@ -38,12 +32,6 @@ def conversation_id_of(value: bytes) -> uuid.UUID | None:
         return uuid.UUID(str(data["conversation_id"])) if isinstance(data, dict) else None
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def trace_id_of(headers: dict[str, str]) -> str | None:
-    parent = headers.get("traceparent", "")
-    parts = parent.split("-")
-    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
 async def record_entry(
@@ -71,8 +59,8 @@ async def record_entry(
             "p": partition,
             "o": offset,
             "topic": headers.get(H_ORIGINAL_TOPIC, "unknown"),
-            "op": _int(headers.get(H_ORIGINAL_PARTITION)),
-            "oo": _int(headers.get(H_ORIGINAL_OFFSET)),
+            "op": int_header(headers.get(H_ORIGINAL_PARTITION)),
+            "oo": int_header(headers.get(H_ORIGINAL_OFFSET)),
             "key": key,
             "value": value,
             "headers": json.dumps(headers),
@@ -81,18 +69,9 @@ async def record_entry(
             "cls": headers.get(H_EXC_CLASS, "unknown")[:256],
             "msg": headers.get(H_REASON, "") + ": " + headers.get(H_EXC_MESSAGE, ""),
             "stack": headers.get(H_EXC_STACK),
-            "attempts": _int(headers.get(H_ATTEMPT)) or 0,
+            "attempts": int_header(headers.get(H_ATTEMPT)) or 0,
             "conv": conversation_id_of(value),
             "trace": trace_id_of(headers),
         },
     )
     return result.first() is not None
-
-
-def replay_headers(stored: dict[str, Any]) -> dict[str, str]:
-    """Headers for a replay: the retry/DLQ bookkeeping is dropped so attempts start over."""
-    return {
-        k: str(v)
-        for k, v in stored.items()
-        if not k.startswith("x-callstream-") and k not in ("traceparent", "tracestate")
-    }

@@ -13,6 +13,7 @@ import queue
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import urllib3
 from minio import Minio
@@ -192,6 +193,11 @@ class ObjectStore:
             finally:
                 resp.close()
                 resp.release_conn()
+
+    def open_range(self, key: str, offset: int = 0, length: int = 0) -> Any:
+        """A streaming response of ``length`` bytes from ``offset`` (0: to the end); the
+        caller reads it in chunks and must ``close()`` and ``release_conn()`` it."""
+        return self.client.get_object(self.bucket, key, offset=offset, length=length)
 
     def exists(self, key: str) -> bool:
         try:

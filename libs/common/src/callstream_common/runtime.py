@@ -14,8 +14,10 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from callstream_common.db import repo
+from callstream_common.conversations.sql import SqlUnitOfWork
+from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.engine import make_engine, make_sessionmaker
+from callstream_common.db.models import ConversationStatus
 from callstream_common.kafka import make_broker
 from callstream_common.logs import setup_logging
 from callstream_common.objectstore import ObjectStore
@@ -31,7 +33,7 @@ _EVENT_NAMESPACE = uuid.UUID("5b0c6d1e-7d1f-4c8e-9a39-1c0f4f7f0c11")
 
 def event_id_for(conversation_id: uuid.UUID, event_type: str) -> uuid.UUID:
     """A stage's output event id is derived, not random: re-publishing after a crash
-    yields the same id, so the next stage's ledger recognises the duplicate."""
+    yields the same id, so a re-emitted event is recognisably the same event."""
     return uuid.uuid5(_EVENT_NAMESPACE, f"{conversation_id}:{event_type}")
 
 
@@ -43,6 +45,10 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     store: ObjectStore
     stages: list[Stage[Any]] = field(default_factory=list)
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work (one transaction; events published after it commits)."""
+        return SqlUnitOfWork(self.sessions, self.broker)
 
     def consume(
         self,
@@ -89,13 +95,14 @@ class Runtime:
         self,
         after_startup: Sequence[Callable[[], Awaitable[None]]] = (),
         on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+        on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> FastStream:
         """The service's FastStream app, with its ``/metrics`` port and consumer-lag reader
         running while the broker does."""
         observability = ServiceObservability(self.settings, self.broker)
         return FastStream(
             self.broker,
-            on_startup=[self.startup],
+            on_startup=[self.startup, *on_startup],
             after_startup=[observability.start, *after_startup],
             on_shutdown=[observability.stop, *on_shutdown],
         )
@@ -103,22 +110,29 @@ class Runtime:
     def fail_conversation_on_dead_letter(
         self, stage: str
     ) -> Callable[[DeadLetter[Any]], Awaitable[None]]:
-        """The usual dead-letter reaction of a call's stage: the call ends ``failed`` with
-        the reason, so the user sees why instead of a call stuck in ``processing``."""
+        return fail_conversation_on_dead_letter(self.unit_of_work, stage)
 
-        async def on_dead_letter(dead: DeadLetter[Any]) -> None:
-            conversation_id = getattr(dead.event, "conversation_id", None)
-            if conversation_id is None:
-                return
-            async with self.sessions() as session, session.begin():
-                await repo.mark_failed(
-                    session,
-                    conversation_id,
-                    stage,
-                    f"{dead.reason}: {dead.error_class}: {dead.error_message}",
-                )
 
-        return on_dead_letter
+def fail_conversation_on_dead_letter(
+    unit_of_work: Callable[[], UnitOfWork], stage: str
+) -> Callable[[DeadLetter[Any]], Awaitable[None]]:
+    """The usual dead-letter reaction of a call's stage: the call ends ``failed`` with
+    the reason, so the user sees why instead of a call stuck in ``processing``."""
+
+    async def on_dead_letter(dead: DeadLetter[Any]) -> None:
+        conversation_id = getattr(dead.event, "conversation_id", None)
+        if conversation_id is None:
+            return
+        async with unit_of_work() as uow:
+            await uow.conversations.move(
+                conversation_id,
+                ConversationStatus.FAILED,
+                stage=stage,
+                reason=f"{dead.reason}: {dead.error_class}: {dead.error_message}",
+            )
+            await uow.commit()
+
+    return on_dead_letter
 
 
 def build_runtime(settings: CommonSettings) -> Runtime:

@@ -15,9 +15,7 @@
   sleeps and other partitions keep flowing. A due record is republished to the input
   topic with its attempt headers.
 
-Headers follow Spring Kafka's retry topics and Kafka Connect's DLQ context: the original
-topic/partition/offset, attempts, first failure time, due time, exception class, message
-and a truncated stack trace. The trace context travels in ``traceparent``.
+The headers they carry are the protocol of :mod:`callstream_common.dlq_headers`.
 """
 
 from __future__ import annotations
@@ -25,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +34,16 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import BaseModel, ValidationError
 
 from callstream_common import metrics, topics
+from callstream_common.dlq_headers import (
+    H_ATTEMPT,
+    H_DUE_AT,
+    H_ORIGINAL_TOPIC,
+    dead_letter_headers,
+    due_at_ms,
+    failure_headers,
+    str_headers,
+    without_trace,
+)
 from callstream_common.inflight import InFlight
 from callstream_common.retry import (
     FailureDecision,
@@ -48,31 +55,9 @@ from callstream_common.retry import (
 
 log = logging.getLogger(__name__)
 
-H_ATTEMPT = "x-callstream-attempt"
-H_MAX_ATTEMPTS = "x-callstream-max-attempts"
-H_FIRST_FAILURE = "x-callstream-first-failure-at"
-H_DUE_AT = "x-callstream-due-at"
-H_ORIGINAL_TOPIC = "x-callstream-original-topic"
-H_ORIGINAL_PARTITION = "x-callstream-original-partition"
-H_ORIGINAL_OFFSET = "x-callstream-original-offset"
-H_SERVICE = "x-callstream-service"
-H_GROUP = "x-callstream-consumer-group"
-H_EXC_CLASS = "x-callstream-exception-class"
-H_EXC_MESSAGE = "x-callstream-exception-message"
-H_EXC_STACK = "x-callstream-exception-stacktrace"
-H_REASON = "x-callstream-dlq-reason"
-
-STACK_LIMIT = 4000
 KNOWN_SCHEMA_VERSIONS = {1}
 
 EventT = TypeVar("EventT", bound=BaseModel)
-
-
-def str_headers(raw: Any) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in (raw or {}).items():
-        out[k] = v.decode("utf-8", "replace") if isinstance(v, bytes | bytearray) else str(v)
-    return out
 
 
 def decode_event(model: type[EventT], body: bytes) -> EventT:
@@ -227,35 +212,20 @@ class Stage(Generic[EventT]):
         decision: FailureDecision,
     ) -> None:
         record = _record(message)
-        now = self.clock()
-        attempts_made = decision.next_attempt - (0 if decision.dead_letter else 1)
-        out = {
-            k: v
-            for k, v in headers.items()
-            if not k.startswith("x-callstream-") and k not in ("traceparent", "tracestate")
-        }
-        out.update(
-            {
-                H_ATTEMPT: str(attempts_made),
-                H_FIRST_FAILURE: headers.get(H_FIRST_FAILURE, now.isoformat()),
-                H_ORIGINAL_TOPIC: headers.get(H_ORIGINAL_TOPIC, str(record.topic)),
-                H_ORIGINAL_PARTITION: headers.get(
-                    H_ORIGINAL_PARTITION,
-                    str(record.partition),
-                ),
-                H_ORIGINAL_OFFSET: headers.get(H_ORIGINAL_OFFSET, str(record.offset)),
-                H_SERVICE: self.service,
-                H_GROUP: self.group_id,
-                H_EXC_CLASS: f"{type(exc).__module__}.{type(exc).__qualname__}",
-                H_EXC_MESSAGE: str(exc)[:1000],
-            }
+        out = failure_headers(
+            headers,
+            topic=str(record.topic),
+            partition=record.partition,
+            offset=record.offset,
+            service=self.service,
+            group=self.group_id,
+            exc=exc,
+            attempts=decision.next_attempt - (0 if decision.dead_letter else 1),
+            now=self.clock(),
         )
-        key = record.key
         if decision.dead_letter:
-            stack = "".join(traceback.format_exception(exc))[-STACK_LIMIT:]
-            out[H_EXC_STACK] = stack
-            out[H_REASON] = decision.reason
-            await self.broker.publish(body, topics.DLQ, key=key, headers=out)
+            out = dead_letter_headers(out, exc, decision.reason)
+            await self.broker.publish(body, topics.DLQ, key=record.key, headers=out)
             metrics.STAGE_DEAD_LETTERS.labels(
                 self.service,
                 record.topic,
@@ -264,9 +234,9 @@ class Stage(Generic[EventT]):
             ).inc()
         else:
             assert decision.due_at is not None
-            out[H_DUE_AT] = str(int(decision.due_at.timestamp() * 1000))
+            out[H_DUE_AT] = due_at_ms(decision.due_at)
             await self.broker.publish(
-                body, topics.retry_topic_for(self.topic), key=key, headers=out
+                body, topics.retry_topic_for(self.topic), key=record.key, headers=out
             )
             metrics.STAGE_RETRIES.labels(self.service, record.topic, metrics.error_class(exc)).inc()
 
@@ -274,8 +244,8 @@ class Stage(Generic[EventT]):
         self, body: bytes, message: KafkaMessage, headers: dict[str, str], due: datetime
     ) -> None:
         """Delayed work ("not before"): park it on the retry topic without using an attempt."""
-        out = {k: v for k, v in headers.items() if k not in ("traceparent", "tracestate")}
-        out[H_DUE_AT] = str(int(due.timestamp() * 1000))
+        out = without_trace(headers)
+        out[H_DUE_AT] = due_at_ms(due)
         out.setdefault(H_ORIGINAL_TOPIC, str(_record(message).topic))
         await self.broker.publish(
             body,
@@ -302,9 +272,8 @@ class Stage(Generic[EventT]):
                 (due_ms - now_ms) / 1000, self._resume, consumer, tp
             )
             return
-        forward = {k: v for k, v in headers.items() if k not in (H_DUE_AT,)}
-        forward.pop("traceparent", None)
-        forward.pop("tracestate", None)
+        forward = without_trace(headers)
+        forward.pop(H_DUE_AT, None)
         origin = headers.get(H_ORIGINAL_TOPIC, self.topic)
         target = origin if origin in topics.input_topics(self.topic) else self.topic
         await self.broker.publish(body, target, key=record.key, headers=forward)

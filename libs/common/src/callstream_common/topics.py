@@ -12,9 +12,17 @@ CALLS_UPLOADED = "calls.uploaded"
 CALLS_TRANSCRIBED = "calls.transcribed"
 CALLS_ANALYZED = "calls.analyzed"
 COMPACTION_REQUESTED = "compaction.requested"
+ANALYSIS_REQUESTED = "analysis.requested"
+"""Re-analysis of a stored transcript, asked for through the API (consumed by the analyzer)."""
 DLQ = "callstream.dlq"
 
-STAGE_TOPICS = (CALLS_UPLOADED, CALLS_TRANSCRIBED, CALLS_ANALYZED, COMPACTION_REQUESTED)
+STAGE_TOPICS = (
+    CALLS_UPLOADED,
+    CALLS_TRANSCRIBED,
+    CALLS_ANALYZED,
+    COMPACTION_REQUESTED,
+    ANALYSIS_REQUESTED,
+)
 
 
 HIGH_PRIORITY = 8

@@ -9,24 +9,12 @@ sent). Messages never contain API keys.
 
 from __future__ import annotations
 
-from callstream_common.retry import PermanentError, RetryableError
+from callstream_common import outbound_http
 
 
-class ProviderError(Exception):
+class ProviderError(outbound_http.ProviderError):
     """An analysis provider failed; ``provider`` names it, ``status_code`` is the last HTTP
     status seen, if any."""
-
-    def __init__(self, message: str, *, provider: str, status_code: int | None = None) -> None:
-        Exception.__init__(self, message)
-        self.provider = provider
-        self.status_code = status_code
-
-
-class RetryableProviderError(ProviderError, RetryableError):
-    """Worth trying again later: 429, 5xx, timeouts, connection errors, invalid output.
-
-    A ``callstream_common.retry.RetryableError``, so the stage sends it to the retry topics;
-    ``retry_after`` carries the provider's last ``Retry-After`` (seconds) when it gave one."""
 
     def __init__(
         self,
@@ -36,10 +24,17 @@ class RetryableProviderError(ProviderError, RetryableError):
         status_code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, provider=provider, status_code=status_code)
-        self.retry_after = retry_after
+        super().__init__(message, status_code=status_code, retry_after=retry_after)
+        self.provider = provider
 
 
-class PermanentProviderError(ProviderError, PermanentError):
+class RetryableProviderError(ProviderError, outbound_http.RetryableProviderError):
+    """Worth trying again later: 429, 5xx, timeouts, connection errors, invalid output.
+
+    The stage sends it to the retry topics; ``retry_after`` carries the provider's last
+    ``Retry-After`` (seconds) when it gave one."""
+
+
+class PermanentProviderError(ProviderError, outbound_http.PermanentProviderError):
     """Will not succeed by retrying: 400/401/403/404 and other client errors, blocked prompts.
-    A ``callstream_common.retry.PermanentError``, so the stage dead-letters it at once."""
+    The stage dead-letters it at once."""

@@ -1,142 +1,80 @@
 """calls.transcribed → MEDDIC analysis → calls.analyzed.
 
-The analysis is stored twice in one transaction — the full row in ``meddic_analyses``
-(unique per conversation) and the summary on the conversation — so a reader never sees
-one without the other, and a redelivery re-publishes instead of analysing again.
+The analysis is stored twice in one transaction — the full row (unique per conversation)
+and the summary on the conversation — so a reader never sees one without the other, and
+a redelivery re-emits instead of analysing again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from opentelemetry import trace
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
 from callstream_analyzer.meddic import Analyzer
 from callstream_common import topics
-from callstream_common.contracts import (
-    CallAnalyzed,
-    CallTranscribed,
-    MeddicAnalysis,
-    QualificationStatus,
-    Transcript,
-    TranscriptSegment,
-)
-from callstream_common.db import repo
-from callstream_common.db.models import (
-    Conversation,
-    ConversationStatus,
-    MeddicAnalysisRow,
-    TranscriptRow,
-)
+from callstream_common.contracts import CallAnalyzed, CallTranscribed, MeddicAnalysis, Transcript
+from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.retry import PermanentError
-from callstream_common.runtime import Runtime, event_id_for
+from callstream_common.runtime import event_id_for
 
-log = logging.getLogger(__name__)
 tracer = trace.get_tracer("callstream.analyzer")
 STAGE = "analysis"
 
 
 @dataclass
 class AnalyzerHandlers:
-    runtime: Runtime
+    unit_of_work: Callable[[], UnitOfWork]
     analyzer: Analyzer
 
     async def on_transcribed(self, event: CallTranscribed) -> None:
-        rt = self.runtime
         started = datetime.now(UTC)
-        async with rt.sessions() as session:
-            conv = await session.get(Conversation, event.conversation_id)
-            if conv is None:
-                raise PermanentError(f"conversation {event.conversation_id} does not exist")
-            if conv.status in (ConversationStatus.COMPLETED, ConversationStatus.FAILED):
+        async with self.unit_of_work() as uow:
+            conversation = await uow.conversations.load_for_stage(event.conversation_id)
+            if conversation is None:
                 return
-            existing = (
-                await session.execute(
-                    select(MeddicAnalysisRow).where(
-                        MeddicAnalysisRow.conversation_id == conv.id  # type: ignore[arg-type]
-                    )
-                )
-            ).scalar_one_or_none()
-            row = (
-                await session.execute(
-                    select(TranscriptRow).where(TranscriptRow.conversation_id == conv.id)  # type: ignore[arg-type]
-                )
-            ).scalar_one_or_none()
-        if existing is not None:
-            score, status = (
-                existing.overall_score,
-                QualificationStatus(existing.qualification_status),
+            analysis = await uow.conversations.analysis(conversation.id)
+            transcript = (
+                None
+                if analysis is not None
+                else await uow.conversations.transcript(conversation.id)
             )
-        else:
-            if row is None:
+        fresh = analysis is None
+        if analysis is None:
+            if transcript is None:
                 raise PermanentError(f"conversation {event.conversation_id} has no transcript")
-            transcript = Transcript(
-                language=row.language,
-                duration_seconds=row.duration_seconds,
-                segments=[TranscriptSegment.model_validate(s) for s in row.segments],
-                provider=row.provider,
-                model=row.model,
-            )
-            with tracer.start_as_current_span(
-                "analyze", attributes={"transcript.segments": len(transcript.segments)}
-            ) as span:
-                analysis = await asyncio.to_thread(self.analyzer.analyze, transcript)
-                span.set_attribute("meddic.overall_score", analysis.overall_score)
-                span.set_attribute("meddic.status", analysis.qualification_status.value)
-            await self._store(event.conversation_id, analysis, started)
-            score, status = analysis.overall_score, analysis.qualification_status
-        out = CallAnalyzed(
-            event_id=event_id_for(event.conversation_id, "call.analyzed"),
-            conversation_id=event.conversation_id,
-            overall_score=score,
-            qualification_status=status,
-            priority=event.priority,
-        )
-        await rt.broker.publish(
-            out.model_dump(mode="json"),
-            topics.lane_for(topics.CALLS_ANALYZED, event.priority),
-            key=str(event.conversation_id).encode(),
-        )
-
-    async def _store(
-        self, conversation_id: uuid.UUID, analysis: MeddicAnalysis, started: datetime
-    ) -> None:
-        data = analysis.model_dump(mode="json")
-        async with self.runtime.sessions() as session, session.begin():
-            result = await session.execute(
-                insert(MeddicAnalysisRow.__table__)  # type: ignore[attr-defined]
-                .values(
-                    id=uuid.uuid4(),
-                    conversation_id=conversation_id,
-                    overall_score=analysis.overall_score,
-                    qualification_status=analysis.qualification_status.value,
-                    dimensions=data["dimensions"],
-                    key_findings=data["key_findings"],
-                    next_steps=data["next_steps"],
-                    risks=data["risks"],
-                    agent_outputs=data["agent_outputs"],
+            analysis = await self._analyze(transcript)
+        async with self.unit_of_work() as uow:
+            if fresh and await uow.conversations.add_analysis(event.conversation_id, analysis):
+                await uow.conversations.record_timing(
+                    event.conversation_id,
+                    STAGE,
+                    started,
+                    datetime.now(UTC),
                     provider=analysis.provider,
-                    model=analysis.model,
                 )
-                .on_conflict_do_nothing(index_elements=["conversation_id"])
-                .returning(MeddicAnalysisRow.__table__.c.id)  # type: ignore[attr-defined]
-            )
-            if result.first() is None:
-                return
-            conv = await session.get(Conversation, conversation_id)
-            assert conv is not None
-            conv.analysis_summary = analysis.summary()
-            await repo.record_stage(
-                session,
-                conversation_id,
-                STAGE,
-                started,
-                datetime.now(UTC),
-                provider=analysis.provider,
-            )
+            uow.emit_next(topics.CALLS_ANALYZED, analyzed(event, analysis))
+            await uow.commit()
+
+    async def _analyze(self, transcript: Transcript) -> MeddicAnalysis:
+        with tracer.start_as_current_span(
+            "analyze", attributes={"transcript.segments": len(transcript.segments)}
+        ) as span:
+            analysis = await asyncio.to_thread(self.analyzer.analyze, transcript)
+            span.set_attribute("meddic.overall_score", analysis.overall_score)
+            span.set_attribute("meddic.status", analysis.qualification_status.value)
+            return analysis
+
+
+def analyzed(event: CallTranscribed, analysis: MeddicAnalysis) -> CallAnalyzed:
+    """The next stage's event, with an id derived from the conversation."""
+    return CallAnalyzed(
+        event_id=event_id_for(event.conversation_id, "call.analyzed"),
+        conversation_id=event.conversation_id,
+        overall_score=analysis.overall_score,
+        qualification_status=analysis.qualification_status,
+        priority=event.priority,
+    )

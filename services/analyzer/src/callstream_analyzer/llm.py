@@ -24,25 +24,28 @@ exception messages), and scrubbed from any error text we build from a provider's
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
-import random
 import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from pydantic import SecretStr, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState
 
 from callstream_analyzer.errors import PermanentProviderError, RetryableProviderError
 from callstream_analyzer.meddic import DEFAULT_WEIGHTS, StatusPolicy, fmt_ts, weighted_overall
 from callstream_common.contracts import MeddicAnalysis, MeddicDimension, Transcript
+from callstream_common.outbound_http import (
+    InCallRetry,
+    is_retryable_status,
+    parse_retry_after,
+    retrying,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,23 +132,6 @@ class _InvalidOutput(Exception):
         self.raw = raw
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
 def _strip_fences(text: str) -> str:
     m = re.fullmatch(r"\s*```(?:json)?\s*(.*?)\s*```\s*", text, re.S)
     return m.group(1) if m else text.strip()
@@ -183,10 +169,13 @@ class ChatAnalyzer(ABC):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
-        self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
-        self._max_retry_after = max_retry_after
+        self._retry = InCallRetry(
+            attempts=max_attempts,
+            base_delay=backoff_base,
+            max_delay=backoff_max,
+            max_retry_after=max_retry_after,
+            wait_out_long_retry_after=True,
+        )
         self._temperature = temperature
         self._max_chars = max_transcript_chars
         self._policy = status_policy or StatusPolicy()
@@ -303,13 +292,6 @@ class ChatAnalyzer(ABC):
 
     # ----------------------------------------------------------------- HTTP
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            return min(exc.retry_after, self._max_retry_after)
-        delay = min(self._backoff_base * 2 ** (state.attempt_number - 1), self._backoff_max)
-        return delay + random.uniform(0, self._backoff_base / 2)
-
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning(
@@ -323,21 +305,14 @@ class ChatAnalyzer(ABC):
         )
 
     def _post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
-        retrying = Retrying(
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
-            sleep=self._sleep,
-            before_sleep=self._before_sleep,
-            reraise=True,
-        )
+        loop = retrying(self._retry, (_Transient,), self._before_sleep, sleep=self._sleep)
         try:
-            for attempt in retrying:
+            for attempt in loop:
                 with attempt:
                     return self._post_once(url, headers, body)
         except _Transient as e:
             raise RetryableProviderError(
-                f"{self.provider}: {e.reason} after {self._max_attempts} attempt(s)",
+                f"{self.provider}: {e.reason} after {self._retry.attempts} attempt(s)",
                 provider=self.provider,
                 status_code=e.status,
                 retry_after=e.retry_after,
@@ -352,8 +327,8 @@ class ChatAnalyzer(ABC):
         except httpx.TransportError as e:
             raise _Transient(f"connection error ({type(e).__name__})", None) from None
         status = response.status_code
-        if status == 429 or status == 408 or status >= 500:
-            retry_after = _parse_retry_after(response.headers.get("retry-after"))
+        if is_retryable_status(status):
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
             if retry_after is None and status == 429:
                 retry_after = self._retry_after_from_body(response)
             raise _Transient(f"HTTP {status}", status, retry_after)

@@ -19,6 +19,8 @@ class AnalyzerSettings(CommonSettings):
     analyzer_api_key: SecretStr | None = None
     analyzer_model: str | None = None
     """Remote model name (e.g. ``gpt-4o-mini``, ``gemini-2.0-flash``); unused by builtin."""
+    tracker_refresh_seconds: float = 30.0
+    """How often the organisation's tracker definitions are re-read from the database."""
 
     @model_validator(mode="after")
     def _local_model_is_cpu_bound(self) -> Self:

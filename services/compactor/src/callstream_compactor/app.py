@@ -16,6 +16,7 @@ from callstream_compactor.compaction import CompactionContext
 from callstream_compactor.handlers import CompactorHandlers
 from callstream_compactor.scheduler import Scheduler
 from callstream_compactor.settings import CompactorSettings
+from callstream_compactor.store import SqlArchiveStore
 
 
 def create_app(settings: CompactorSettings | None = None) -> FastStream:
@@ -35,7 +36,7 @@ def create_app(settings: CompactorSettings | None = None) -> FastStream:
         flush_rows=settings.archive_flush_rows,
         flush_seconds=settings.archive_flush_seconds,
     )
-    handlers = CompactorHandlers(runtime, settings, ctx, flusher)
+    handlers = CompactorHandlers(runtime.unit_of_work, SqlArchiveStore(ctx), settings, flusher)
     flusher.on_flushed = handlers.on_flushed
     runtime.consume(
         topics.CALLS_ANALYZED, CallAnalyzed, handlers.on_analyzed, handlers.on_dead_letter

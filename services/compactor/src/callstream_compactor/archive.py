@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callstream_common.compaction_store import dataset_prefix
-from callstream_common.contracts import CallAnalyzed
+from callstream_common.contracts import CallAnalyzed, MeddicAnalysis
 from callstream_common.db.compaction_models import (
     ARCHIVED,
     BUFFER,
@@ -43,7 +43,7 @@ from callstream_common.db.compaction_models import (
     CompactionDataset,
     CompactionUpload,
 )
-from callstream_common.db.models import Conversation, MeddicAnalysisRow
+from callstream_common.db.models import Conversation
 from callstream_common.objectstore import ObjectStore
 from callstream_common.retry import PermanentError
 from callstream_compactor import schema as sch
@@ -181,25 +181,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-async def build_row(
-    session: AsyncSession, event: CallAnalyzed, now: datetime | None = None
+def archive_row(
+    event: CallAnalyzed,
+    conv: Conversation,
+    analysis: MeddicAnalysis | None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The archive row of a call (JSON-ready), from its conversation and analysis."""
-    conv = await session.get(Conversation, event.conversation_id)
-    if conv is None:
-        raise PermanentError(f"conversation {event.conversation_id} does not exist")
-    analysis = (
-        await session.execute(
-            select(MeddicAnalysisRow).where(
-                MeddicAnalysisRow.conversation_id == conv.id  # type: ignore[arg-type]
-            )
-        )
-    ).scalar_one_or_none()
-    scores: dict[str, int] = {}
-    if analysis is not None:
-        for d in analysis.dimensions:
-            if isinstance(d, dict) and "dimension" in d and "score" in d:
-                scores[f"score_{d['dimension']}"] = int(d["score"])
+    """The archive row of a call (JSON-ready), from its conversation and analysis (pure)."""
+    scores = (
+        {f"score_{d.dimension.value}": d.score for d in analysis.dimensions} if analysis else {}
+    )
     timings = conv.timings if isinstance(conv.timings, dict) else None
     return {
         "conversation_id": str(conv.id),
@@ -219,7 +210,7 @@ async def build_row(
         "priority": conv.priority,
         "overall_score": analysis.overall_score if analysis else event.overall_score,
         "qualification_status": (
-            analysis.qualification_status if analysis else event.qualification_status.value
+            analysis.qualification_status.value if analysis else event.qualification_status.value
         ),
         **{c: scores.get(c) for c in sch.SCORE_COLUMNS},
         "created_at": _iso(conv.created_at),

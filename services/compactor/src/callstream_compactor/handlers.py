@@ -7,52 +7,51 @@ and dead-lettered like any stage, and so that whichever replica consumes it does
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from typing import Protocol
 
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed, CompactionRequested, CompactionTrigger
-from callstream_common.db.compaction_models import SCHEDULE_SLOTS, CompactionDataset
-from callstream_common.runtime import Runtime
+from callstream_common.conversations.status import ConversationMissing
+from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.stage import DeadLetter
-from callstream_compactor.archive import Flusher, FlushResult, buffer_row, build_row, ingest_uploads
-from callstream_compactor.compaction import CompactionContext, compact_dataset, live_files
-from callstream_compactor.planning import FileInfo, small_file_count
-from callstream_compactor.scheduler import DatasetDue, pick_datasets
+from callstream_compactor.archive import FlushResult, archive_row
+from callstream_compactor.planning import small_file_count
+from callstream_compactor.scheduler import pick_datasets
 from callstream_compactor.settings import CompactorSettings
+from callstream_compactor.store import ArchiveStore
 
 log = logging.getLogger(__name__)
 
 
+class Wakeable(Protocol):
+    def notify(self) -> None: ...
+
+
 @dataclass
 class CompactorHandlers:
-    runtime: Runtime
+    unit_of_work: Callable[[], UnitOfWork]
+    archive: ArchiveStore
     settings: CompactorSettings
-    ctx: CompactionContext
-    flusher: Flusher
+    flusher: Wakeable
 
     async def on_analyzed(self, event: CallAnalyzed) -> None:
         """Buffer the call's archive row durably; the flusher writes it to Parquet."""
-        async with self.runtime.sessions() as session:
-            row = await build_row(session, event)
-        if await buffer_row(self.runtime.sessions, self.settings.archive_dataset, row):
+        async with self.unit_of_work() as uow:
+            conversation = await uow.conversations.get(event.conversation_id)
+            if conversation is None:
+                raise ConversationMissing(event.conversation_id)
+            analysis = await uow.conversations.analysis(conversation.id)
+        row = archive_row(event, conversation, analysis)
+        if await self.archive.buffer(self.settings.archive_dataset, row):
             self.flusher.notify()
 
     async def on_compaction_requested(self, event: CompactionRequested) -> None:
-        if event.trigger == CompactionTrigger.UPLOAD:
-            await ingest_uploads(self.ctx.sessions, self.ctx.store, event.dataset)
-        outcomes = await compact_dataset(
-            self.ctx, event.dataset, event.trigger.value, event.partition_date
-        )
+        partitions = await self.archive.compact(event)
         log.info(
-            "compaction of %s (%s): %d partitions",
-            event.dataset,
-            event.trigger.value,
-            len(outcomes),
+            "compaction of %s (%s): %d partitions", event.dataset, event.trigger.value, partitions
         )
 
     async def on_dead_letter(self, dead: DeadLetter[CallAnalyzed]) -> None:
@@ -62,10 +61,13 @@ class CompactorHandlers:
     async def request(
         self, dataset: str, trigger: CompactionTrigger, partition: date | None = None
     ) -> None:
-        event = CompactionRequested(dataset=dataset, partition_date=partition, trigger=trigger)
-        await self.runtime.broker.publish(
-            event.model_dump(mode="json"), topics.COMPACTION_REQUESTED, key=dataset.encode()
-        )
+        async with self.unit_of_work() as uow:
+            uow.emit(
+                topics.COMPACTION_REQUESTED,
+                CompactionRequested(dataset=dataset, partition_date=partition, trigger=trigger),
+                key=dataset.encode(),
+            )
+            await uow.commit()
 
     async def on_flushed(self, result: FlushResult) -> None:
         """Ask for a partition's compaction when a flush makes it cross the threshold."""
@@ -74,12 +76,11 @@ class CompactorHandlers:
         for f in result.files:
             added[f.partition] = added.get(f.partition, 0) + 1
         for partition, count in added.items():
-            async with self.runtime.sessions() as session:
-                files = await live_files(session, self.settings.archive_dataset, partition)
+            files = await self.archive.live_files(self.settings.archive_dataset, partition)
             small = small_file_count(
-                [FileInfo(f.object_key, f.rows, f.bytes) for f in files],
-                self.ctx.target_bytes,
-                self.ctx.small_fraction,
+                files,
+                self.settings.compaction_target_file_bytes,
+                self.settings.compaction_small_file_fraction,
             )
             if small >= threshold > small - count:
                 await self.request(
@@ -88,24 +89,17 @@ class CompactorHandlers:
 
     async def scheduled(self, slot: datetime) -> Sequence[str]:
         """Claim the slot (one replica wins) and request the oldest datasets' compaction."""
-        async with self.runtime.sessions() as session, session.begin():
-            rows = (await session.execute(select(CompactionDataset))).scalars().all()
-            chosen = pick_datasets(
-                [
-                    DatasetDue(d.name, d.compaction_needed, d.needed_since, d.last_compacted_at)
-                    for d in rows
-                ],
-                self.settings.compaction_schedule_max_datasets,
-            )
-            claimed = await session.execute(
-                insert(SCHEDULE_SLOTS)
-                .values(slot_at=slot, datasets=chosen)
-                .on_conflict_do_nothing()
-                .returning(SCHEDULE_SLOTS.c.slot_at)
-            )
-            if claimed.first() is None:
-                return []
+
+        async def announce(chosen: list[str]) -> None:
             for name in chosen:
                 await self.request(name, CompactionTrigger.SCHEDULE)
+
+        chosen = await self.archive.claim_schedule_slot(
+            slot,
+            lambda due: pick_datasets(due, self.settings.compaction_schedule_max_datasets),
+            announce,
+        )
+        if chosen is None:
+            return []
         log.info("scheduled compaction at %s: %s", slot.isoformat(), chosen or "nothing due")
         return chosen

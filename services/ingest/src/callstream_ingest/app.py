@@ -19,16 +19,25 @@ from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
 from callstream_ingest.asyncapi.api import asyncapi_router
 from callstream_ingest.auth import Authenticator
+from callstream_ingest.cache.invalidation import asyncpg_dsn, listen_for_changes, subscribe_events
+from callstream_ingest.cache.store import build_read_cache
 from callstream_ingest.compaction.api import compaction_router
+from callstream_ingest.console import install_console
 from callstream_ingest.edge import EdgeMiddleware
 from callstream_ingest.errors import install_error_handlers
 from callstream_ingest.health import health_router
 from callstream_ingest.metrics.api import HttpMetricsMiddleware, metrics_router
 from callstream_ingest.openapi import install_openapi
 from callstream_ingest.ops.api import ops_router
+from callstream_ingest.ops.cache import cache_router
+from callstream_ingest.org.api import admin_router
+from callstream_ingest.read.analytics import analytics_router
 from callstream_ingest.read.api import read_router
+from callstream_ingest.read.opportunities import opportunities_router
 from callstream_ingest.settings import IngestSettings
+from callstream_ingest.slack import include_slack
 from callstream_ingest.state import IngestState
+from callstream_ingest.trackers.api import trackers_router
 from callstream_ingest.upload.api import upload_router
 
 
@@ -39,6 +48,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine)
     kafka = KafkaRouter(**broker_options(settings), include_in_schema=False)
+    read_cache = build_read_cache(settings)
+    subscribe_events(kafka, read_cache, sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -52,9 +63,18 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 ),
                 name="outbox-relay",
             )
+            await read_cache.start()
+            listener = asyncio.create_task(
+                listen_for_changes(
+                    asyncpg_dsn(settings.database_url.get_secret_value()), read_cache
+                ),
+                name="read-cache-listener",
+            )
             yield
             relay.cancel()
-            await app.state.ingest.finish_publishing()
+            listener.cancel()
+            await app.state.ingest.background.finish()
+        await read_cache.redis.aclose()
         await engine.dispose()
         shutdown_telemetry()
 
@@ -74,16 +94,24 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             failure_window=settings.auth_failure_window_seconds,
         ),
     )
+    app.state.read_cache = read_cache
     install_error_handlers(app)
     app.include_router(upload_router)
     app.include_router(read_router)
     app.include_router(health_router)
+    app.include_router(opportunities_router)
+    app.include_router(analytics_router)
+    app.include_router(admin_router)
+    app.include_router(cache_router)
     app.include_router(compaction_router)
     app.include_router(ops_router)
-    install_openapi(app)
-    app.add_middleware(EdgeMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.include_router(trackers_router)
     app.include_router(metrics_router)
     app.include_router(asyncapi_router)
+    include_slack(app)
+    install_console(app, settings)
+    install_openapi(app)
+    app.add_middleware(EdgeMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(HttpMetricsMiddleware)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health")
     return app

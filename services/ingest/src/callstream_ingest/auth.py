@@ -2,8 +2,9 @@
 
 Users see their own rep's conversations, managers their team's, admins everything.
 Lookups are cached for a few seconds so that authentication costs no database round
-trip on the upload hot path; revocation takes effect within that TTL. The cache is
-bounded in size as well as time, so a flood of random tokens cannot grow it, and a
+trip on the hot path; a revocation through the admin API takes effect at once, one made
+elsewhere (the CLI) within that TTL, and an expired token authenticates no more. The cache
+is bounded in size as well as time, so a flood of random tokens cannot grow it, and a
 client address that keeps presenting invalid tokens is slowed down (429 with
 ``Retry-After``) before it costs a database query per guess.
 """
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from fastapi import Request
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from callstream_common.credentials import hash_token
 from callstream_common.db.models import ApiCredential, Conversation, Rep, Role
@@ -53,6 +55,9 @@ class BoundedTtlCache(Generic[V]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def get(self, key: str, now: float) -> tuple[bool, V | None]:
         hit = self._entries.get(key)
@@ -128,6 +133,10 @@ class Authenticator:
         self.cache: BoundedTtlCache[Principal | None] = BoundedTtlCache(cache_ttl, cache_size)
         self.throttle = FailedAuthThrottle(failure_limit, failure_window)
 
+    def forget(self) -> None:
+        """Drop remembered lookups (after an admin changed or revoked credentials)."""
+        self.cache.clear()
+
     async def principal(self, request: Request) -> Principal:
         token = bearer_token(request)
         if token is None:
@@ -148,6 +157,14 @@ class Authenticator:
             raise ApiError(401, "unauthorized", "the bearer token is not valid")
         return found
 
+    async def principal_for_digest(self, digest: str) -> Principal:
+        """The principal of a credential known by its SHA-256 (a console session keeps only
+        that), checked against revocation and expiry like a bearer token."""
+        found = await self.lookup(digest, time.monotonic())
+        if found is None:
+            raise ApiError(401, "unauthorized", "the credential is no longer valid")
+        return found
+
     async def lookup(self, digest: str, now: float) -> Principal | None:
         hit, cached = self.cache.get(digest, now)
         if hit:
@@ -158,6 +175,10 @@ class Authenticator:
                     select(ApiCredential).where(
                         ApiCredential.token_hash == digest,  # type: ignore[arg-type]
                         ApiCredential.revoked_at.is_(None),  # type: ignore[union-attr]
+                        or_(
+                            col(ApiCredential.expires_at).is_(None),
+                            col(ApiCredential.expires_at) > func.now(),
+                        ),
                     )
                 )
             ).scalar_one_or_none()

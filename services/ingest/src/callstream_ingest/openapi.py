@@ -41,6 +41,11 @@ EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/v1/conversations"): (409,),
     ("post", "/v1/ops/dlq/{entry_id}/replay"): (409, 413),
     ("post", "/v1/ops/dlq/{entry_id}/discard"): (409,),
+    ("post", "/v1/conversations/{conversation_id}/reanalyze"): (409,),
+    ("post", "/v1/admin/teams"): (409,),
+    ("post", "/v1/admin/reps"): (409,),
+    ("post", "/v1/admin/users"): (409,),
+    ("post", "/v1/slack/users"): (409,),
 }
 OCTET = {"schema": {"type": "string", "format": "binary"}}
 

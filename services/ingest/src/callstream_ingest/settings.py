@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from callstream_common.settings import CommonSettings
 
 
@@ -34,3 +36,16 @@ class IngestSettings(CommonSettings):
 
     asyncapi_public: bool = False
     """Serve ``/asyncapi`` and ``/asyncapi.json`` without a credential."""
+    console_session_seconds: int = 8 * 3600
+    """A console session ends this long after sign-in, whatever the browser keeps."""
+    read_cache_enabled: bool = True
+    """Redis in front of the read API; off, every read goes to PostgreSQL."""
+    read_cache_timeout_seconds: float = 0.5
+    """Longest wait on Redis per call before answering from PostgreSQL."""
+    read_cache_breaker_cooldown_seconds: float = 2.0
+    slack_signing_secret: SecretStr | None = None
+    """The Slack app's signing secret; unset: ``/slack/*`` answers 503 ``slack_not_configured``."""
+    slack_bot_token: SecretStr | None = None
+    slack_api_base_url: str = "https://slack.com/api"
+    console_base_url: str | None = None
+    """Where scorecard buttons point; defaults to ``public_base_url``."""

@@ -6,14 +6,18 @@ import asyncio
 from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callstream_common import outbox, topics
-from callstream_common.contracts import CallUploaded
+from callstream_common.conversations.sql import SqlUnitOfWork
+from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import Conversation
 from callstream_common.objectstore import ObjectStore
-from callstream_ingest.auth import Authenticator
+from callstream_common.outbox import BackgroundPublisher
+from callstream_common.reads import opportunities
+from callstream_common.reads.scope import Scope
+from callstream_ingest.auth import Authenticator, Principal
+from callstream_ingest.errors import ApiError
 from callstream_ingest.settings import IngestSettings
 
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -26,45 +30,42 @@ class IngestState:
     store: ObjectStore
     broker: KafkaBroker
     auth: Authenticator
-    _publishing: set[asyncio.Task[bool]] = field(default_factory=set)
+    background: BackgroundPublisher = field(init=False)
 
-    async def find_by_idempotency_key(self, key: str) -> Conversation | None:
-        async with self.sessions() as session:
-            return (
-                await session.execute(
-                    select(Conversation).where(Conversation.idempotency_key == key)  # type: ignore[arg-type]
-                )
-            ).scalar_one_or_none()
-
-    async def save_and_publish(self, conv: Conversation, event: CallUploaded) -> None:
-        """The row and its event in one transaction (outbox); published right after, in
-        the background.
-
-        Once the transaction commits the event cannot be lost (the outbox relay publishes
-        whatever is left behind), so the caller's 202 does not wait for Kafka's
-        acknowledgement and the outbox row's removal: two round trips off every upload.
-        """
-        async with self.sessions() as session, session.begin():
-            session.add(conv)
-            staged = outbox.stage_event(
-                session,
-                topics.lane_for(topics.CALLS_UPLOADED, event.priority),
-                event.model_dump(mode="json"),
-                key=str(event.conversation_id).encode(),
-                headers={"x-callstream-priority": str(event.priority)},
-            )
-        task = asyncio.create_task(
-            outbox.publish_staged(
-                self.sessions, self.broker, staged, self.settings.kafka_publish_timeout_seconds
-            )
+    def __post_init__(self) -> None:
+        self.background = BackgroundPublisher(
+            self.sessions, self.broker, self.settings.kafka_publish_timeout_seconds
         )
-        self._publishing.add(task)
-        task.add_done_callback(self._publishing.discard)
 
-    async def finish_publishing(self, grace_seconds: float = 10.0) -> None:
-        """Shutdown: let the background publishes finish (the relay covers any that do not)."""
-        if self._publishing:
-            await asyncio.wait(set(self._publishing), timeout=grace_seconds)
+    async def attach_opportunity(self, conv: Conversation, who: Principal) -> None:
+        """An upload naming an opportunity id joins that deal (404 if the caller may not
+        see it or it belongs to another rep); otherwise the deal is found or created from
+        (rep, name, company) when the call is saved."""
+        if conv.opportunity_id is None:
+            return
+        async with self.sessions() as session:
+            found = await opportunities.find_opportunity(
+                session,
+                Scope.of(who.role.value, who.rep_id, who.team_id),
+                conv.opportunity_id,
+            )
+        if found is None or found.rep_id != conv.rep_id:
+            raise ApiError(
+                404, "not_found", f"opportunity {conv.opportunity_id} not found for this rep"
+            )
+        conv.opportunity_name = found.name
+        conv.company_name = conv.company_name or found.company_name
+
+    def unit_of_work(self) -> UnitOfWork:
+        """Durable events (an upload's ``CallUploaded``) are published after the answer:
+        once the transaction commits the outbox relay covers a crash, so the 202 waits
+        for neither Kafka's acknowledgement nor the outbox row's removal."""
+        return SqlUnitOfWork(
+            self.sessions,
+            self.broker,
+            self.settings.kafka_publish_timeout_seconds,
+            durable_in_background=self.background,
+        )
 
     async def check_dependencies(self) -> dict[str, str]:
         async def database() -> None:

@@ -9,6 +9,7 @@ from faststream import FastStream
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed
 from callstream_common.runtime import build_runtime
+from callstream_notifier.deliveries import SqlDeliveryLog
 from callstream_notifier.dlq import DlqRecorder, GrowthMonitor
 from callstream_notifier.handlers import STAGE, NotifierHandlers
 from callstream_notifier.settings import NotifierSettings
@@ -33,7 +34,11 @@ def create_app(settings: NotifierSettings | None = None) -> FastStream:
     if settings.webhook_url and settings.webhook_secret is not None:
         webhook = WebhookTarget(url=settings.webhook_url, secret=settings.webhook_secret)
     handlers = NotifierHandlers(
-        runtime, settings.console_base_url or settings.public_base_url, slack, webhook
+        runtime.unit_of_work,
+        SqlDeliveryLog(runtime.sessions),
+        settings.console_base_url or settings.public_base_url,
+        slack,
+        webhook,
     )
     runtime.consume(
         topics.CALLS_ANALYZED,

@@ -21,7 +21,8 @@ from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from callstream_common import topics
 from callstream_common.dlq import record_entry
-from callstream_common.stage import raw_decoder, str_headers
+from callstream_common.dlq_headers import str_headers
+from callstream_common.stage import raw_decoder
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,14 @@ after a short in-process backoff", not "a single request failed".
 
 from __future__ import annotations
 
+from callstream_common.outbound_http import (
+    PermanentProviderError,
+    ProviderError,
+    RetryableProviderError,
+)
 
-class DeliveryError(Exception):
+
+class DeliveryError(ProviderError):
     """A notification could not be delivered.
 
     ``target`` describes the destination without secrets (never a token or a webhook URL
@@ -25,12 +31,10 @@ class DeliveryError(Exception):
         error: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
+        ProviderError.__init__(self, message, status_code=status_code, retry_after=retry_after)
         self.message = message
         self.target = target
-        self.status_code = status_code
         self.error = error
-        self.retry_after = retry_after
         # Set by the retry loop: how many requests were made before giving up.
         self.attempts = 1
 
@@ -47,7 +51,7 @@ class DeliveryError(Exception):
         return " ".join(parts)
 
 
-class RetryableDeliveryError(DeliveryError):
+class RetryableDeliveryError(DeliveryError, RetryableProviderError):
     """Transient: rate limited, receiver 5xx, timeout or connection failure.
 
     ``retry_after`` (seconds), when set, is the receiver's own request for how long to wait;
@@ -55,7 +59,7 @@ class RetryableDeliveryError(DeliveryError):
     """
 
 
-class PermanentDeliveryError(DeliveryError):
+class PermanentDeliveryError(DeliveryError, PermanentProviderError):
     """Will fail the same way on every retry (bad token, unknown channel, rejected payload).
 
     Retrying only burns rate limit; the record belongs in the DLQ with this reason.

@@ -19,25 +19,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col
+from slack_sdk.models.blocks import Block
 
 from callstream_common.contracts import CallAnalyzed, MeddicAnalysis
-from callstream_common.db import repo
-from callstream_common.db.models import (
-    AlertRow,
-    AlertRuleRow,
-    Conversation,
-    ConversationStatus,
-    MeddicAnalysisRow,
-    Notification,
-)
-from callstream_common.retry import PermanentError, RetryableError
-from callstream_common.runtime import Runtime
-from callstream_notifier.alerts import AlertRule, AlertTriggered, evaluate_rules
-from callstream_notifier.errors import PermanentDeliveryError, RetryableDeliveryError
+from callstream_common.conversations.unit_of_work import UnitOfWork
+from callstream_common.db.models import ConversationStatus
+from callstream_common.retry import PermanentError
+from callstream_common.slack_blocks import SlackThread
+from callstream_notifier.alerts import evaluate_rules
+from callstream_notifier.call_facts_blocks import call_facts_blocks
+from callstream_notifier.deliveries import DeliveryLog
 from callstream_notifier.slack import (
     CallSummary,
     ConversationLinks,
@@ -69,7 +60,8 @@ receiver; returns what to record as its response, or None if it never arrived.""
 
 @dataclass
 class NotifierHandlers:
-    runtime: Runtime
+    unit_of_work: Callable[[], UnitOfWork]
+    deliveries: DeliveryLog
     base_url: str
     slack: SlackClient | None = None
     webhook: WebhookTarget | None = None
@@ -77,66 +69,37 @@ class NotifierHandlers:
 
     async def on_analyzed(self, event: CallAnalyzed) -> None:
         started = datetime.now(UTC)
-        async with self.runtime.sessions() as session:
-            conv = await session.get(Conversation, event.conversation_id)
+        async with self.unit_of_work() as uow:
+            conv = await uow.conversations.load_for_stage(event.conversation_id)
             if conv is None:
-                raise PermanentError(f"conversation {event.conversation_id} does not exist")
-            if conv.status in (ConversationStatus.COMPLETED, ConversationStatus.FAILED):
                 return
-            row = (
-                await session.execute(
-                    select(MeddicAnalysisRow).where(
-                        MeddicAnalysisRow.conversation_id == conv.id  # type: ignore[arg-type]
-                    )
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                raise PermanentError(f"conversation {conv.id} has no analysis")
-            rows = (
-                await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.enabled)))
-            ).scalars()
-            rules = [rule for rule in map(_rule, rows) if rule is not None]
-        analysis = MeddicAnalysis.model_validate(
-            {
-                "dimensions": row.dimensions,
-                "overall_score": row.overall_score,
-                "qualification_status": row.qualification_status,
-                "key_findings": row.key_findings,
-                "next_steps": row.next_steps,
-                "risks": row.risks,
-                "provider": row.provider,
-                "model": row.model,
-                "agent_outputs": row.agent_outputs,
-            }
-        )
-        summary = CallSummary(
-            conversation_id=conv.id,
-            title=conv.title,
-            opportunity_name=conv.opportunity_name,
-            company_name=conv.company_name,
-            rep_id=conv.rep_id,
-            conversation_date=conv.conversation_date,
-            duration_seconds=conv.duration_seconds,
-        )
+            analysis = await uow.conversations.analysis(conv.id)
+        if analysis is None:
+            raise PermanentError(f"conversation {conv.id} has no analysis")
+        rules = await self.deliveries.alert_rules()
+        summary = CallSummary.of(conv)
         url = f"{self.base_url.rstrip('/')}/v1/conversations/{conv.id}"
         links = ConversationLinks(
             transcript_url=f"{url}#transcript", analysis_url=f"{url}#analysis"
         )
         alerts = evaluate_rules(rules, analysis)
-        await self._record_alerts(conv.id, alerts)
+        await self.deliveries.record_alerts(conv.id, alerts)
 
-        message = build_slack_message(summary, analysis, links)
+        facts = call_facts_blocks(analysis, f"callstream:{conv.id}:facts")
+        sections = [block for b in facts if (block := Block.parse(b)) is not None]
+        message = build_slack_message(summary, analysis, links, extra_sections=sections)
         await self._deliver(conv.id, "log", "log", message, self._log_delivery(summary, analysis))
         if self.slack is not None:
             slack = self.slack
+            thread = _thread(slack, conv.slack_thread)
             scorecard = _with_metadata(slack, message, conv.id, "slack")
             await self._deliver(
                 conv.id,
                 "slack",
                 slack.mode,
                 scorecard,
-                lambda: _slack_send(slack, scorecard),
-                self._slack_lookup(slack, conv.id, "slack"),
+                lambda: _slack_send(slack, scorecard, thread),
+                self._slack_lookup(slack, conv.id, "slack", thread),
             )
             if alerts:
                 alert_message = _with_metadata(
@@ -167,9 +130,10 @@ class NotifierHandlers:
                 body,
                 lambda: _webhook_send(self.webhooks, target, body, event.event_id),
             )
-        async with self.runtime.sessions() as session, session.begin():
-            await repo.record_stage(session, conv.id, STAGE, started, datetime.now(UTC))
-            await repo.mark_completed(session, conv.id)
+        async with self.unit_of_work() as uow:
+            await uow.conversations.record_timing(conv.id, STAGE, started, datetime.now(UTC))
+            await uow.conversations.move(conv.id, ConversationStatus.COMPLETED)
+            await uow.commit()
 
     def _log_delivery(self, summary: CallSummary, analysis: MeddicAnalysis) -> Any:
         async def send() -> dict[str, Any]:
@@ -195,36 +159,12 @@ class NotifierHandlers:
         """Send once per (conversation, channel, target). ``lookup``, when the receiver can
         be asked, checks whether an earlier claim of the row did deliver (crash before the
         ``sent`` mark) so that the message is not sent twice."""
-        async with self.runtime.sessions() as session, session.begin():
-            await session.execute(
-                insert(Notification.__table__)  # type: ignore[attr-defined]
-                .values(
-                    id=uuid.uuid4(),
-                    conversation_id=conversation_id,
-                    channel=channel,
-                    target=target,
-                    status="pending",
-                    payload=payload,
-                    attempts=0,
-                )
-                .on_conflict_do_nothing(index_elements=["conversation_id", "channel", "target"])
-            )
-            status, attempts, claimed_at = (
-                await session.execute(
-                    text(
-                        "UPDATE notifications SET attempts = attempts + 1 "
-                        "WHERE conversation_id = :c "
-                        "AND channel = :ch AND target = :t "
-                        "RETURNING status, attempts, created_at"
-                    ),
-                    {"c": conversation_id, "ch": channel, "t": target},
-                )
-            ).one()
-        if status == "sent":
+        claim = await self.deliveries.claim(conversation_id, channel, target, payload)
+        if claim.status == "sent":
             return
         response = None
-        if attempts > 1 and lookup is not None:
-            response = await lookup(claimed_at)
+        if claim.attempts > 1 and lookup is not None:
+            response = await lookup(claim.claimed_at)
             if response is not None:
                 log.warning(
                     "%s notification of %s was delivered by an earlier attempt that did not "
@@ -234,30 +174,27 @@ class NotifierHandlers:
                 )
         if response is None:
             response = await send()
-        async with self.runtime.sessions() as session, session.begin():
-            await session.execute(
-                text(
-                    "UPDATE notifications SET status = 'sent', sent_at = now(), "
-                    "response = CAST(:r AS jsonb) WHERE conversation_id = :c AND channel = :ch "
-                    "AND target = :t"
-                ),
-                {"c": conversation_id, "ch": channel, "t": target, "r": _json(response)},
-            )
+        await self.deliveries.mark_sent(conversation_id, channel, target, response)
 
     def _slack_lookup(
-        self, slack: SlackClient, conversation_id: uuid.UUID, channel: str
+        self,
+        slack: SlackClient,
+        conversation_id: uuid.UUID,
+        channel: str,
+        thread: SlackThread | None = None,
     ) -> Lookup | None:
-        """Search the Slack channel for this notification (bot token only: an incoming
-        webhook can neither carry metadata nor read history)."""
+        """Search the Slack channel (or the thread the call was shared in) for this
+        notification (bot token only: an incoming webhook can neither carry metadata nor
+        read history)."""
         if slack.mode != "bot":
             return None
 
         async def lookup(claimed_at: datetime) -> dict[str, Any] | None:
-            channel_id = await self._slack_channel_id(slack)
+            channel_id = thread.channel if thread else await self._slack_channel_id(slack)
             if channel_id is None:
                 return None
             return await _find_slack_message(
-                slack, channel_id, conversation_id, channel, claimed_at
+                slack, channel_id, conversation_id, channel, claimed_at, thread
             )
 
         return lookup
@@ -266,63 +203,28 @@ class NotifierHandlers:
         """``conversations.history`` wants the channel's id; ``chat.postMessage`` answers
         with it, so the last recorded Slack delivery knows it. Before any delivery: the
         configured channel (an id such as ``C0123…`` works; a ``#name`` does not)."""
-        async with self.runtime.sessions() as session:
-            known = (
-                await session.execute(
-                    text(
-                        "SELECT response->>'channel' FROM notifications "
-                        "WHERE channel IN ('slack', 'slack-alert') AND status = 'sent' "
-                        "AND response->>'channel' IS NOT NULL ORDER BY sent_at DESC LIMIT 1"
-                    )
-                )
-            ).scalar_one_or_none()
+        known = await self.deliveries.last_slack_channel_id()
         return known or slack.default_channel
 
-    async def _record_alerts(
-        self, conversation_id: uuid.UUID, alerts: list[AlertTriggered]
-    ) -> None:
-        if not alerts:
-            return
-        async with self.runtime.sessions() as session, session.begin():
-            for alert in alerts:
-                await session.execute(
-                    insert(AlertRow.__table__)  # type: ignore[attr-defined]
-                    .values(
-                        id=uuid.uuid4(),
-                        rule_id=uuid.UUID(alert.rule_id),
-                        conversation_id=conversation_id,
-                        message=alert.message,
-                        severity=alert.severity.value,
-                    )
-                    .on_conflict_do_nothing(index_elements=["rule_id", "conversation_id"])
-                )
 
-
-def _rule(row: AlertRuleRow) -> AlertRule | None:
-    """A stored rule, or None (logged) if it is malformed: one bad rule must not fail calls."""
-    try:
-        return AlertRule.model_validate(
-            {"id": str(row.id), "name": row.name, "kind": row.kind, **(row.params or {})}
-        )
-    except ValidationError as exc:
-        log.warning("alert rule %r ignored: %s", row.name, exc)
+def _thread(slack: SlackClient, stored: dict[str, Any] | None) -> SlackThread | None:
+    """The Slack thread the recording was shared in (bot mode: a webhook cannot reply)."""
+    if stored is None or slack.mode != "bot":
         return None
+    return SlackThread.model_validate(stored)
 
 
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, default=str)
-
-
-async def _slack_send(slack: SlackClient, message: dict[str, Any]) -> dict[str, Any]:
-    try:
+async def _slack_send(
+    slack: SlackClient, message: dict[str, Any], thread: SlackThread | None = None
+) -> dict[str, Any]:
+    if thread is None:
         delivery = await slack.post_message(message)
-    except PermanentDeliveryError as exc:
-        raise PermanentError(str(exc)) from exc
-    except RetryableDeliveryError as exc:
-        raise RetryableError(str(exc), getattr(exc, "retry_after", None)) from exc
-    return {"channel": delivery.channel, "ts": delivery.ts, "attempts": delivery.attempts}
+    else:
+        delivery = await slack.post_message(
+            message, channel=thread.channel, thread_ts=thread.thread_ts
+        )
+    response = {"channel": delivery.channel, "ts": delivery.ts, "attempts": delivery.attempts}
+    return response if thread is None else {**response, "thread_ts": thread.thread_ts}
 
 
 def _with_metadata(
@@ -344,6 +246,7 @@ async def _find_slack_message(
     conversation_id: uuid.UUID,
     channel: str,
     claimed_at: datetime,
+    thread: SlackThread | None = None,
 ) -> dict[str, Any] | None:
     """The posted message of this notification, found by its metadata, as a delivery
     response; None when it is not there (or the history cannot be read)."""
@@ -358,20 +261,20 @@ async def _find_slack_message(
         )
 
     found = await slack.find_message(
-        channel_id, claimed_at.timestamp() - HISTORY_MARGIN_SECONDS, ours, HISTORY_PAGES
+        channel_id,
+        claimed_at.timestamp() - HISTORY_MARGIN_SECONDS,
+        ours,
+        HISTORY_PAGES,
+        thread_ts=thread.thread_ts if thread else None,
     )
     if found is None:
         return None
-    return {"channel": channel_id, "ts": found.get("ts"), "recovered": True}
+    response = {"channel": channel_id, "ts": found.get("ts"), "recovered": True}
+    return response if thread is None else {**response, "thread_ts": thread.thread_ts}
 
 
 async def _webhook_send(
     client: WebhookClient, target: WebhookTarget, body: dict[str, Any], event_id: uuid.UUID
 ) -> dict[str, Any]:
-    try:
-        delivery = await client.send(target, body, event_id=event_id)
-    except PermanentDeliveryError as exc:
-        raise PermanentError(str(exc)) from exc
-    except RetryableDeliveryError as exc:
-        raise RetryableError(str(exc), getattr(exc, "retry_after", None)) from exc
+    delivery = await client.send(target, body, event_id=event_id)
     return {"status_code": delivery.status_code, "attempts": delivery.attempts}

@@ -30,10 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import to_json
 
 from callstream_common.contracts import MeddicAnalysis, utcnow
+from callstream_common.outbound_http import InCallRetry, is_retryable_status, parse_retry_after
 from callstream_notifier._http import (
-    RetryPolicy,
     describe_url,
-    parse_retry_after,
     register_secret_url,
     run_with_retries,
     transport_error,
@@ -173,12 +172,12 @@ class WebhookClient:
         self,
         *,
         timeout: float = 10.0,
-        retry: RetryPolicy | None = None,
+        retry: InCallRetry | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         user_agent: str = "callstream-notifier",
     ) -> None:
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or InCallRetry()
         self._clock = clock
         self._user_agent = user_agent
         self._owns_client = http_client is None
@@ -249,7 +248,7 @@ def _classify(response: httpx.Response, label: str) -> int:
             error=error,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
-    if status in (408, 425) or status >= 500:
+    if is_retryable_status(status):
         raise RetryableDeliveryError(
             "receiver error",
             target=label,

@@ -31,7 +31,9 @@ def make_transcriber(settings: TranscriberSettings) -> Transcriber:
 def create_app(settings: TranscriberSettings | None = None) -> FastStream:
     settings = settings or TranscriberSettings()
     runtime = build_runtime(settings)
-    handlers = TranscriberHandlers(runtime, make_transcriber(settings), settings.work_dir)
+    handlers = TranscriberHandlers(
+        runtime.unit_of_work, runtime.store.download, make_transcriber(settings), settings.work_dir
+    )
     runtime.consume(
         topics.CALLS_UPLOADED,
         CallUploaded,

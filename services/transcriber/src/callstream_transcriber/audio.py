@@ -250,8 +250,11 @@ def _check_durations(declared: float | None, decoded: float | None) -> None:
 # --------------------------------------------------------------------------- streaming PCM
 
 
-def iter_pcm(path: Path, *, block_seconds: float = 5.0) -> Iterator[FloatArray]:
-    """Yield the recording as 16 kHz mono float32 blocks of about ``block_seconds``.
+def iter_pcm(
+    path: Path, *, block_seconds: float = 5.0, channel: int | None = None
+) -> Iterator[FloatArray]:
+    """Yield the recording as 16 kHz mono float32 blocks of about ``block_seconds``: all
+    channels mixed down, or only ``channel`` (0 = left, 1 = right of a stereo file).
 
     Decoding and resampling are streamed; the only buffer is one block. At the end the
     decoded total is checked against the declared duration, so a caller that skipped
@@ -266,7 +269,7 @@ def iter_pcm(path: Path, *, block_seconds: float = 5.0) -> Iterator[FloatArray]:
     with _open(path) as container:
         stream = _audio_stream(container)
         declared = _declared_seconds(container, stream, path)
-        for samples in _resampled(_decode_frames(container, stream)):
+        for samples in _resampled(_decode_frames(container, stream), channel):
             pending.append(samples)
             pending_len += len(samples)
             if pending_len >= block:
@@ -281,7 +284,7 @@ def iter_pcm(path: Path, *, block_seconds: float = 5.0) -> Iterator[FloatArray]:
     _check_durations(declared, total / SAMPLE_RATE)
 
 
-def _resampled(frames: Iterator[AudioFrame]) -> Iterator[FloatArray]:
+def _resampled(frames: Iterator[AudioFrame], channel: int | None = None) -> Iterator[FloatArray]:
     """Resample to 16 kHz mono float32, rebuilding the resampler if the input changes.
 
     Some MP3s switch sample rate or channel layout mid-stream; a PyAV resampler is bound to
@@ -293,20 +296,47 @@ def _resampled(frames: Iterator[AudioFrame]) -> Iterator[FloatArray]:
         sig = (frame.format.name, frame.layout.name, frame.sample_rate)
         if sig != signature:
             if resampler is not None:
-                yield from _frames_to_arrays(resampler.resample(None))
-            resampler = AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+                yield from _frames_to_arrays(resampler.resample(None), channel)
+            resampler = (
+                AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+                if channel is None
+                else AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
+            )
             signature = sig
         frame.pts = None  # timestamps are irrelevant; gaps must not be "fixed" by padding
         assert resampler is not None
-        yield from _frames_to_arrays(resampler.resample(frame))
+        yield from _frames_to_arrays(resampler.resample(frame), channel)
     if resampler is not None:
-        yield from _frames_to_arrays(resampler.resample(None))
+        yield from _frames_to_arrays(resampler.resample(None), channel)
 
 
-def _frames_to_arrays(frames: list[AudioFrame]) -> Iterator[FloatArray]:
+def _frames_to_arrays(frames: list[AudioFrame], channel: int | None) -> Iterator[FloatArray]:
     for frame in frames:
         arr = frame.to_ndarray()
-        yield np.ascontiguousarray(arr.reshape(-1), dtype=np.float32)
+        picked = arr.reshape(-1) if channel is None else arr[channel]
+        yield np.ascontiguousarray(picked, dtype=np.float32)
+
+
+def channels_differ(path: Path, *, seconds: float = 120.0) -> bool:
+    """Whether a stereo recording carries two different signals (each side of the call on its
+    own channel) rather than the same one twice: the channels' correlation over the first
+    ``seconds`` of audio that has any sound."""
+    left: list[FloatArray] = []
+    right: list[FloatArray] = []
+    taken = 0
+    for block_l, block_r in zip(iter_pcm(path, channel=0), iter_pcm(path, channel=1), strict=False):
+        n = min(len(block_l), len(block_r))
+        left.append(block_l[:n])
+        right.append(block_r[:n])
+        taken += n
+        if taken >= seconds * SAMPLE_RATE:
+            break
+    if not left:
+        return False
+    a, b = np.concatenate(left).astype(np.float64), np.concatenate(right).astype(np.float64)
+    if a.std() < 1e-6 or b.std() < 1e-6:
+        return False  # one side silent: a mono call on one channel
+    return float(np.corrcoef(a, b)[0, 1]) < 0.9
 
 
 # --------------------------------------------------------------------------- chunking
@@ -322,6 +352,7 @@ def iter_audio_chunks(
     chunk_seconds: float = 600.0,
     *,
     search_seconds: float | None = None,
+    channel: int | None = None,
 ) -> Iterator[AudioChunk]:
     """Yield consecutive 16 kHz mono chunks of at most ``chunk_seconds`` with their offsets.
 
@@ -349,7 +380,7 @@ def iter_audio_chunks(
     buffer: list[FloatArray] = []
     buffered = 0
     offset = 0  # samples already yielded
-    for block in iter_pcm(path, block_seconds=min(5.0, chunk_seconds)):
+    for block in iter_pcm(path, block_seconds=min(5.0, chunk_seconds), channel=channel):
         buffer.append(block)
         buffered += len(block)
         while buffered >= chunk_len + lookahead:

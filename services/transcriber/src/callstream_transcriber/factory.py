@@ -6,6 +6,7 @@ import logging
 
 from pydantic import SecretStr
 
+from callstream_transcriber.models import MODEL_NAMES, TINY_EN
 from callstream_transcriber.remote import (
     DEFAULT_MAX_UPLOAD_BYTES,
     DEFAULT_REMOTE_MODEL,
@@ -13,7 +14,7 @@ from callstream_transcriber.remote import (
     OpenAICompatibleTranscriber,
 )
 from callstream_transcriber.transcription import DEFAULT_CHUNK_SECONDS, Transcriber
-from callstream_transcriber.whisper import BUILTIN_MODEL, BUILTIN_PROVIDER, WhisperTranscriber
+from callstream_transcriber.whisper import BUILTIN_PROVIDER, WhisperTranscriber
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +35,23 @@ def build_transcriber(
 
     ``"openai"`` means any OpenAI-compatible ``/audio/transcriptions`` endpoint (OpenAI,
     Groq, a local server); it needs ``base_url`` and, unless the server is open, ``api_key``.
-    ``model`` names the remote model; the builtin provider only has the bundled tiny.en, so
-    for it another name is ignored (and logged) — one settings file can then carry the
-    remote model while the builtin engine is selected.
+    ``model`` names the remote model; for the builtin provider it picks a bundled model
+    (``tiny.en``, the default, or ``base``) and any other name is ignored (and logged) — one
+    settings file can then carry the remote model while the builtin engine is selected.
     """
     name = provider.strip().lower()
     if name == BUILTIN_PROVIDER:
-        if model not in (None, "", BUILTIN_MODEL, "tiny.en"):
+        short = {v: k for k, v in MODEL_NAMES.items()}.get(model or "", model or TINY_EN)
+        if short not in MODEL_NAMES:
             log.info(
-                "model setting ignored: the builtin provider always uses %s (got %r)",
-                BUILTIN_MODEL,
+                "model setting ignored: the builtin provider has %s, using %s (got %r)",
+                sorted(MODEL_NAMES),
+                TINY_EN,
                 model,
             )
+            short = TINY_EN
         return WhisperTranscriber(
-            beam_size=beam_size, chunk_seconds=chunk_seconds, cpu_threads=cpu_threads
+            model=short, beam_size=beam_size, chunk_seconds=chunk_seconds, cpu_threads=cpu_threads
         )
     if name == "openai":
         if not base_url:

@@ -6,6 +6,7 @@ measured and hammered with hundreds of calls without Whisper's CPU cost in the w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from callstream_common.contracts import Transcript, TranscriptSegment
@@ -22,7 +23,7 @@ SCRIPT = [
 
 
 class InstantTranscriber:
-    def transcribe(self, path: Path) -> Transcript:
+    def transcribe(self, path: Path, vocabulary: Sequence[str] = ()) -> Transcript:
         segments = [
             TranscriptSegment(start=i * 5.0, end=i * 5.0 + 4.5, text=text, speaker=who)
             for i, (who, text) in enumerate(SCRIPT)

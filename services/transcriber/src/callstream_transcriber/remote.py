@@ -21,11 +21,8 @@ from __future__ import annotations
 import io
 import logging
 import mimetypes
-import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,9 +31,15 @@ import httpx
 import numpy as np
 from av.audio.frame import AudioFrame
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
+from tenacity import RetryCallState
 
 from callstream_common.contracts import Transcript, TranscriptSegment
+from callstream_common.outbound_http import (
+    InCallRetry,
+    is_retryable_status,
+    retry_after_of,
+    retrying,
+)
 from callstream_transcriber.audio import (
     SAMPLE_RATE,
     FloatArray,
@@ -64,7 +67,6 @@ UPLOADABLE_SUFFIXES = frozenset(
 _PCM16_BYTES_PER_SECOND = SAMPLE_RATE * 2
 """Upper bound for 16-kHz mono FLAC: it never exceeds raw 16-bit PCM (verbatim fallback)."""
 
-_RETRYABLE_STATUS = frozenset({408, 429})
 _MAX_ERROR_TEXT = 300
 
 _LANGUAGE_CODES = {
@@ -160,10 +162,12 @@ class OpenAICompatibleTranscriber:
             float(chunk_seconds), 0.9 * max_upload_bytes / _PCM16_BYTES_PER_SECOND
         )
         self.max_upload_bytes = max_upload_bytes
-        self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        self.max_backoff_seconds = max_backoff_seconds
-        self.max_retry_after_seconds = max_retry_after_seconds
+        self.retry = InCallRetry(
+            attempts=max_attempts,
+            base_delay=backoff_seconds,
+            max_delay=max_backoff_seconds,
+            max_retry_after=max_retry_after_seconds,
+        )
         self._api_key = api_key
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout_seconds, connect=min(10.0, timeout_seconds)),
@@ -172,16 +176,20 @@ class OpenAICompatibleTranscriber:
 
     # ------------------------------------------------------------------ public
 
-    def transcribe(self, path: Path) -> Transcript:
-        """Validate locally, upload whole if it fits, else in re-encoded chunks."""
+    def transcribe(self, path: Path, vocabulary: Sequence[str] = ()) -> Transcript:
+        """Validate locally, upload whole if it fits, else in re-encoded chunks.
+
+        ``vocabulary`` (names the call is likely to contain) goes to the API as ``prompt``.
+        """
         info = probe_audio(path)
+        prompt = ", ".join(dict.fromkeys(v.strip() for v in vocabulary if v.strip())) or None
         direct = (
             info.size_bytes <= self.max_upload_bytes and path.suffix.lower() in UPLOADABLE_SUFFIXES
         )
         languages: list[str] = []
         segments: list[TranscriptSegment] = []
         if direct:
-            result = self._request(path.name, path, _content_type(path))
+            result = self._request(path.name, path, _content_type(path), prompt)
             duration = max(info.duration_seconds, result.duration or 0.0)
             segments = self._place(result, offset=0.0, limit=duration, previous=segments)
             languages.append(result.language or "")
@@ -195,7 +203,7 @@ class OpenAICompatibleTranscriber:
                 )
             ):
                 payload = encode_flac(chunk.samples)
-                result = self._request(f"chunk-{index:04d}.flac", payload, "audio/flac")
+                result = self._request(f"chunk-{index:04d}.flac", payload, "audio/flac", prompt)
                 segments.extend(
                     self._place(result, offset=chunk.start, limit=chunk.end, previous=segments)
                 )
@@ -244,17 +252,23 @@ class OpenAICompatibleTranscriber:
 
     # ------------------------------------------------------------------ HTTP
 
-    def _request(self, filename: str, payload: Path | bytes, content_type: str) -> _VerboseJson:
-        retrying = Retrying(
-            stop=self._stop,
-            wait=self._wait,
-            retry=retry_if_exception_type(RetryableProviderError),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        return retrying(self._post_once, filename, payload, content_type)
+    def _request(
+        self,
+        filename: str,
+        payload: Path | bytes,
+        content_type: str,
+        prompt: str | None = None,
+    ) -> _VerboseJson:
+        loop = retrying(self.retry, (RetryableProviderError,), self._log_retry)
+        return loop(self._post_once, filename, payload, content_type, prompt)
 
-    def _post_once(self, filename: str, payload: Path | bytes, content_type: str) -> _VerboseJson:
+    def _post_once(
+        self,
+        filename: str,
+        payload: Path | bytes,
+        content_type: str,
+        prompt: str | None = None,
+    ) -> _VerboseJson:
         data: dict[str, Any] = {
             "model": self.model_name,
             "response_format": "verbose_json",
@@ -263,6 +277,8 @@ class OpenAICompatibleTranscriber:
         }
         if self.language:
             data["language"] = self.language
+        if prompt:
+            data["prompt"] = prompt
         headers = {"Accept": "application/json"}
         if self._api_key is not None and self._api_key.get_secret_value():
             headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
@@ -298,9 +314,9 @@ class OpenAICompatibleTranscriber:
                     status_code=status,
                 ) from exc
         message = f"HTTP {status}: {self._error_text(response)}"
-        if status in _RETRYABLE_STATUS or status >= 500:
+        if is_retryable_status(status):
             raise RetryableProviderError(
-                message, status_code=status, retry_after=retry_after_seconds(response.headers)
+                message, status_code=status, retry_after=retry_after_of(response.headers)
             )
         raise PermanentProviderError(message, status_code=status)
 
@@ -326,57 +342,17 @@ class OpenAICompatibleTranscriber:
 
     # ------------------------------------------------------------------ retry policy
 
-    def _hint(self, state: RetryCallState) -> float | None:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        return exc.retry_after if isinstance(exc, RetryableProviderError) else None
-
-    def _stop(self, state: RetryCallState) -> bool:
-        hint = self._hint(state)
-        too_long = hint is not None and hint > self.max_retry_after_seconds
-        return state.attempt_number >= self.max_attempts or too_long
-
-    def _wait(self, state: RetryCallState) -> float:
-        hint = self._hint(state)
-        if hint is not None:
-            return min(hint, self.max_retry_after_seconds)
-        backoff = self.backoff_seconds * 2 ** (state.attempt_number - 1)
-        return min(self.max_backoff_seconds, backoff) * random.uniform(0.5, 1.0)
-
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         log.warning(
             "transcription provider failed, retrying",
             extra={
                 "attempt": state.attempt_number,
-                "max_attempts": self.max_attempts,
+                "max_attempts": self.retry.attempts,
                 "sleep_seconds": round(state.next_action.sleep, 2) if state.next_action else None,
                 "error": str(exc),
             },
         )
-
-
-def retry_after_seconds(headers: httpx.Headers) -> float | None:
-    """Parse ``retry-after-ms`` (OpenAI) or ``Retry-After`` (seconds or an HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @contextmanager

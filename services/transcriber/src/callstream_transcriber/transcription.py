@@ -8,10 +8,11 @@ choice made once at start-up by :func:`callstream_transcriber.factory.build_tran
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from callstream_common.contracts import Transcript
+from callstream_common.contracts import ConversationMetadata, Transcript
 
 DEFAULT_CHUNK_SECONDS = 300.0
 """5 minutes. Peak memory grows with the chunk, not the call: faster-whisper's feature
@@ -27,10 +28,11 @@ class Transcriber(Protocol):
     Synchronous on purpose: the work is CPU-bound (or a blocking upload), so the async
     handler runs it in a worker thread. Implementations raise ``UndecodableAudio`` or
     ``PermanentProviderError`` for failures retrying cannot fix, and
-    ``RetryableProviderError`` for those it can.
+    ``RetryableProviderError`` for those it can. ``vocabulary`` holds names the call is
+    likely to contain (company, opportunity, participants) for engines that can use them.
     """
 
-    def transcribe(self, path: Path) -> Transcript: ...
+    def transcribe(self, path: Path, vocabulary: Sequence[str] = ()) -> Transcript: ...
 
 
 def available_cpus() -> int:
@@ -53,3 +55,9 @@ def place_segment(
     abs_start = min(max(offset + start, offset, floor), limit)
     abs_end = min(max(offset + end, abs_start), limit)
     return round(abs_start, 3), round(abs_end, 3)
+
+
+def vocabulary_of(metadata: ConversationMetadata) -> list[str]:
+    """Names an upload says the call will contain: company, opportunity, participants."""
+    names = [metadata.company_name or "", metadata.opportunity_name, *metadata.participants]
+    return [n.strip() for n in dict.fromkeys(names) if n and n.strip()]

@@ -124,8 +124,11 @@ async def start_components(
         ]
         if failures:
             started = [c for c in comps if not was_running[c.name]]
-            await asyncio.gather(*(asyncio.to_thread(c.tracked_process().stop) for c in started))
-            stopped = f" (stopped again: {', '.join(c.name for c in started)})" if started else ""
+            was_up = await asyncio.gather(
+                *(asyncio.to_thread(c.tracked_process().stop) for c in started)
+            )
+            names = [c.name for c, up in zip(started, was_up, strict=True) if up]
+            stopped = f" (stopped again: {', '.join(names)})" if names else ""
             raise StackError("stack up failed" + stopped + ":\n" + "\n".join(failures))
     return [r for r in results if isinstance(r, ComponentOutcome)]
 

@@ -47,6 +47,14 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class Team(SQLModel, table=True):
+    __tablename__ = "teams"
+
+    id: str = Field(primary_key=True, max_length=128)
+    name: str
+    created_at: datetime = _ts()
+
+
 class Rep(SQLModel, table=True):
     __tablename__ = "reps"
 
@@ -54,6 +62,7 @@ class Rep(SQLModel, table=True):
     name: str
     team_id: str | None = Field(default=None, index=True, max_length=128)
     email: str | None = None
+    active: bool = True
 
 
 class ApiCredential(SQLModel, table=True):
@@ -69,6 +78,24 @@ class ApiCredential(SQLModel, table=True):
     team_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = _ts()
     revoked_at: datetime | None = _ts(nullable=True, default=False)
+    expires_at: datetime | None = _ts(nullable=True, default=False)
+    """After this instant the token no longer authenticates (None: never expires)."""
+
+
+class Opportunity(SQLModel, table=True):
+    """A deal under one rep, made of its calls; found again by (rep, name, company) so that
+    every upload for "Acme renewal" at Acme joins the same row."""
+
+    __tablename__ = "opportunities"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    rep_id: str = Field(index=True, max_length=128)
+    name: str
+    company_name: str | None = None
+    match_key: str = Field(sa_column=Column(String(700), unique=True, nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    last_call_at: datetime | None = _ts(nullable=True, default=False)
 
 
 class Conversation(SQLModel, table=True):
@@ -85,6 +112,7 @@ class Conversation(SQLModel, table=True):
     failure_reason: str | None = None
     failure_stage: str | None = None
     opportunity_name: str = Field(index=True)
+    opportunity_id: uuid.UUID | None = Field(default=None, foreign_key="opportunities.id")
     company_name: str | None = None
     rep_id: str = Field(index=True, max_length=128)
     title: str | None = None
@@ -98,6 +126,9 @@ class Conversation(SQLModel, table=True):
     duration_seconds: float | None = None
     trace_id: str | None = Field(default=None, max_length=32)
     analysis_summary: dict[str, Any] | None = _json()
+    slack_thread: dict[str, Any] | None = _json()
+    """``{"channel", "thread_ts"}`` of the Slack message the recording was shared in: the
+    notifier posts the scorecard as a reply there."""
     timings: dict[str, Any] | None = _json()
     created_by: uuid.UUID | None = None
     created_at: datetime = _ts()
@@ -116,6 +147,17 @@ class TranscriptRow(SQLModel, table=True):
     segments: list[dict[str, Any]] = _json(nullable=False)
     provider: str
     model: str
+    diarization: str = Field(default="none", sa_column_kwargs={"server_default": "none"})
+    created_at: datetime = _ts()
+
+
+class ReanalysisRequestRow(SQLModel, table=True):
+    """The re-analysis requests already applied: a redelivered request adds no version."""
+
+    __tablename__ = "reanalysis_requests"
+
+    event_id: uuid.UUID = Field(primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", index=True)
     created_at: datetime = _ts()
 
 
@@ -133,9 +175,49 @@ class MeddicAnalysisRow(SQLModel, table=True):
     next_steps: list[dict[str, Any]] = _json(nullable=False)
     risks: list[dict[str, Any]] = _json(nullable=False)
     agent_outputs: dict[str, Any] = _json(nullable=False)
+    stats: dict[str, Any] | None = _json()
+    trackers: list[dict[str, Any]] | None = _json()
     provider: str
     model: str
+    version: int = 1
+    """Raised by every re-analysis; earlier versions move to ``analysis_versions``."""
     created_at: datetime = _ts()
+
+
+class AnalysisVersion(SQLModel, table=True):
+    """An analysis a re-analysis superseded, kept readable as it was."""
+
+    __tablename__ = "analysis_versions"
+    __table_args__ = (UniqueConstraint("conversation_id", "version"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", index=True)
+    version: int
+    overall_score: float
+    qualification_status: str = Field(max_length=16)
+    dimensions: list[dict[str, Any]] = _json(nullable=False)
+    key_findings: list[str] = _json(nullable=False)
+    next_steps: list[dict[str, Any]] = _json(nullable=False)
+    risks: list[dict[str, Any]] = _json(nullable=False)
+    agent_outputs: dict[str, Any] = _json(nullable=False)
+    provider: str
+    model: str
+    analyzed_at: datetime = _ts()
+    superseded_at: datetime = _ts()
+
+
+class TrackerRow(SQLModel, table=True):
+    """A tracker of the organisation (this deployment): see ``contracts.TrackerDefinition``."""
+
+    __tablename__ = "trackers"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_column=Column(String(80), unique=True, nullable=False))
+    kind: str = Field(max_length=16)
+    phrases: list[str] = _json(nullable=False)
+    threshold: float = 0.6
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
 
 
 class Notification(SQLModel, table=True):
@@ -178,17 +260,8 @@ class AlertRow(SQLModel, table=True):
     message: str
     severity: str = Field(max_length=16)
     created_at: datetime = _ts()
-
-
-class ProcessedMessage(SQLModel, table=True):
-    """The ledger of handled events per consumer group, written in the same transaction
-    as the stage's effects: a redelivery finds its ``event_id`` here and does nothing."""
-
-    __tablename__ = "processed_messages"
-
-    consumer_group: str = Field(primary_key=True, max_length=128)
-    event_id: uuid.UUID = Field(primary_key=True)
-    processed_at: datetime = _ts()
+    acknowledged_at: datetime | None = _ts(nullable=True, default=False)
+    acknowledged_by: str | None = Field(default=None, max_length=64)
 
 
 class DlqEntry(SQLModel, table=True):

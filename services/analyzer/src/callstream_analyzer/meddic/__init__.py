@@ -56,7 +56,7 @@ from callstream_analyzer.meddic.policy import (
 )
 from callstream_analyzer.meddic.prototypes import BACKGROUND, PROTOTYPES
 from callstream_analyzer.meddic.report import fmt_ts
-from callstream_analyzer.meddic.roles import assign_roles
+from callstream_analyzer.meddic.roles import RoleAssignment, assign_roles, sentences_with_roles
 from callstream_analyzer.meddic.sentences import Role, Sentence, split_sentences
 
 __all__ = [
@@ -73,10 +73,12 @@ __all__ = [
     "Embedder",
     "PrototypeClassifier",
     "Role",
+    "RoleAssignment",
     "Sentence",
     "StatusPolicy",
     "assign_roles",
     "fmt_ts",
+    "sentences_with_roles",
     "split_sentences",
     "weighted_overall",
 ]

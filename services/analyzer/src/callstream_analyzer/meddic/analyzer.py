@@ -13,9 +13,8 @@ from callstream_analyzer.meddic.report import (
     next_steps,
     risks,
 )
-from callstream_analyzer.meddic.roles import assign_roles
+from callstream_analyzer.meddic.roles import sentences_with_roles
 from callstream_analyzer.meddic.scoring import assess
-from callstream_analyzer.meddic.sentences import Sentence, split_sentences
 from callstream_analyzer.meddic.signals import SignalExtractor
 from callstream_common.contracts import MeddicAnalysis, MeddicDimension, Transcript
 
@@ -45,9 +44,7 @@ class BuiltinMeddicAnalyzer:
 
     def analyze(self, transcript: Transcript) -> MeddicAnalysis:
         cfg = self._config
-        raw = split_sentences(transcript)
-        roles = assign_roles(raw)
-        sentences = [Sentence(**{**s.__dict__, "role": roles.of(s.speaker)}) for s in raw]
+        sentences, roles = sentences_with_roles(transcript)
         per_dim = self._signals.extract(sentences)
         ctx = CallContext.from_sentences(sentences)
         buyer = buyer_reference(per_dim[list(MeddicDimension).index(D.ECONOMIC_BUYER)], ctx)

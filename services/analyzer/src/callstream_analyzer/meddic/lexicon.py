@@ -155,6 +155,19 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"(?:under|below|above|over|down to|up to)|"
             r"(?:under|below|above) " + _NUM + r")\b",
         ),
+        _cue(
+            "outcome",
+            0.3,
+            r"\b(?:(?:fewer|less|more|faster|quicker|lower|higher|shorter)\s+(?:\w+\s+){0,2}"
+            r"(?:waste|penalt\w*|errors?|mistakes?|no[- ]?shows?|complaints?|cancellations?|"
+            r"truck rolls|tickets?|hours?|delays?|churn|renewals?|revenue|costs?|overtime|"
+            r"returns?|defects?|downtime)|(?:times?|costs?|waste|penalties|churn|errors|numbers?) "
+            r"(?:\w+ )?(?:going|go|come|coming|should come|to come) (?:down|up)|"
+            r"(?:a good chunk|a big chunk|most|half|a big part|a lot) of (?:their|our|my|the) "
+            r"(?:week|day|time|month|morning)|every (?:single )?(?:day|week|month|morning)|"
+            r"how many (?:\w+ )?(?:renew|churn|cancel|return|show up|convert)\w*|"
+            r"(?:small|big|real|measurable) improvement)\b",
+        ),
     ),
     D.ECONOMIC_BUYER: (
         _cue(
@@ -269,7 +282,10 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"put in a good word|in your corner|on your side|behind this|fight for|"
             r"bring (?:this|it) (?:to|up with)|pitch (?:this|it) to|go to bat|internally|"
             r"sponsor\w*|drive (?:this|it)|tak\w+ (?:this|it) forward|push\w* (?:to|for)|"
-            r"brought you in)\b",
+            r"brought you in|vouch for|put (?:it|this|you) in front of|"
+            r"i'?d like (?:it|this) to be (?:you|yours)|"
+            r"make sure (?:the|my|our|your|they|he|she|you) (?:\w+ ){0,2}"
+            r"(?:sees?|hears?|gets?|knows?|reads?|looks?))\b",
         ),
         _cue(
             "access",

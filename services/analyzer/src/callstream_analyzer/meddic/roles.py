@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from callstream_analyzer.meddic.sentences import Role, Sentence
+from callstream_analyzer.meddic.sentences import Role, Sentence, split_sentences
+from callstream_common.contracts import Transcript
 
 _REP_LABEL = re.compile(
     r"\b(rep|sales|seller|salesperson|account (?:exec\w*|manager)|ae|se|sdr|bdr|csm|vendor|"
@@ -64,3 +65,10 @@ def assign_roles(sentences: Sequence[Sentence]) -> RoleAssignment:
         is_rep = sp == rep or (seller[sp] >= 0.15 and stats[sp] >= 0.6 * stats[rep])
         roles[sp] = Role.REP if is_rep else Role.PROSPECT
     return RoleAssignment(roles, "behaviour: most questions and seller talk")
+
+
+def sentences_with_roles(transcript: Transcript) -> tuple[list[Sentence], RoleAssignment]:
+    """The transcript's sentences, each with its speaker's role, and the assignment."""
+    raw = split_sentences(transcript)
+    roles = assign_roles(raw)
+    return [replace(s, role=roles.of(s.speaker)) for s in raw], roles

@@ -99,6 +99,7 @@ def assess(
             end=s.sentence.end,
             speaker=s.sentence.speaker,
             confidence=round(min(max(s.confidence, 0.0), 1.0), 2),
+            role=None if s.sentence.role is Role.UNKNOWN else s.sentence.role,
         )
         for s in ranked[: cfg.top_k]
     ]

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 
-from callstream_common.contracts import Transcript, TranscriptSegment
+from callstream_common.contracts import SpeakerRole, Transcript, TranscriptSegment
 
-
-class Role(StrEnum):
-    REP = "rep"
-    PROSPECT = "prospect"
-    UNKNOWN = "unknown"
+Role = SpeakerRole
+"""Who a speaker is in the call (rep, prospect, unknown): the contracts' ``SpeakerRole``."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from callstream_common import compaction_store, topics
+from callstream_common.arrow_schema import schema_problems
 from callstream_common.contracts import CompactionRequested, CompactionTrigger
 from callstream_common.db.models import Role
 from callstream_ingest.auth import Principal
@@ -162,35 +163,6 @@ async def trigger_compaction(
         },
         status_code=202,
     )
-
-
-def _castable(src: pa.DataType, dst: pa.DataType) -> bool:
-    """Lossless reads only (the compactor applies the same rule when it ingests)."""
-    if src == dst:
-        return True
-    if pa.types.is_integer(src) and pa.types.is_integer(dst):
-        return bool(
-            src.bit_width < dst.bit_width
-            and (pa.types.is_signed_integer(dst) or pa.types.is_unsigned_integer(src))
-        )
-    if pa.types.is_floating(src) and pa.types.is_floating(dst):
-        return bool(src.bit_width <= dst.bit_width)
-    if pa.types.is_timestamp(src) and pa.types.is_timestamp(dst):
-        return src.tz is not None and src.unit in ("s", "ms", "us")
-    if pa.types.is_string(dst):
-        return pa.types.is_string(src) or pa.types.is_large_string(src)
-    return bool(pa.types.is_date(src) and pa.types.is_date(dst))
-
-
-def schema_problems(actual: pa.Schema, expected: pa.Schema) -> list[str]:
-    problems = []
-    for f in expected:
-        if f.name not in actual.names:
-            problems.append(f"missing column {f.name!r} ({f.type})")
-        elif not _castable(actual.field(f.name).type, f.type):
-            problems.append(f"column {f.name!r} is {actual.field(f.name).type}, expected {f.type}")
-    problems += [f"unexpected column {n!r}" for n in actual.names if n not in expected.names]
-    return problems
 
 
 def validate_parquet(path: Path, expected: pa.Schema) -> int:

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
-from callstream_common.db.models import DlqEntry, Role
-from callstream_common.dlq import replay_headers
+from callstream_common.conversations.sql import SqlConversationRepository
+from callstream_common.db.models import ConversationStatus, DlqEntry, Role
+from callstream_common.dlq_headers import replay_headers
 from callstream_ingest.auth import Principal
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError, classify_unexpected
@@ -199,18 +200,9 @@ async def replay_dlq(
         ).first()
         if claimed is None:
             raise ApiError(409, "already_resolved", "the entry was resolved meanwhile")
-        reopened = False
-        if conversation is not None:
-            reopened = (
-                await session.execute(
-                    text(
-                        "UPDATE conversations SET status = 'processing', failure_reason = NULL, "
-                        "failure_stage = NULL, completed_at = NULL, updated_at = now() "
-                        "WHERE id = :id AND status = 'failed' RETURNING id"
-                    ),
-                    {"id": conversation},
-                )
-            ).first() is not None
+        reopened = conversation is not None and await SqlConversationRepository(session).move(
+            conversation, ConversationStatus.PROCESSING, reopen=True
+        )
     # Committed before publishing: the stage must find the call reopened, never `failed`.
     try:
         await asyncio.wait_for(
@@ -225,18 +217,12 @@ async def replay_dlq(
                 text("UPDATE dlq_entries SET status = 'new', resolved_at = NULL WHERE id = :id"),
                 {"id": entry_id},
             )
-            if reopened:
-                await session.execute(
-                    text(
-                        "UPDATE conversations SET status = 'failed', failure_reason = :r, "
-                        "failure_stage = :s, completed_at = now() WHERE id = :id "
-                        "AND status = 'processing'"
-                    ),
-                    {
-                        "id": conversation,
-                        "r": entry.error_message,
-                        "s": STAGE_OF_SERVICE.get(entry.service, entry.service),
-                    },
+            if reopened and conversation is not None:
+                await SqlConversationRepository(session).move(
+                    conversation,
+                    ConversationStatus.FAILED,
+                    stage=STAGE_OF_SERVICE.get(entry.service, entry.service),
+                    reason=entry.error_message,
                 )
         refusal = classify_unexpected(exc)
         if refusal.status == 413:

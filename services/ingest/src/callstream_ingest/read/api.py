@@ -1,118 +1,225 @@
-"""The read surface: one conversation's status, transcript and scorecard, scoped by role."""
+"""Read routes of conversations: the list, the detail, the recording (HTTP Range), the
+analysis versions, and re-analysis. Cached per scope; see :mod:`callstream_ingest.cache`."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import date, datetime
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlmodel import col
 
-from callstream_common.db.models import Conversation, MeddicAnalysisRow, TranscriptRow
-from callstream_ingest.auth import Principal, can_see
+from callstream_common import outbox, topics
+from callstream_common.contracts import ReanalysisRequested
+from callstream_common.db.models import Role
+from callstream_common.reads import conversations as q
+from callstream_common.reads.filters import ConversationQuery, CursorError
+from callstream_common.reads.scope import Scope
+from callstream_ingest.auth import Principal
+from callstream_ingest.cache.policy import CacheRequest, Entry, conversation_scope, list_scopes
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
+from callstream_ingest.read.common import (
+    JSON,
+    cached,
+    invalid,
+    model_body,
+    not_found,
+    scope_of,
+)
+from callstream_ingest.read.ranges import UnsatisfiableRange, parse_range
+from callstream_ingest.read.scope_checks import check_filters_in_scope
 
-read_router = APIRouter()
+read_router = APIRouter(tags=["conversations"])
+AUDIO_CHUNK = 256 * 1024
+
+Caller = Annotated[Principal, Depends(principal)]
 
 
-class ConversationView(BaseModel):
-    id: uuid.UUID
-    status: str
-    failure_reason: str | None
-    failure_stage: str | None
-    opportunity_name: str
-    company_name: str | None
-    rep_id: str
-    title: str | None
-    conversation_date: date | None
-    content_type: str
-    size_bytes: int
-    sha256: str
-    priority: int
-    duration_seconds: float | None
-    trace_id: str | None
+class ConversationDetailView(q.ConversationDetail):
     trace_url: str | None
-    timings: dict[str, Any]
-    summary: dict[str, Any] | None
-    transcript: dict[str, Any] | None
-    analysis: dict[str, Any] | None
-    created_at: datetime
-    completed_at: datetime | None
+    audio_url: str
 
 
-@read_router.get("/v1/conversations/{conversation_id}", name="get_conversation")
-async def get_conversation(
-    request: Request,
-    conversation_id: uuid.UUID,
-    who: Annotated[Principal, Depends(principal)],
-) -> ConversationView:
-    st = state(request)
-    async with st.sessions() as session:
-        conv = await session.get(Conversation, conversation_id)
-        if conv is None or not await can_see(session, who, conv):
-            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
-        transcript = (
-            await session.execute(
-                select(TranscriptRow).where(TranscriptRow.conversation_id == conversation_id)  # type: ignore[arg-type]
+@read_router.get(
+    "/v1/conversations",
+    response_model=q.ConversationPage,
+    responses={422: {"description": "a filter, the cursor or the limit is not valid"}},
+)
+async def list_conversations(
+    request: Request, who: Caller, query: Annotated[ConversationQuery, Query()]
+) -> Response:
+    """Newest first (or best score first), filtered, one keyset page at a time: follow
+    ``next_cursor`` with the same filters for the next page."""
+    scope = scope_of(who)
+
+    async def compute() -> bytes:
+        async with state(request).sessions() as session:
+            await check_filters_in_scope(
+                session, scope, query.rep_id, query.team_id, query.opportunity_id
             )
-        ).scalar_one_or_none()
-        analysis = (
-            await session.execute(
-                select(MeddicAnalysisRow).where(
-                    col(MeddicAnalysisRow.conversation_id) == conversation_id
-                )
-            )
-        ).scalar_one_or_none()
+            try:
+                page = await q.list_conversations(session, scope, query)
+            except CursorError as exc:
+                raise invalid("query.cursor", str(exc)) from exc
+        return model_body(page)
+
+    depends = list_scopes(scope, query.rep_id, query.team_id, query.opportunity_id)
+    return await cached(
+        request,
+        CacheRequest(Entry.CONVERSATIONS, scope, tuple(depends), query.model_dump(mode="json")),
+        compute,
+    )
+
+
+def detail_view(request: Request, detail: q.ConversationDetail) -> ConversationDetailView:
+    settings = state(request).settings
     trace_url = (
-        f"{st.settings.tracing_ui_url.rstrip('/')}/traces/{conv.trace_id}"
-        if conv.trace_id
+        f"{settings.tracing_ui_url.rstrip('/')}/traces/{detail.trace_id}"
+        if detail.trace_id
         else None
     )
-    return ConversationView(
-        id=conv.id,
-        status=conv.status,
-        failure_reason=conv.failure_reason,
-        failure_stage=conv.failure_stage,
-        opportunity_name=conv.opportunity_name,
-        company_name=conv.company_name,
-        rep_id=conv.rep_id,
-        title=conv.title,
-        conversation_date=conv.conversation_date,
-        content_type=conv.content_type,
-        size_bytes=conv.size_bytes,
-        sha256=conv.sha256,
-        priority=conv.priority,
-        duration_seconds=conv.duration_seconds,
-        trace_id=conv.trace_id,
+    return ConversationDetailView(
+        **detail.model_dump(),
         trace_url=trace_url,
-        timings=conv.timings or {},
-        summary=conv.analysis_summary,
-        transcript=None
-        if transcript is None
-        else {
-            "language": transcript.language,
-            "duration_seconds": transcript.duration_seconds,
-            "text": transcript.text,
-            "segments": transcript.segments,
-            "provider": transcript.provider,
-            "model": transcript.model,
-        },
-        analysis=None
-        if analysis is None
-        else {
-            "overall_score": analysis.overall_score,
-            "qualification_status": analysis.qualification_status,
-            "dimensions": analysis.dimensions,
-            "key_findings": analysis.key_findings,
-            "next_steps": analysis.next_steps,
-            "risks": analysis.risks,
-            "provider": analysis.provider,
-            "model": analysis.model,
-        },
-        created_at=conv.created_at,
-        completed_at=conv.completed_at,
+        audio_url=f"/v1/conversations/{detail.id}/audio",
+    )
+
+
+@read_router.get(
+    "/v1/conversations/{conversation_id}",
+    name="get_conversation",
+    response_model=ConversationDetailView,
+)
+async def get_conversation(request: Request, conversation_id: uuid.UUID, who: Caller) -> Response:
+    """Status, transcript, the latest analysis with the list of its versions, timings, the
+    trace and the recording's URL (relative, streamable with Range)."""
+    scope = scope_of(who)
+
+    async def compute() -> bytes:
+        async with state(request).sessions() as session:
+            detail = await q.conversation_detail(session, scope, conversation_id)
+        if detail is None:
+            raise not_found(f"conversation {conversation_id}")
+        return model_body(detail_view(request, detail))
+
+    return await cached(
+        request,
+        CacheRequest(Entry.CONVERSATION, scope, (conversation_scope(conversation_id),), None),
+        compute,
+    )
+
+
+@read_router.get("/v1/conversations/{conversation_id}/analyses/{version}")
+async def get_analysis_version(
+    request: Request, conversation_id: uuid.UUID, version: int, who: Caller
+) -> dict[str, Any]:
+    """One analysis version in full: the current one or one a re-analysis superseded."""
+    async with state(request).sessions() as session:
+        found = await q.analysis_version(session, scope_of(who), conversation_id, version)
+    if found is None:
+        raise not_found(f"analysis version {version} of conversation {conversation_id}")
+    return found
+
+
+@read_router.get(
+    "/v1/conversations/{conversation_id}/audio",
+    responses={
+        200: {"content": {"audio/*": {}}, "description": "the whole recording"},
+        206: {"description": "the requested byte range"},
+        416: {"description": "the range lies outside the recording"},
+    },
+)
+async def get_audio(request: Request, conversation_id: uuid.UUID, who: Caller) -> Response:
+    """The recording streamed from the object store; ``Range: bytes=…`` answers 206 with
+    just those bytes (seeking in a player)."""
+    st = state(request)
+    async with st.sessions() as session:
+        audio = await q.audio_object(session, scope_of(who), conversation_id)
+    if audio is None:
+        raise not_found(f"conversation {conversation_id}")
+    try:
+        wanted = parse_range(request.headers.get("range"), audio.size_bytes)
+    except UnsatisfiableRange as exc:
+        return Response(
+            status_code=416,
+            headers={"Content-Range": f"bytes */{audio.size_bytes}"},
+            content=f'{{"error": {{"code": "range_not_satisfiable", "message": "{exc}"}}}}',
+            media_type=JSON,
+        )
+    offset, length = (wanted.start, wanted.length) if wanted else (0, audio.size_bytes)
+    obj = await asyncio.to_thread(st.store.open_range, audio.object_key, offset, length)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await asyncio.to_thread(obj.read, AUDIO_CHUNK):
+                yield chunk
+        finally:
+            obj.close()
+            obj.release_conn()
+
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(length),
+        "Cache-Control": "private, max-age=3600",
+    }
+    if wanted is not None:
+        headers["Content-Range"] = wanted.content_range(audio.size_bytes)
+    return StreamingResponse(
+        body(),
+        status_code=206 if wanted else 200,
+        media_type=audio.content_type,
+        headers=headers,
+    )
+
+
+class ReanalysisAccepted(BaseModel):
+    conversation_id: uuid.UUID
+    request_id: uuid.UUID
+    status: str
+    current_version: int | None
+
+
+@read_router.post(
+    "/v1/conversations/{conversation_id}/reanalyze", status_code=202, tags=["conversations"]
+)
+async def reanalyze(
+    request: Request, conversation_id: uuid.UUID, who: Caller
+) -> ReanalysisAccepted:
+    """Re-run the analysis from the stored transcript (manager or admin). The result is a
+    new analysis version; the earlier ones stay readable."""
+    if who.role not in (Role.MANAGER, Role.ADMIN):
+        raise ApiError(403, "forbidden", "re-analysis needs the role manager or admin")
+    st = state(request)
+    scope: Scope = scope_of(who)
+    event_id = uuid.uuid4()
+    async with st.sessions() as session, session.begin():
+        detail = await q.conversation_detail(session, scope, conversation_id)
+        if detail is None:
+            raise not_found(f"conversation {conversation_id}")
+        if detail.transcript is None:
+            raise ApiError(
+                409, "no_transcript", "the call has no transcript yet: nothing to re-analyse"
+            )
+        event = ReanalysisRequested(
+            event_id=event_id, conversation_id=conversation_id, requested_by=who.name
+        )
+        staged = outbox.stage_event(
+            session,
+            topics.ANALYSIS_REQUESTED,
+            event.model_dump(mode="json"),
+            key=str(conversation_id).encode(),
+        )
+    await outbox.publish_staged(
+        st.sessions, st.broker, staged, st.settings.kafka_publish_timeout_seconds
+    )
+    current = detail.analysis_versions[-1].version if detail.analysis_versions else None
+    return ReanalysisAccepted(
+        conversation_id=conversation_id,
+        request_id=event_id,
+        status="queued",
+        current_version=current,
     )

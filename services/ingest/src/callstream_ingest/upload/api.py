@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 
-from callstream_common.contracts import CallUploaded, ConversationMetadata
-from callstream_common.db.models import Conversation, ConversationStatus
-from callstream_common.telemetry import current_trace_id
+from callstream_common.db.models import Conversation
 from callstream_ingest.auth import Principal
 from callstream_ingest.bodies import UploadBody, read_multipart, read_raw, too_large
 from callstream_ingest.dependencies import principal, state
@@ -22,7 +17,9 @@ from callstream_ingest.errors import ApiError
 from callstream_ingest.scope import ensure_may_upload_for
 from callstream_ingest.state import IngestState
 from callstream_ingest.upload.idempotency import digest_of, ensure_same_request, scoped_key
+from callstream_ingest.upload.intake import CallDetails, accept_recording
 from callstream_ingest.upload.metadata import REQUIRED_FIELDS, UploadMetadata, parse_metadata
+from callstream_ingest.upload.service import previous_upload
 from callstream_ingest.upload.sniff import sniff_audio
 
 log = logging.getLogger(__name__)
@@ -67,7 +64,7 @@ async def upload_conversation(
     st = state(request)
     limit = st.settings.max_upload_bytes
     scoped = scoped_key(who.credential_id, idempotency_key) if idempotency_key else None
-    previous = await st.find_by_idempotency_key(scoped) if scoped else None
+    previous = await previous_upload(st.unit_of_work, scoped) if scoped else None
 
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
@@ -102,7 +99,12 @@ async def upload_conversation(
     # Metadata in the query string (raw uploads) or before the file part is checked
     # before a byte is stored; fields after the file part are checked once it is read.
     early = dict(request.query_params) | body.fields
-    if all(f in early or (f == "rep_id" and who.rep_id) for f in REQUIRED_FIELDS):
+    if all(
+        f in early
+        or (f == "rep_id" and who.rep_id)
+        or (f == "opportunity_name" and "opportunity_id" in early)
+        for f in REQUIRED_FIELDS
+    ):
         await checked_metadata(st, early, who)
     if previous is not None:
         sha256, _ = await digest_of(body.head, body.rest)
@@ -110,65 +112,21 @@ async def upload_conversation(
         ensure_same_request(previous, meta, sha256)
         return accepted(request, previous, replayed=True)
 
-    conv_id = uuid.uuid4()
-    now = datetime.now(UTC)
-    key = f"recordings/{now:%Y/%m/%d}/{conv_id}.{fmt.extension}"
-    stored = await st.store.put_stream(key, body.rest, fmt.content_type, first=body.head)
-    try:
+    async def details() -> CallDetails:
         meta = await checked_metadata(st, dict(request.query_params) | body.fields, who)
-        conv = Conversation(
-            id=conv_id,
-            idempotency_key=scoped,
-            status=ConversationStatus.PENDING,
-            opportunity_name=meta.opportunity_name,
-            company_name=meta.company_name,
-            rep_id=meta.rep_id,
-            title=meta.title,
-            conversation_date=meta.conversation_date,
-            object_key=key,
-            content_type=fmt.content_type,
-            size_bytes=stored.size,
-            sha256=stored.sha256,
-            filename=body.filename,
-            priority=meta.priority,
-            trace_id=current_trace_id(),
-            created_by=who.credential_id,
-            timings={
-                "upload": {
-                    "started_at": now.isoformat(),
-                    "finished_at": datetime.now(UTC).isoformat(),
-                    "seconds": round((datetime.now(UTC) - now).total_seconds(), 3),
-                }
-            },
-        )
-        event = CallUploaded(
-            conversation_id=conv_id,
-            object_key=key,
-            content_type=fmt.content_type,
-            size_bytes=stored.size,
-            sha256=stored.sha256,
-            filename=body.filename,
-            metadata=ConversationMetadata(
-                opportunity_name=meta.opportunity_name,
-                company_name=meta.company_name,
-                rep_id=meta.rep_id,
-                title=meta.title,
-                conversation_date=meta.conversation_date,
-            ),
-            priority=meta.priority,
-            not_before=meta.not_before,
-            max_attempts=meta.max_attempts,
-        )
-        await st.save_and_publish(conv, event)
-    except IntegrityError:
-        await asyncio.to_thread(st.store.remove, key)
-        existing = await st.find_by_idempotency_key(scoped or "")
-        if existing is None:
-            raise
-        ensure_same_request(existing, meta, stored.sha256)
-        return accepted(request, existing, replayed=True)
-    except BaseException:
-        await asyncio.to_thread(st.store.remove, key)
-        raise
-    log.info("accepted conversation %s (%d bytes, %s)", conv_id, stored.size, fmt.name)
-    return accepted(request, conv)
+        return CallDetails(**meta.model_dump())
+
+    conv, replayed = await accept_recording(
+        st,
+        head=body.head,
+        rest=body.rest,
+        fmt=fmt,
+        details=details,
+        filename=body.filename,
+        idempotency_key=scoped,
+        who=who,
+        same_request=ensure_same_request,
+    )
+    if not replayed:
+        log.info("accepted conversation %s (%d bytes, %s)", conv.id, conv.size_bytes, fmt.name)
+    return accepted(request, conv, replayed=replayed)

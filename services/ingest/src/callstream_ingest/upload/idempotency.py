@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 from callstream_common.db.models import Conversation
 from callstream_ingest.errors import ApiError
+from callstream_ingest.upload.intake import CallDetails
 from callstream_ingest.upload.metadata import UploadMetadata
 
 COMPARED = ("opportunity_name", "company_name", "rep_id", "title", "conversation_date", "priority")
@@ -32,15 +33,23 @@ async def digest_of(head: bytes, rest: AsyncIterator[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def differences(previous: Conversation, meta: UploadMetadata, sha256: str) -> list[str]:
+def differences(
+    previous: Conversation, meta: UploadMetadata | CallDetails, sha256: str
+) -> list[str]:
     """What differs between the first request with a key and this one (pure)."""
-    differs = [name for name in COMPARED if getattr(previous, name) != getattr(meta, name)]
+    differs = [
+        name
+        for name in COMPARED
+        if (getattr(previous, name) or None) != (getattr(meta, name) or None)
+    ]
     if previous.sha256 != sha256:
         differs.append("content")
     return differs
 
 
-def ensure_same_request(previous: Conversation, meta: UploadMetadata, sha256: str) -> None:
+def ensure_same_request(
+    previous: Conversation, meta: UploadMetadata | CallDetails, sha256: str
+) -> None:
     differs = differences(previous, meta, sha256)
     if differs:
         raise ApiError(

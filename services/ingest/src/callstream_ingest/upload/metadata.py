@@ -3,6 +3,7 @@ the recording is stored when it arrives first."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -18,7 +19,8 @@ class UploadMetadata(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)]
+    opportunity_name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    opportunity_id: uuid.UUID | None = None
     company_name: Annotated[str, Field(max_length=300)] | None = None
     rep_id: Annotated[str, Field(min_length=1, max_length=128)]
     title: Annotated[str, Field(max_length=300)] | None = None
@@ -42,7 +44,11 @@ def parse_metadata(fields: dict[str, str], who: Principal) -> UploadMetadata:
     data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
     if "rep_id" not in data and who.rep_id:
         data["rep_id"] = who.rep_id
-    missing = [f for f in REQUIRED_FIELDS if f not in data]
+    missing = [
+        f
+        for f in REQUIRED_FIELDS
+        if f not in data and not (f == "opportunity_name" and "opportunity_id" in data)
+    ]
     if missing:
         raise ApiError(
             422,

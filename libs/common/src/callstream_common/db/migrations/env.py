@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import callstream_common.db.compaction_models  # registers the archive tables
-import callstream_common.db.models  # noqa: F401  (registers the tables)
+import callstream_common.db.models
+import callstream_common.db.slack_models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

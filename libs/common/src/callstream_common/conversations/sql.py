@@ -1,0 +1,344 @@
+"""The unit of work over PostgreSQL (SQLAlchemy async session) and Kafka (FastStream).
+
+Status guards are enforced in SQL (``WHERE status IN …`` from the pure rule), so two
+replicas racing on the same conversation cannot move it backwards either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Table, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callstream_common import outbox
+from callstream_common.contracts import MeddicAnalysis, Transcript, TranscriptSegment, utcnow
+from callstream_common.conversations.status import (
+    ConversationMissing,
+    moves_from,
+    status_fields,
+    timing_entry,
+)
+from callstream_common.conversations.unit_of_work import (
+    Conflict,
+    ConversationRepository,
+    DeadLetterRepository,
+    Emitted,
+    PublishFailed,
+    UnitOfWork,
+)
+from callstream_common.db.models import (
+    Conversation,
+    ConversationStatus,
+    DlqEntry,
+    MeddicAnalysisRow,
+    ReanalysisRequestRow,
+    TranscriptRow,
+)
+from callstream_common.reads import opportunities
+from callstream_common.reads.scope import Scope
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+CONVERSATIONS = _table(Conversation)
+TRANSCRIPTS = _table(TranscriptRow)
+ANALYSES = _table(MeddicAnalysisRow)
+DLQ_ENTRIES = _table(DlqEntry)
+REANALYSIS_REQUESTS = _table(ReanalysisRequestRow)
+ARCHIVE_CURRENT = """
+INSERT INTO analysis_versions (id, conversation_id, version, overall_score,
+  qualification_status, dimensions, key_findings, next_steps, risks, agent_outputs,
+  provider, model, analyzed_at, superseded_at)
+SELECT :archive_id, conversation_id, version, overall_score, qualification_status,
+  dimensions, key_findings, next_steps, risks, agent_outputs, provider, model, created_at, now()
+FROM meddic_analyses WHERE conversation_id = :id
+"""
+ANALYSIS_COLUMNS = (
+    "overall_score",
+    "qualification_status",
+    "dimensions",
+    "key_findings",
+    "next_steps",
+    "risks",
+    "agent_outputs",
+    "stats",
+    "trackers",
+    "provider",
+    "model",
+)
+
+
+class SqlConversationRepository(ConversationRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
+        return await self.session.get(Conversation, conversation_id)
+
+    async def by_idempotency_key(self, key: str) -> Conversation | None:
+        query = select(Conversation).where(CONVERSATIONS.c.idempotency_key == key)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def add(self, conversation: Conversation) -> None:
+        self.session.add(conversation)
+
+    async def join_opportunity(self, conversation: Conversation) -> None:
+        if conversation.opportunity_id is None:
+            conversation.opportunity_id = await opportunities.upsert_opportunity(
+                self.session,
+                conversation.rep_id,
+                conversation.opportunity_name,
+                conversation.company_name,
+            )
+        else:
+            await opportunities.touch_opportunity(
+                self.session, Scope.everything(), conversation.opportunity_id
+            )
+
+    async def move(
+        self,
+        conversation_id: uuid.UUID,
+        target: ConversationStatus,
+        *,
+        stage: str | None = None,
+        reason: str | None = None,
+        reopen: bool = False,
+    ) -> bool:
+        allowed = [s.value for s in moves_from(target, reopen=reopen)]
+        fields = status_fields(target, utcnow(), stage=stage, reason=reason, reopen=reopen)
+        moved = await self.session.execute(
+            update(CONVERSATIONS)
+            .where(CONVERSATIONS.c.id == conversation_id, CONVERSATIONS.c.status.in_(allowed))
+            .values(**fields)
+            .returning(CONVERSATIONS.c.id)
+        )
+        return moved.first() is not None
+
+    async def record_timing(
+        self,
+        conversation_id: uuid.UUID,
+        stage: str,
+        started: datetime,
+        finished: datetime | None = None,
+        **extra: Any,
+    ) -> None:
+        await self.session.execute(
+            text(
+                "UPDATE conversations SET timings = coalesce(timings, '{}'::jsonb) "
+                "|| jsonb_build_object(CAST(:stage AS text), CAST(:entry AS jsonb)), "
+                "updated_at = now() WHERE id = :id"
+            ),
+            {
+                "id": conversation_id,
+                "stage": stage,
+                "entry": json.dumps(timing_entry(started, finished, **extra)),
+            },
+        )
+
+    async def transcript(self, conversation_id: uuid.UUID) -> Transcript | None:
+        query = select(TranscriptRow).where(TRANSCRIPTS.c.conversation_id == conversation_id)
+        row = (await self.session.execute(query)).scalar_one_or_none()
+        if row is None:
+            return None
+        return Transcript(
+            language=row.language,
+            duration_seconds=row.duration_seconds,
+            segments=[TranscriptSegment.model_validate(s) for s in row.segments],
+            provider=row.provider,
+            model=row.model,
+            diarization=row.diarization,
+        )
+
+    async def _add_once(
+        self, table: Table, conversation_id: uuid.UUID, row: dict[str, Any], **also: Any
+    ) -> bool:
+        """Insert the conversation's one row of ``table`` (a no-op if it is there) and copy
+        ``also`` onto the conversation in the same transaction."""
+        inserted = await self.session.execute(
+            insert(table)
+            .values(id=uuid.uuid4(), conversation_id=conversation_id, **row)
+            .on_conflict_do_nothing(index_elements=["conversation_id"])
+            .returning(table.c.id)
+        )
+        if inserted.first() is None:
+            return False
+        await self.session.execute(
+            update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(**also)
+        )
+        return True
+
+    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
+        row = {
+            "language": transcript.language,
+            "duration_seconds": transcript.duration_seconds,
+            "text": transcript.text,
+            "segments": [s.model_dump(mode="json") for s in transcript.segments],
+            "provider": transcript.provider,
+            "model": transcript.model,
+            "diarization": transcript.diarization.value,
+        }
+        return await self._add_once(
+            TRANSCRIPTS, conversation_id, row, duration_seconds=transcript.duration_seconds
+        )
+
+    async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None:
+        query = select(MeddicAnalysisRow).where(ANALYSES.c.conversation_id == conversation_id)
+        row = (await self.session.execute(query)).scalar_one_or_none()
+        if row is None:
+            return None
+        fields = {name: getattr(row, name) for name in ANALYSIS_COLUMNS}
+        return MeddicAnalysis.model_validate(fields | {"trackers": row.trackers or []})
+
+    async def add_analysis(self, conversation_id: uuid.UUID, analysis: MeddicAnalysis) -> bool:
+        data = analysis.model_dump(mode="json")
+        row = {name: data[name] for name in ANALYSIS_COLUMNS}
+        return await self._add_once(
+            ANALYSES, conversation_id, row, analysis_summary=analysis.summary()
+        )
+
+    async def add_analysis_version(
+        self, conversation_id: uuid.UUID, analysis: MeddicAnalysis, request_id: uuid.UUID
+    ) -> bool:
+        claimed = await self.session.execute(
+            insert(REANALYSIS_REQUESTS)
+            .values(event_id=request_id, conversation_id=conversation_id)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(REANALYSIS_REQUESTS.c.event_id)
+        )
+        if claimed.first() is None:
+            return False
+        conversation = await self.session.get(Conversation, conversation_id, with_for_update=True)
+        if conversation is None:
+            raise ConversationMissing(conversation_id)
+        await self.session.execute(
+            text(ARCHIVE_CURRENT), {"archive_id": uuid.uuid4(), "id": conversation_id}
+        )
+        data = analysis.model_dump(mode="json")
+        current = {name: data[name] for name in ANALYSIS_COLUMNS}
+        replace = insert(ANALYSES).values(
+            id=uuid.uuid4(), conversation_id=conversation_id, version=1, **current
+        )
+        await self.session.execute(
+            replace.on_conflict_do_update(
+                index_elements=["conversation_id"],
+                set_={
+                    **{name: replace.excluded[name] for name in ANALYSIS_COLUMNS},
+                    "version": ANALYSES.c.version + 1,
+                    "created_at": utcnow(),
+                },
+            )
+        )
+        conversation.analysis_summary = analysis.summary()
+        return True
+
+
+class SqlDeadLetterRepository(DeadLetterRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, entry_id: uuid.UUID) -> DlqEntry | None:
+        return await self.session.get(DlqEntry, entry_id)
+
+    async def resolve(self, entry_id: uuid.UUID, status: str) -> bool:
+        resolved = await self.session.execute(
+            update(DLQ_ENTRIES)
+            .where(DLQ_ENTRIES.c.id == entry_id, DLQ_ENTRIES.c.status == "new")
+            .values(status=status, resolved_at=utcnow())
+            .returning(DLQ_ENTRIES.c.id)
+        )
+        return resolved.first() is not None
+
+    async def reopen(self, entry_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(DLQ_ENTRIES)
+            .where(DLQ_ENTRIES.c.id == entry_id)
+            .values(status="new", resolved_at=None)
+        )
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """``publish_timeout`` bounds how long a publish waits for Kafka (None: as long as the
+    producer's own timeouts allow, which is what a stage wants: the record is retried).
+    ``durable_in_background`` takes over the publishing of durable events, so that
+    :meth:`commit` returns once they are committed to the outbox."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: KafkaBroker,
+        publish_timeout: float | None = None,
+        durable_in_background: outbox.BackgroundPublisher | None = None,
+    ) -> None:
+        super().__init__()
+        self._sessions = sessions
+        self._broker = broker
+        self._publish_timeout = publish_timeout
+        self._background = durable_in_background
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        await super().__aenter__()
+        self._session = self._sessions()
+        self.conversations = SqlConversationRepository(self._session)
+        self.dead_letters = SqlDeadLetterRepository(self._session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        self._session = None
+
+    async def _commit(self, emitted: list[Emitted]) -> None:
+        assert self._session is not None, "commit outside `async with`"
+        staged = [
+            outbox.stage_event(self._session, e.topic, e.body(), e.key, e.headers)  # type: ignore[arg-type]
+            for e in emitted
+            if e.durable
+        ]
+        try:
+            await self._session.commit()
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+        if self._background is not None:
+            for event in staged:
+                self._background.publish(event)
+        elif staged:
+            await outbox.publish_many(
+                self._sessions, self._broker, staged, self._publish_timeout or 10.0
+            )
+        for e in emitted:
+            if not e.durable:
+                await self._publish(e)
+
+    async def _publish(self, e: Emitted) -> None:
+        sending = self._broker.publish(e.body(), e.topic, key=e.key, headers=e.headers or None)
+        try:
+            if self._publish_timeout is None:
+                await sending
+            else:
+                await asyncio.wait_for(sending, self._publish_timeout)
+        except Exception as exc:
+            raise PublishFailed(f"{e.topic}: {type(exc).__name__}: {exc}") from exc
+
+    async def rollback(self) -> None:
+        """Closing rolls back what was not committed; unlike ``Session.rollback`` it keeps
+        the loaded objects' state, so a handler may read the conversation it loaded after
+        the block (as a detached object)."""
+        if self._session is not None:
+            await self._session.close()

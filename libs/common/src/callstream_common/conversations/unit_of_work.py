@@ -1,0 +1,221 @@
+"""Ports every stage handler and ingest service goes through (cosmicpython's repository
+and unit of work): the handler loads, calls the domain, saves and emits — and never
+touches SQL or Kafka itself, so it can run against the in-memory fake in a unit test.
+
+One unit of work is one database transaction; the events emitted inside it are published
+only after it commits (a redelivery finds the committed effects and re-emits the same
+derived event ids, so a crash between the two loses and doubles nothing). A *durable*
+event is instead written to the transactional outbox with the rows and published by the
+relay if Kafka does not acknowledge right away.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import BaseModel
+
+from callstream_common import topics
+from callstream_common.contracts import (
+    CallAnalyzed,
+    CallTranscribed,
+    CallUploaded,
+    MeddicAnalysis,
+    Transcript,
+)
+from callstream_common.conversations.status import FINISHED, ConversationMissing
+from callstream_common.db.models import Conversation, ConversationStatus, DlqEntry
+from callstream_common.retry import RetryableError
+
+log = logging.getLogger(__name__)
+
+
+class Conflict(Exception):
+    """The commit broke a uniqueness rule (e.g. an ``Idempotency-Key`` used concurrently)."""
+
+
+class PublishFailed(RetryableError):
+    """The transaction committed but Kafka did not take an emitted event: the caller's
+    retry finds the committed effects and emits the same event again."""
+
+
+class ConversationRepository(ABC):
+    """A conversation with its transcript and analysis, stored as the pydantic contracts."""
+
+    async def load_for_stage(self, conversation_id: uuid.UUID) -> Conversation | None:
+        """The conversation a stage's event is about; ``None`` when it already finished
+        (a redelivery or a late duplicate: nothing to do). A missing one is permanent."""
+        conversation = await self.get(conversation_id)
+        if conversation is None:
+            raise ConversationMissing(conversation_id)
+        if conversation.status in FINISHED:
+            log.info("conversation %s already %s; skipping", conversation.id, conversation.status)
+            return None
+        return conversation
+
+    @abstractmethod
+    async def get(self, conversation_id: uuid.UUID) -> Conversation | None: ...
+
+    @abstractmethod
+    async def by_idempotency_key(self, key: str) -> Conversation | None: ...
+
+    @abstractmethod
+    async def add(self, conversation: Conversation) -> None: ...
+
+    @abstractmethod
+    async def join_opportunity(self, conversation: Conversation) -> None:
+        """Put a new conversation into its deal in this transaction: the named opportunity
+        is touched, or the one of (rep, name, company) found or created."""
+
+    @abstractmethod
+    async def move(
+        self,
+        conversation_id: uuid.UUID,
+        target: ConversationStatus,
+        *,
+        stage: str | None = None,
+        reason: str | None = None,
+        reopen: bool = False,
+    ) -> bool:
+        """The only writer of a conversation's status. Moves forward only (see
+        :mod:`callstream_common.conversations.status`), or back from ``failed`` when
+        ``reopen`` is asked; False when the rule refused the move."""
+
+    @abstractmethod
+    async def record_timing(
+        self,
+        conversation_id: uuid.UUID,
+        stage: str,
+        started: datetime,
+        finished: datetime | None = None,
+        **extra: Any,
+    ) -> None: ...
+
+    @abstractmethod
+    async def transcript(self, conversation_id: uuid.UUID) -> Transcript | None: ...
+
+    @abstractmethod
+    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
+        """Store the transcript (and the call's duration); False if one was already there."""
+
+    @abstractmethod
+    async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None: ...
+
+    @abstractmethod
+    async def add_analysis(self, conversation_id: uuid.UUID, analysis: MeddicAnalysis) -> bool:
+        """Store the analysis and its summary on the conversation; False if already there."""
+
+    @abstractmethod
+    async def add_analysis_version(
+        self, conversation_id: uuid.UUID, analysis: MeddicAnalysis, request_id: uuid.UUID
+    ) -> bool:
+        """Make ``analysis`` the current one (the next version number), keeping the one it
+        replaces as a past version; False, writing nothing, when re-analysis request
+        ``request_id`` was already applied (its own ledger: a redelivery adds no version)."""
+
+
+class DeadLetterRepository(ABC):
+    """The DLQ entries an operator resolves (the recorder in the notifier writes them)."""
+
+    @abstractmethod
+    async def get(self, entry_id: uuid.UUID) -> DlqEntry | None: ...
+
+    @abstractmethod
+    async def resolve(self, entry_id: uuid.UUID, status: str) -> bool:
+        """Mark an open entry ``replayed`` or ``discarded``; False if it was not open."""
+
+    @abstractmethod
+    async def reopen(self, entry_id: uuid.UUID) -> None:
+        """Undo a resolution whose replay could not be published."""
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """An event waiting for its unit of work to commit."""
+
+    topic: str
+    value: BaseModel | bytes
+    key: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    durable: bool = False
+
+    def body(self) -> dict[str, Any] | bytes:
+        return self.value if isinstance(self.value, bytes) else self.value.model_dump(mode="json")
+
+
+class UnitOfWork(ABC):
+    """One transaction over the repositories, plus the events to publish once it commits.
+
+    Leaving the ``async with`` block without :meth:`commit` rolls back and drops the
+    emitted events."""
+
+    conversations: ConversationRepository
+    dead_letters: DeadLetterRepository
+
+    def __init__(self) -> None:
+        self._emitted: list[Emitted] = []
+
+    async def __aenter__(self) -> Self:
+        self._emitted = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._emitted = []
+        await self.rollback()
+
+    def emit(
+        self,
+        topic: str,
+        event: BaseModel | bytes,
+        *,
+        key: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        durable: bool = False,
+    ) -> None:
+        """Publish ``event`` on ``topic`` once this unit of work commits (``durable``:
+        through the transactional outbox, so not even a crash right after the commit
+        can lose it)."""
+        self._emitted.append(Emitted(topic, event, key, headers or {}, durable))
+
+    def emit_next(
+        self,
+        topic: str,
+        event: CallUploaded | CallTranscribed | CallAnalyzed,
+        *,
+        headers: dict[str, str] | None = None,
+        durable: bool = False,
+    ) -> None:
+        """Emit a call's next event: in its priority lane of ``topic``, keyed by the
+        conversation so that one call's events stay in order on one partition."""
+        self.emit(
+            topics.lane_for(topic, event.priority),
+            event,
+            key=str(event.conversation_id).encode(),
+            headers=headers,
+            durable=durable,
+        )
+
+    async def commit(self) -> None:
+        """Commit the transaction, then publish what was emitted (each acknowledged before
+        returning, except durable events an adapter publishes in the background; a failure
+        raises :class:`PublishFailed` after the commit, and the caller's retry re-emits).
+        A broken uniqueness rule raises :class:`Conflict` and commits nothing."""
+        emitted, self._emitted = self._emitted, []
+        await self._commit(emitted)
+
+    @abstractmethod
+    async def _commit(self, emitted: list[Emitted]) -> None: ...
+
+    @abstractmethod
+    async def rollback(self) -> None: ...

@@ -1,0 +1,14 @@
+"""Running one read statement: the query functions all want its rows as mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import MappingResult, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def mapped(session: AsyncSession, sql: str, params: Mapping[str, Any]) -> MappingResult:
+    """The rows of ``sql`` (bound with ``params``) as column-name mappings."""
+    return (await session.execute(text(sql), params)).mappings()

@@ -1,0 +1,235 @@
+"""The Redis adapter of the read cache: versioned lookups, single flight, circuit breaker.
+
+Redis is an accelerator, never a dependency: every call has a small timeout, a failure
+counts towards a circuit breaker, and while the breaker is open reads go straight to
+PostgreSQL without waiting on Redis at all. Invalidations that could not reach Redis are
+not lost: the next successful call (and every start of the process) moves to a new
+*epoch*, part of every key, so entries written before are never read again. A recovery
+without a missed invalidation keeps the cache (a slow moment is not a reason to drop it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from callstream_ingest.cache.metrics import CacheStats
+from callstream_ingest.cache.policy import PREFIX, CacheRequest, version_key
+from callstream_ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+EPOCH_KEY = f"{PREFIX}:epoch"
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after ``threshold`` consecutive failures; after ``cooldown`` lets one call
+    through (half open): success closes it, failure opens it again."""
+
+    threshold: int = 3
+    cooldown_seconds: float = 2.0
+    clock: Callable[[], float] = time.monotonic
+    failures: int = 0
+    opened_at: float | None = None
+    probing: bool = False
+
+    @property
+    def state(self) -> BreakerState:
+        if self.opened_at is None:
+            return BreakerState.CLOSED
+        if self.clock() - self.opened_at >= self.cooldown_seconds:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    def allow(self) -> bool:
+        state = self.state
+        if state == BreakerState.CLOSED:
+            return True
+        if state == BreakerState.HALF_OPEN and not self.probing:
+            self.probing = True
+            return True
+        return False
+
+    def succeeded(self) -> bool:
+        """Record a success; True if this closed an open breaker (a recovery)."""
+        recovered = self.opened_at is not None
+        self.failures, self.opened_at, self.probing = 0, None, False
+        return recovered
+
+    def failed(self) -> None:
+        self.failures += 1
+        self.probing = False
+        if self.opened_at is not None or self.failures >= self.threshold:
+            self.opened_at = self.clock()
+
+
+@dataclass
+class ReadCache:
+    redis: Redis
+    stats: CacheStats = field(default_factory=CacheStats)
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    timeout_seconds: float = 0.5
+    enabled: bool = True
+    epoch: int = 0
+    _inflight: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+    _missed_invalidation: bool = False
+
+    async def start(self) -> None:
+        """Take a new epoch: nothing cached by an earlier process is trusted."""
+        await self._new_epoch()
+
+    async def _new_epoch(self) -> None:
+        try:
+            self.epoch = int(
+                await asyncio.wait_for(self.redis.incr(EPOCH_KEY), self.timeout_seconds)
+            )
+            self._missed_invalidation = False
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("read cache: Redis unavailable at epoch change: %s", type(exc).__name__)
+            self._missed_invalidation = True
+            self.breaker.failed()
+
+    @property
+    def status(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        return "ok" if self.breaker.state == BreakerState.CLOSED else "degraded"
+
+    async def _call(self, op: Awaitable[object]) -> object:
+        try:
+            result = await asyncio.wait_for(op, self.timeout_seconds)
+        except (RedisError, OSError, TimeoutError):
+            self.breaker.failed()
+            raise
+        recovered = self.breaker.succeeded()
+        if self._missed_invalidation:
+            log.info("read cache: an invalidation was missed, moving to a new epoch")
+            await self._new_epoch()
+        elif recovered:
+            log.info("read cache: Redis answers again")
+        return result
+
+    async def get_or_compute(
+        self, request: CacheRequest, compute: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """The cached answer of ``request`` or, on a miss, ``compute()`` once per key even
+        under concurrent misses (the others await the same result)."""
+        layer = request.entry.layer
+        started = time.perf_counter()
+        if not self.enabled or not self.breaker.allow():
+            body = await self._single_flight(request.key(self.epoch, []), compute, None)
+            self.stats.record(layer, "bypass", time.perf_counter() - started)
+            return body
+        try:
+            versions = await self._call(self.redis.mget(request.version_keys()))
+            key = request.key(self.epoch, [int(v or 0) for v in versions])  # type: ignore[attr-defined]
+            cached = await self._call(self.redis.get(key))
+        except (RedisError, OSError, TimeoutError):
+            body = await compute()
+            self.stats.record(layer, "error", time.perf_counter() - started)
+            return body
+        if isinstance(cached, bytes):
+            self.stats.record(layer, "hit", time.perf_counter() - started)
+            return cached
+        body = await self._single_flight(key, compute, request.entry.ttl_seconds)
+        self.stats.record(layer, "miss", time.perf_counter() - started)
+        return body
+
+    async def _single_flight(
+        self, key: str, compute: Callable[[], Awaitable[bytes]], ttl: int | None
+    ) -> bytes:
+        """One ``compute()`` per key at a time; concurrent callers await its result. The
+        result is stored with ``ttl`` (None: not stored, Redis is being bypassed)."""
+        running = self._inflight.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            body = await compute()
+            self.stats.computed += 1
+            future.set_result(body)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            raise
+        finally:
+            self._inflight.pop(key, None)
+        if ttl is None:
+            return body
+        try:
+            await self._call(self.redis.set(key, body, ex=ttl))
+        except (RedisError, OSError, TimeoutError):
+            pass
+        return body
+
+    async def invalidate(
+        self, scopes: Iterable[str], source: str, lag_seconds: float | None = None
+    ) -> None:
+        """Bump the version of every scope in one round trip. If Redis cannot be told, the
+        next recovery changes the epoch, so no entry from before this change survives."""
+        keys = [version_key(s) for s in scopes]
+        if not keys:
+            return
+        try:
+            # Tried even while the breaker is open (readers do not wait on this): only an
+            # invalidation that really failed forces the next epoch.
+            pipe = self.redis.pipeline(transaction=False)
+            for k in keys:
+                pipe.incr(k)
+            await self._call(pipe.execute())
+        except (RedisError, OSError, TimeoutError, ConnectionError):
+            self._missed_invalidation = True
+            self.stats.record_invalidation(f"{source}:missed", None)
+            return
+        self.stats.record_invalidation(source, lag_seconds)
+
+    async def ping(self) -> str:
+        if not self.enabled:
+            return "disabled"
+        if self.breaker.state == BreakerState.OPEN:
+            return "degraded: circuit open"
+        try:
+            await self._call(self.redis.ping())
+            return "ok"
+        except (RedisError, OSError, TimeoutError) as exc:
+            return f"degraded: {type(exc).__name__}"
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "enabled": self.enabled,
+            "status": self.status,
+            "breaker": self.breaker.state.value,
+            "epoch": self.epoch,
+            **self.stats.summary(),
+        }
+
+
+def build_read_cache(settings: IngestSettings) -> ReadCache:
+    """redis-py's asyncio client (hiredis parser when installed) with short timeouts."""
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.read_cache_timeout_seconds,
+        socket_connect_timeout=settings.read_cache_timeout_seconds,
+        max_connections=64,
+    )
+    return ReadCache(
+        redis=redis,
+        timeout_seconds=settings.read_cache_timeout_seconds,
+        enabled=settings.read_cache_enabled,
+        breaker=CircuitBreaker(cooldown_seconds=settings.read_cache_breaker_cooldown_seconds),
+    )

@@ -1,0 +1,1 @@
+"""Organisation management (teams, reps, users and tokens) for admins."""

@@ -1,0 +1,133 @@
+"""Aggregates: the dashboard, a rep's and a team's performance over a period."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
+
+from callstream_common.reads import analytics as q
+from callstream_common.reads.performance import Performance, RepRow, compare_reps, summarise
+from callstream_ingest.auth import Principal
+from callstream_ingest.cache.policy import (
+    CacheRequest,
+    Entry,
+    caller_scopes,
+    rep_scope,
+    team_scope,
+)
+from callstream_ingest.dependencies import principal, state
+from callstream_ingest.read.common import cached, invalid, model_body, scope_of
+from callstream_ingest.read.scope_checks import check_rep, check_team
+
+analytics_router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+Caller = Annotated[Principal, Depends(principal)]
+DEFAULT_PERIOD_DAYS = 90
+MAX_PERIOD_DAYS = 366 * 2
+
+
+@analytics_router.get("/dashboard", response_model=q.Dashboard)
+async def dashboard(request: Request, who: Caller) -> Response:
+    """Totals, status and qualification distributions, average score per dimension, calls
+    per week, recent analyses and the pipeline's state, all within the caller's scope."""
+    scope = scope_of(who)
+
+    async def compute() -> bytes:
+        async with state(request).sessions() as session:
+            return model_body(await q.dashboard(session, scope))
+
+    return await cached(
+        request, CacheRequest(Entry.DASHBOARD, scope, tuple(caller_scopes(scope))), compute
+    )
+
+
+class Period(BaseModel):
+    date_from: date
+    date_to: date
+
+
+def period(date_from: date | None, date_to: date | None) -> Period:
+    """The period asked for (``to`` inclusive), by default the last 90 days."""
+    end = date_to or datetime.now(UTC).date()
+    start = date_from or end - timedelta(days=DEFAULT_PERIOD_DAYS)
+    if end < start:
+        raise invalid("query.to", "'to' is before 'from'")
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise invalid("query.from", f"the period is longer than {MAX_PERIOD_DAYS} days")
+    return Period(date_from=start, date_to=end)
+
+
+class RepPerformance(Performance):
+    rep_id: str
+    period: Period
+
+
+class TeamPerformance(Performance):
+    team_id: str
+    period: Period
+    reps: list[RepRow]
+
+
+FromQuery = Annotated[date | None, Query(alias="from")]
+ToQuery = Annotated[date | None, Query(alias="to")]
+
+
+@analytics_router.get("/reps/{rep_id}", response_model=RepPerformance)
+async def rep_performance(
+    request: Request, rep_id: str, who: Caller, date_from: FromQuery = None, date_to: ToQuery = None
+) -> Response:
+    """Calls, average overall and per-dimension scores, weekly trend, strongest and weakest
+    dimension and qualification mix of one rep over the period."""
+    scope = scope_of(who)
+    span = period(date_from, date_to)
+
+    async def compute() -> bytes:
+        async with state(request).sessions() as session:
+            await check_rep(session, scope, rep_id)
+            buckets = await q.performance_buckets(
+                session, scope, span.date_from, span.date_to + timedelta(days=1), rep_id=rep_id
+            )
+        perf = summarise(buckets)
+        return model_body(RepPerformance(**perf.model_dump(), rep_id=rep_id, period=span))
+
+    return await cached(
+        request,
+        CacheRequest(Entry.PERFORMANCE, scope, (rep_scope(rep_id),), [rep_id, span.model_dump()]),
+        compute,
+    )
+
+
+@analytics_router.get("/teams/{team_id}", response_model=TeamPerformance)
+async def team_performance(
+    request: Request,
+    team_id: str,
+    who: Caller,
+    date_from: FromQuery = None,
+    date_to: ToQuery = None,
+) -> Response:
+    """The team's performance over the period plus a per-rep comparison table."""
+    scope = scope_of(who)
+    span = period(date_from, date_to)
+
+    async def compute() -> bytes:
+        async with state(request).sessions() as session:
+            await check_team(session, scope, team_id)
+            buckets = await q.performance_buckets(
+                session, scope, span.date_from, span.date_to + timedelta(days=1), team_id=team_id
+            )
+        perf = summarise(buckets)
+        return model_body(
+            TeamPerformance(
+                **perf.model_dump(), team_id=team_id, period=span, reps=compare_reps(buckets)
+            )
+        )
+
+    return await cached(
+        request,
+        CacheRequest(
+            Entry.PERFORMANCE, scope, (team_scope(team_id),), [team_id, span.model_dump()]
+        ),
+        compute,
+    )

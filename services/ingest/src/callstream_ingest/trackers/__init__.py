@@ -1,0 +1,1 @@
+"""Trackers: the organisation's keyword and smart trackers (admin API)."""

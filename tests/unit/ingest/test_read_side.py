@@ -1,0 +1,238 @@
+"""Pure rules of the read side: filters and cursors, cache keys and invalidation scopes,
+the circuit breaker, byte ranges, the deal picture and performance statistics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from callstream_common.contracts import MeddicDimension
+from callstream_common.org import ORG_VERSION_KEY
+from callstream_common.reads.deals import CallSnapshot, DimensionSnapshot, deal_picture
+from callstream_common.reads.filters import (
+    ConversationQuery,
+    CursorError,
+    Sort,
+    decode_cursor,
+    encode_cursor,
+)
+from callstream_common.reads.performance import PerfBucket, compare_reps, summarise
+from callstream_common.reads.scope import Scope, ScopeKind
+from callstream_ingest.cache.policy import (
+    ORG,
+    CacheRequest,
+    Entry,
+    Layer,
+    changed_scopes,
+    list_scopes,
+    version_key,
+)
+from callstream_ingest.cache.store import BreakerState, CircuitBreaker
+from callstream_ingest.read.ranges import UnsatisfiableRange, parse_range
+
+ADMIN = Scope.of("admin", None, None)
+MANAGER = Scope.of("manager", "rep-m", "team-east")
+USER = Scope.of("user", "rep-a", None)
+
+
+def test_a_cursor_round_trips_and_is_bound_to_its_query_and_scope() -> None:
+    q = ConversationQuery(status="completed")  # type: ignore[arg-type]
+    fp = q.fingerprint(USER.key)
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    ident = uuid.uuid4()
+    token = encode_cursor(fp, Sort.NEWEST, at, ident)
+    assert decode_cursor(token, fp, Sort.NEWEST) == (at, ident)
+    with pytest.raises(CursorError, match="another query"):
+        decode_cursor(token, ConversationQuery().fingerprint(USER.key), Sort.NEWEST)
+    with pytest.raises(CursorError, match="another query"):
+        decode_cursor(token, q.fingerprint(ADMIN.key), Sort.NEWEST)
+    with pytest.raises(CursorError, match="another query"):
+        decode_cursor(token, fp, Sort.SCORE)
+    for bad in ("", "%%%", "bm90LWpzb24", encode_cursor(fp, Sort.SCORE, "x", ident)):
+        with pytest.raises(CursorError):
+            decode_cursor(bad, fp, Sort.SCORE)
+
+
+def test_the_page_and_limit_do_not_change_the_fingerprint() -> None:
+    a = ConversationQuery(limit=10)
+    b = ConversationQuery(limit=50, cursor="abc")
+    assert a.fingerprint("all") == b.fingerprint("all")
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"min_score": 4, "max_score": 2}, "max_score"),
+        ({"from": "2026-05-02T00:00:00", "to": "2026-05-01T00:00:00"}, "to"),
+        ({"limit": 101}, "limit"),
+        ({"q": "x" * 201}, "q"),
+        ({"status": "done"}, "status"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_query_names_its_field(data: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        ConversationQuery.model_validate(data)
+    assert field in [str(e["loc"][0]) for e in err.value.errors()]
+
+
+def test_cache_keys_carry_scope_dependencies_and_versions() -> None:
+    one, two = uuid.uuid4(), uuid.uuid4()
+    a = CacheRequest(Entry.CONVERSATION, USER, (f"conv:{one}",))
+    b = CacheRequest(Entry.CONVERSATION, USER, (f"conv:{two}",))
+    c = CacheRequest(Entry.CONVERSATION, ADMIN, (f"conv:{one}",))
+    keys = {
+        a.key(1, [0, 0]),
+        b.key(1, [0, 0]),
+        c.key(1, [0, 0]),
+        a.key(1, [1, 0]),
+        a.key(2, [0, 0]),
+    }
+    assert len(keys) == 5
+    assert a.version_keys()[-1] == version_key(ORG) == ORG_VERSION_KEY
+
+
+def test_ttls_and_layers_follow_the_policy() -> None:
+    assert Entry.CONVERSATION.ttl_seconds == 24 * 3600
+    assert Entry.OPPORTUNITY.ttl_seconds == 1800
+    assert Entry.CONVERSATIONS.ttl_seconds == 3600
+    assert Entry.OPPORTUNITIES.ttl_seconds == 600
+    assert Entry.DASHBOARD.ttl_seconds == 300
+    assert Entry.PERFORMANCE.ttl_seconds == 3600
+    assert {e.layer for e in Entry} == set(Layer)
+
+
+def test_a_list_depends_on_its_narrowest_filter_and_a_change_reaches_every_scope() -> None:
+    opp = uuid.uuid4()
+    assert list_scopes(ADMIN, rep_id="rep-a", opportunity_id=opp) == [f"opp:{opp}"]
+    assert list_scopes(ADMIN, rep_id="rep-a") == ["rep:rep-a"]
+    assert list_scopes(ADMIN) == ["all"]
+    assert list_scopes(MANAGER) == ["rep:rep-m", "team:team-east"]
+    assert list_scopes(USER) == ["rep:rep-a"]
+    conv = uuid.uuid4()
+    changed = set(changed_scopes(conv, "rep-a", "team-east", opp))
+    assert changed == {f"conv:{conv}", "all", "rep:rep-a", "team:team-east", f"opp:{opp}"}
+    for scope in (ADMIN, USER, Scope.of("manager", None, "team-east")):
+        assert set(list_scopes(scope)) & changed
+
+
+def test_scopes_see_only_their_own() -> None:
+    assert USER.kind == ScopeKind.REP and USER.sees("rep-a", "x") and not USER.sees("rep-b", "x")
+    assert MANAGER.sees("rep-b", "team-east") and MANAGER.sees("rep-m", None)
+    assert not MANAGER.sees("rep-c", "team-west") and not MANAGER.sees_team("team-west")
+    assert ADMIN.sees("anyone", None) and ADMIN.sees_team("team-west")
+
+
+def test_the_breaker_opens_after_failures_and_probes_once_after_the_cooldown() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(threshold=3, cooldown_seconds=2, clock=lambda: now[0])
+    for _ in range(3):
+        assert breaker.allow()
+        breaker.failed()
+    assert breaker.state == BreakerState.OPEN and not breaker.allow()
+    now[0] = 2.5
+    assert breaker.allow() and not breaker.allow(), "one probe at a time"
+    breaker.failed()
+    assert breaker.state == BreakerState.OPEN
+    now[0] = 5.0
+    assert breaker.allow()
+    assert breaker.succeeded() is True
+    assert breaker.state == BreakerState.CLOSED and breaker.succeeded() is False
+
+
+def test_byte_ranges() -> None:
+    assert parse_range(None, 100) is None
+    r = parse_range("bytes=10-19", 100)
+    assert r is not None and (r.start, r.end, r.length) == (10, 19, 10)
+    assert r.content_range(100) == "bytes 10-19/100"
+    tail = parse_range("bytes=-10", 100)
+    assert tail is not None and (tail.start, tail.end) == (90, 99)
+    open_end = parse_range("bytes=95-", 100)
+    assert open_end is not None and (open_end.start, open_end.end) == (95, 99)
+    clipped = parse_range("bytes=95-500", 100)
+    assert clipped is not None and clipped.end == 99
+    assert parse_range("bytes=0-1,5-6", 100) is None
+    assert parse_range("items=0-1", 100) is None
+    assert parse_range("bytes=abc", 100) is None
+    with pytest.raises(UnsatisfiableRange):
+        parse_range("bytes=100-", 100)
+
+
+def call(n: int, scores: dict[MeddicDimension, int], overall: float, **kw: object) -> CallSnapshot:
+    return CallSnapshot(
+        conversation_id=uuid.UUID(int=n),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=n),
+        status="completed",
+        overall_score=overall,
+        qualification_status="Medium",
+        dimensions=[
+            DimensionSnapshot(
+                dimension=d,
+                score=s,
+                evidence=[{"quote": f"call {n} {d.value}"}],
+                gaps=[f"gap {d.value} {n}"],
+            )
+            for d, s in scores.items()
+        ],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_the_deal_picture_takes_best_and_latest_with_their_sources() -> None:
+    low = {d: 2 for d in MeddicDimension}
+    high = low | {MeddicDimension.METRICS: 5, MeddicDimension.CHAMPION: 4}
+    calls = [call(1, high, 3.0), call(2, low, 2.2, pricing_discussed=True)]
+    picture = deal_picture(list(reversed(calls)))
+    metrics = next(p for p in picture.dimensions if p.dimension == MeddicDimension.METRICS)
+    assert metrics.best is not None and metrics.best.score == 5
+    assert metrics.best.conversation_id == uuid.UUID(int=1)
+    assert metrics.latest is not None and metrics.latest.conversation_id == uuid.UUID(int=2)
+    assert metrics.open_gaps == [], "covered once, no open gaps"
+    pain = next(p for p in picture.dimensions if p.dimension == MeddicDimension.IDENTIFY_PAIN)
+    assert pain.open_gaps == ["gap identify_pain 2"]
+    assert [t.overall_score for t in picture.trend] == [3.0, 2.2]
+    codes = {w.code for w in picture.warnings}
+    assert {"no_economic_buyer", "decision_process_unknown", "score_falling"} <= codes
+    assert "champion_unconfirmed" not in codes and "pricing_never_discussed" not in codes
+
+
+def test_one_call_is_too_early_for_absence_warnings() -> None:
+    picture = deal_picture([call(1, {d: 1 for d in MeddicDimension}, 1.0)])
+    assert picture.warnings == []
+    assert deal_picture([]).calls_analysed == 0
+
+
+def test_performance_weights_by_analysed_calls() -> None:
+    week1, week2 = date(2026, 1, 5), date(2026, 1, 12)
+    buckets = [
+        PerfBucket(
+            rep_id="a",
+            week=week1,
+            calls=3,
+            analysed=3,
+            average_overall=4.0,
+            average_by_dimension={"metrics": 5.0, "champion": 2.0},
+            qualification={"Strong": 3},
+        ),
+        PerfBucket(
+            rep_id="b",
+            week=week2,
+            calls=2,
+            analysed=1,
+            average_overall=2.0,
+            average_by_dimension={"metrics": 1.0, "champion": 4.0},
+            qualification={"Weak": 1},
+        ),
+    ]
+    perf = summarise(buckets)
+    assert perf.calls == 5 and perf.analysed == 4
+    assert perf.average_overall == 3.5
+    assert perf.average_by_dimension["metrics"] == 4.0
+    assert perf.strongest_dimension == "metrics" and perf.weakest_dimension == "champion"
+    assert perf.qualification_mix == {"Strong": 3, "Weak": 1}
+    assert [w.week for w in perf.trend] == [week1, week2]
+    assert [r.rep_id for r in compare_reps(buckets)] == ["a", "b"]
+    assert summarise([]).average_overall is None
