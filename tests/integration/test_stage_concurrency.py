@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -55,6 +56,29 @@ async def committed(bootstrap: str, group: str) -> dict[int, int]:
     return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
+async def group_state(bootstrap: str, group: str) -> str:
+    """The consumer group's state as the coordinator reports it (``Stable`` once joined)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    return str(response.groups[0][2])
+
+
+async def settled(bootstrap: str, group: str, checks: int = 3) -> None:
+    """Wait until the group has stayed ``Stable`` for a few consecutive checks (every
+    consumer of the stage has joined), so later rebalances can only come from the test."""
+    stable = 0
+    for _ in range(60):
+        stable = stable + 1 if await group_state(bootstrap, group) == "Stable" else 0
+        if stable >= checks:
+            return
+        await asyncio.sleep(1)
+    raise TimeoutError(f"group {group} never settled")
+
+
 async def wait_until(predicate: Any, timeout: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
@@ -64,38 +88,48 @@ async def wait_until(predicate: Any, timeout: float = 30) -> None:
 
 
 async def test_a_record_held_well_past_max_poll_interval_is_processed_once(
-    common_settings: Any,
+    common_settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A handler running 4x the configured ``max.poll.interval.ms``: the consumer stays in
-    its group, the offset commits, and the record is never delivered again."""
+    """A handler working 30 s against a configured ``max.poll.interval.ms`` of 10 s (a
+    two-hour transcription against the default five minutes): the consumer never leaves
+    its group, no rebalance revokes the partition, the offset commits without a
+    ``CommitFailedError``, and the record is never delivered again."""
     calls: list[str] = []
     finished = asyncio.Event()
 
     async def handler(job: Job) -> None:
         calls.append(job.job_id)
-        await asyncio.sleep(12)
+        await asyncio.sleep(30)
         finished.set()
 
     broker, topic, group = await start_stage(
         common_settings,
         handler,
         concurrency=1,
-        max_poll_interval_ms=3000,
+        max_poll_interval_ms=10_000,
     )
+    bootstrap = common_settings.kafka_bootstrap_servers
     try:
-        await broker.publish(Job(job_id="long").model_dump(mode="json"), topic, key=b"call-1")
-        await asyncio.wait_for(finished.wait(), 60)
-        bootstrap = common_settings.kafka_bootstrap_servers
+        await settled(bootstrap, group)
+        with caplog.at_level(logging.INFO):
+            await broker.publish(Job(job_id="long").model_dump(mode="json"), topic, key=b"call-1")
+            await asyncio.wait_for(finished.wait(), 90)
 
-        async def offset_committed() -> bool:
-            return sum((await committed(bootstrap, group)).values()) == 1
+            async def offset_committed() -> bool:
+                return sum((await committed(bootstrap, group)).values()) == 1
 
-        await wait_until(offset_committed)
-        await asyncio.sleep(8)  # two more poll intervals: a redelivery would show up here
+            await wait_until(offset_committed)
+            await asyncio.sleep(20)  # two more poll intervals: a redelivery would show up here
+            during = [r.getMessage() for r in caplog.records]
     finally:
         await broker.stop()
     assert calls == ["long"]
-    assert sum((await committed(common_settings.kafka_bootstrap_servers, group)).values()) == 1
+    assert sum((await committed(bootstrap, group)).values()) == 1
+    assert not [m for m in during if "LeaveGroup" in m], "the consumer left its group"
+    assert not [m for m in during if m.startswith("Revoking") and f"topic='{topic}'" in m], (
+        "rebalanced"
+    )
+    assert not [m for m in during if "CommitFailed" in m or "offset commit failed" in m]
 
 
 async def test_records_overlap_up_to_the_limit_and_all_commit(common_settings: Any) -> None:

@@ -1,7 +1,8 @@
 """The FastStream Kafka broker every service uses, configured once.
 
 Producers wait for all in-sync replicas (``acks=all``) and are idempotent on Apache Kafka,
-so a publish that returned is durable and a producer retry never writes a duplicate.
+so a publish that returned is durable and a producer retry never writes a duplicate; a
+producer refused for a sequence gap starts again (:mod:`callstream_common.producer_recovery`).
 FastStream's telemetry middleware opens a span per publish and per processed message and
 carries the W3C trace context in the record headers; its Prometheus middleware counts
 and times every consumed and published record (:mod:`callstream_common.metrics`).
@@ -17,7 +18,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry import trace
 
-from callstream_common import metrics
+from callstream_common import metrics, producer_recovery
 from callstream_common.settings import CommonSettings
 
 
@@ -68,4 +69,6 @@ def broker_options(settings: CommonSettings) -> dict[str, Any]:
 
 
 def make_broker(settings: CommonSettings, **extra: Any) -> KafkaBroker:
-    return KafkaBroker(**(broker_options(settings) | extra))
+    broker = KafkaBroker(**(broker_options(settings) | extra))
+    producer_recovery.install(broker)
+    return broker
