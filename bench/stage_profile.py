@@ -9,8 +9,11 @@ each process's CPU time. Per service the table shows CPU milliseconds per call a
 the samples split over what the code was doing: the database (SQLAlchemy, asyncpg),
 Kafka (aiokafka, FastStream), the object store, telemetry, logging, pydantic, HTTP
 serving, our own code, and the event loop itself. A sample is put under the innermost
-frame that belongs to one of those. Baseline in the same run: the bare event loop's share
-(what a process spends idling between records).
+frame that belongs to one of those.
+
+Shares count the samples of threads at work: a thread waiting (event loop in ``epoll``, a
+pool thread waiting for work) is idle, and a sample without Python frames (native code,
+or one the sampler could not read without pausing the process) is counted apart.
 """
 
 from __future__ import annotations
@@ -60,15 +63,25 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("object store", r"botocore|boto3|s3transfer|urllib3|minio"),
         ("pydantic", r"pydantic"),
         ("http serving", r"uvicorn|starlette|fastapi|h11|httptools|anyio"),
-        ("our code", r"callstream_"),
+        ("our code", r"callstream_(?!.*__main__)"),
     )
 )
 GENERIC = (("event loop", re.compile(r"asyncio|selectors|uvloop")),)
+#: A sample whose innermost frame is one of these is a thread waiting, not working.
+IDLE = re.compile(
+    r"^(EpollSelector\.select|Condition\.wait|Event\.wait|Queue\.get|_worker|"
+    r"select|poll|sleep|SimpleQueue\.get)\b"
+)
 
 
 def categorize(stack: str) -> str:
-    """The category of one collapsed stack (``root;...;leaf``)."""
-    frames = stack.split(";")
+    """The category of one collapsed stack (``thread;root;...;leaf``): ``idle`` for a
+    waiting thread, ``no Python frame`` when the sampler saw none (native code)."""
+    frames = stack.split(";")[1:]
+    if not frames:
+        return "no Python frame"
+    if IDLE.match(frames[-1]):
+        return "idle"
     for frame in reversed(frames):
         for name, pattern in CATEGORIES:
             if pattern.search(frame):
@@ -195,10 +208,14 @@ def run_profile(target: Any, rate: float, seconds: float, out_dir: Path) -> dict
     }
     for name in before:
         shares = read_collapsed(out_dir / f"{name}.txt")
+        idle = shares.pop("idle", 0)
+        unseen = shares.pop("no Python frame", 0)
         total = sum(shares.values()) or 1
         result["services"][name] = {
             "cpu_ms_per_call": 1000 * (after[name] - before[name]) / max(1, completed),
             "samples": total,
+            "idle_samples": idle,
+            "samples_without_python_frames": unseen,
             "shares": {k: v / total for k, v in shares.most_common()},
             "our_hot_functions": top_frames(out_dir / f"{name}.txt"),
         }

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from callstream_common.contracts import utcnow
 from callstream_common.db.models import AlertRow, AlertRuleRow, Notification
 from callstream_notifier.alerts import AlertRule, AlertTriggered
 
@@ -50,6 +51,19 @@ class DeliveryLog(ABC):
     async def mark_sent(
         self, conversation_id: uuid.UUID, channel: str, target: str, response: dict[str, Any]
     ) -> None: ...
+
+    @abstractmethod
+    async def record_sent(
+        self,
+        conversation_id: uuid.UUID,
+        channel: str,
+        target: str,
+        payload: dict[str, Any],
+        response: dict[str, Any],
+    ) -> bool:
+        """A delivery with no effect outside this process (the notification log line):
+        its row is written ``sent`` at once, in one statement, instead of claimed and then
+        marked; False if it already was (a redelivery)."""
 
     @abstractmethod
     async def last_slack_channel_id(self) -> str | None:
@@ -139,6 +153,33 @@ class SqlDeliveryLog(DeliveryLog):
                     "r": json.dumps(response, default=str),
                 },
             )
+
+    async def record_sent(
+        self,
+        conversation_id: uuid.UUID,
+        channel: str,
+        target: str,
+        payload: dict[str, Any],
+        response: dict[str, Any],
+    ) -> bool:
+        async with self.sessions() as session, session.begin():
+            inserted = await session.execute(
+                insert(NOTIFICATIONS)
+                .values(
+                    id=uuid.uuid4(),
+                    conversation_id=conversation_id,
+                    channel=channel,
+                    target=target,
+                    status="sent",
+                    payload=payload,
+                    attempts=1,
+                    response=response,
+                    sent_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["conversation_id", "channel", "target"])
+                .returning(NOTIFICATIONS.c.id)
+            )
+            return inserted.first() is not None
 
     async def last_slack_channel_id(self) -> str | None:
         async with self.sessions() as session:
