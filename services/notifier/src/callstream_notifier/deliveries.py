@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -100,8 +101,15 @@ ALERTS = _table(AlertRow)
 
 
 class SqlDeliveryLog(DeliveryLog):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """``rules_refresh_seconds``: the enabled rules are read once per that many seconds
+    rather than once per call (a round trip and a transaction off every record)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], rules_refresh_seconds: float = 0.0
+    ) -> None:
         self.sessions = sessions
+        self.rules_refresh_seconds = rules_refresh_seconds
+        self._rules: tuple[float, list[AlertRule]] | None = None
 
     async def claim(
         self,
@@ -196,11 +204,16 @@ class SqlDeliveryLog(DeliveryLog):
         return known
 
     async def alert_rules(self) -> list[AlertRule]:
+        now = time.monotonic()
+        if self._rules is not None and now - self._rules[0] < self.rules_refresh_seconds:
+            return self._rules[1]
         async with self.sessions() as session:
             rows = (
                 await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.enabled)))
             ).scalars()
-            return [rule for rule in map(rule_of, rows) if rule is not None]
+            rules = [rule for rule in map(rule_of, rows) if rule is not None]
+        self._rules = (now, rules)
+        return rules
 
     async def record_alerts(self, conversation_id: uuid.UUID, alerts: list[AlertTriggered]) -> None:
         if not alerts:
