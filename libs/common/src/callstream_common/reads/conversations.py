@@ -46,6 +46,16 @@ def scope_sql(scope: Scope, alias: str = "c") -> tuple[str, dict[str, Any]]:
     )
 
 
+def naming_conversations_in(scope: Scope, column: str) -> tuple[str, dict[str, Any]]:
+    """The WHERE fragment that keeps rows whose ``column`` names a conversation inside
+    ``scope`` (for rows that only point at a call, like dead letters). A row naming no
+    conversation is inside the whole scope only."""
+    if scope.kind == ScopeKind.ALL:
+        return "TRUE", {}
+    where, params = scope_sql(scope, "s")
+    return f"{column} IN (SELECT s.id FROM conversations s WHERE {where})", params
+
+
 class ConversationItem(BaseModel):
     id: uuid.UUID
     title: str | None
