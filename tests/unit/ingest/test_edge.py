@@ -117,8 +117,10 @@ async def test_headers_on_every_answer() -> None:
 
 async def test_nul_in_the_query_is_a_422() -> None:
     async with client(edge_app()) as c:
-        r = await c.get("/page?stage=%00")
+        r = await c.get("/page?stage=%00&name=%C3%A9%FF&participants=Ann&participants=B%00o%F1")
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    problems = r.json()["error"]["details"]["problems"]
+    assert [p["field"] for p in problems] == ["query.stage", "query.participants"]
 
 
 async def test_unexpected_hosts_are_refused_when_configured() -> None:
