@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 RUN := $(UV) run --frozen --no-sync
 PY_SOURCES := libs services tests bench eval
 
-.PHONY: up down clean status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-kafka bench-compaction bench-transcription bench-analysis bench-read eval bench-metrics
+.PHONY: up down clean status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-remote bench-profile bench-kafka bench-compaction bench-transcription bench-analysis bench-read eval bench-metrics
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -49,6 +49,12 @@ bench-ingest: bootstrap
 
 bench-pipeline: bootstrap
 	$(RUN) python -m bench.pipeline $(BENCH_ARGS)
+
+bench-remote: bootstrap
+	$(RUN) python -m bench.remote $(BENCH_ARGS)
+
+bench-profile: bootstrap
+	$(RUN) python -m bench.stage_profile $(BENCH_ARGS)
 
 bench-kafka: bootstrap
 	$(RUN) python -m bench.kafka_hop $(BENCH_ARGS)

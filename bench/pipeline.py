@@ -89,6 +89,8 @@ SEQ_HEADER = "x-bench-seq"
 STAGE_LIFETIME = 3600.0
 """A raw chain process stops on its own after this long, whatever happens to its parent."""
 RUN_TIMEOUT = 1800.0
+RAW_START_TIMEOUT = 180.0
+"""A raw chain stage process imports aiokafka and joins its group: long on a loaded machine."""
 UNFINISHED = ("pending", "processing")
 SUSTAIN_FRACTION = 0.9
 """A step is sustained when completions came at least this fraction of the offered rate."""
@@ -555,8 +557,10 @@ async def raw_chain(bootstrap: str, config: PipelineConfig) -> AsyncIterator[Raw
         completions = Completions(done)
         try:
             for ready in readies:
-                if not await asyncio.to_thread(ready.wait, 60):
-                    raise RuntimeError("a raw chain stage did not start in 60 s")
+                if not await asyncio.to_thread(ready.wait, RAW_START_TIMEOUT):
+                    raise RuntimeError(
+                        f"a raw chain stage did not start in {RAW_START_TIMEOUT:.0f} s"
+                    )
             await producer.start()
             try:
                 yield RawChain(producer, names[0], json_value(sizes[0]), completions, config)

@@ -110,3 +110,29 @@ async def test_a_dead_letter_is_found_only_inside_the_caller_s_scope_as_the_fake
                     type(repository).__name__,
                     scope,
                 )
+
+
+async def test_a_log_notification_is_recorded_sent_once(sessions: Any) -> None:
+    """The notifier's one-statement record of its log line: a redelivery records nothing."""
+    from callstream_notifier.deliveries import SqlDeliveryLog
+
+    conv = conversation()
+    async with sessions() as session, session.begin():
+        repo = SqlConversationRepository(session)
+        await repo.add(conv)
+        await repo.join_opportunity(conv)
+    deliveries = SqlDeliveryLog(sessions)
+    first = await deliveries.record_sent(conv.id, "log", "log", {"text": "x"}, {"logged": True})
+    again = await deliveries.record_sent(conv.id, "log", "log", {"text": "x"}, {"logged": True})
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT status, attempts, sent_at IS NOT NULL AS sent FROM notifications "
+                    "WHERE conversation_id = :c"
+                ),
+                {"c": conv.id},
+            )
+        ).all()
+    assert (first, again) == (True, False)
+    assert [tuple(r) for r in rows] == [("sent", 1, True)]

@@ -139,6 +139,7 @@ class FakeSlack(SlackAppFake):
         receiver_secret: str | None = None,
         signature_tolerance: float = 300,
         host: str = "127.0.0.1",
+        latency: float = 0.0,
     ) -> None:
         self.bot_token = bot_token
         self.webhook_path = webhook_path
@@ -146,6 +147,8 @@ class FakeSlack(SlackAppFake):
         self.receiver_secret = receiver_secret
         self.signature_tolerance = signature_tolerance
         self._host = host
+        self.latency = latency
+        """Seconds every answer takes (the real API answers in 100-500 ms)."""
         self._cond = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._faults: list[Fault] = []
@@ -381,6 +384,8 @@ class FakeSlack(SlackAppFake):
         if handler.command == "GET" and kind == "api":
             parsed = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
 
+        if self.latency:
+            time.sleep(self.latency)
         fault = self._take_fault(path)
         if fault is not None and fault.delay:
             with self._cond:

@@ -278,6 +278,25 @@ class FakeDeliveryLog(DeliveryLog):
         row = self.rows[(conversation_id, channel, target)]
         row |= {"status": "sent", "response": response}
 
+    async def record_sent(
+        self,
+        conversation_id: uuid.UUID,
+        channel: str,
+        target: str,
+        payload: dict[str, Any],
+        response: dict[str, Any],
+    ) -> bool:
+        if (conversation_id, channel, target) in self.rows:
+            return False
+        self.rows[(conversation_id, channel, target)] = {
+            "status": "sent",
+            "attempts": 1,
+            "payload": payload,
+            "response": response,
+            "at": datetime.now(UTC),
+        }
+        return True
+
     async def last_slack_channel_id(self) -> str | None:
         sent = [
             r["response"].get("channel")

@@ -1,7 +1,8 @@
 """The FastStream Kafka broker every service uses, configured once.
 
 Producers wait for all in-sync replicas (``acks=all``) and are idempotent on Apache Kafka,
-so a publish that returned is durable and a producer retry never writes a duplicate.
+so a publish that returned is durable and a producer retry never writes a duplicate; a
+producer refused for a sequence gap starts again (:mod:`callstream_common.producer_recovery`).
 FastStream's telemetry middleware opens a span per publish and per processed message and
 carries the W3C trace context in the record headers; its Prometheus middleware counts
 and times every consumed and published record (:mod:`callstream_common.metrics`).
@@ -9,6 +10,7 @@ and times every consumed and published record (:mod:`callstream_common.metrics`)
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -16,7 +18,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry import trace
 
-from callstream_common import metrics
+from callstream_common import metrics, producer_recovery
 from callstream_common.settings import CommonSettings
 
 
@@ -58,9 +60,15 @@ def broker_options(settings: CommonSettings) -> dict[str, Any]:
             metrics.kafka_middleware(settings.service_name),
         ],
         "graceful_timeout": 30.0,
+        # FastStream's per-record "Received"/"Processed" lines: at DEBUG, because a stage's
+        # subscriber only dispatches the record (it is processed later, see inflight.py) and
+        # two JSON log lines per record per stage are a measurable share of the cheap path.
+        "log_level": logging.DEBUG,
         "request_timeout_ms": 15_000,
     }
 
 
 def make_broker(settings: CommonSettings, **extra: Any) -> KafkaBroker:
-    return KafkaBroker(**(broker_options(settings) | extra))
+    broker = KafkaBroker(**(broker_options(settings) | extra))
+    producer_recovery.install(broker)
+    return broker

@@ -40,12 +40,16 @@ class UploadAborted(Exception):
 
 
 class _QueueReader:
-    """A file-like ``read()`` over chunks pushed from the event loop (minio reads parts)."""
+    """A file-like ``read()`` over chunks pushed from the event loop (minio reads parts).
+
+    It also hashes what it takes, on the upload's thread: hashlib releases the GIL, so the
+    event loop keeps receiving the next chunks meanwhile instead of hashing each itself."""
 
     def __init__(self, q: queue.Queue[object]) -> None:
         self._q = q
         self._buf = bytearray()
         self._eof = False
+        self.digest = hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._buf) < size):
@@ -56,6 +60,7 @@ class _QueueReader:
                 raise item
             else:
                 assert isinstance(item, bytes | bytearray)
+                self.digest.update(item)
                 self._buf += item
         if size < 0:
             size = len(self._buf)
@@ -100,7 +105,7 @@ class ObjectStore:
         content_type: str = "application/octet-stream",
         first: bytes = b"",
     ) -> StoredObject:
-        """Stream ``first`` + ``chunks`` into ``key``, hashing on the way.
+        """Stream ``first`` + ``chunks`` into ``key``, hashing on the way (in the reader).
 
         If ``chunks`` raises (client disconnected, size limit hit), the multipart upload
         is aborted by minio and the exception propagates: no half-written object remains.
@@ -109,7 +114,6 @@ class ObjectStore:
             "s3 put", attributes={"s3.bucket": self.bucket, "s3.key": key}
         ) as span:
             q: queue.Queue[object] = queue.Queue(maxsize=8)
-            digest = hashlib.sha256()
             size = 0
             loop = asyncio.get_running_loop()
             reader = _QueueReader(q)
@@ -138,13 +142,11 @@ class ObjectStore:
 
             try:
                 if first:
-                    digest.update(first)
                     size += len(first)
                     await push(first)
                 async for chunk in chunks:
                     if not chunk:
                         continue
-                    digest.update(chunk)
                     size += len(chunk)
                     await push(chunk)
                 await push(_EOF)
@@ -160,7 +162,7 @@ class ObjectStore:
                 raise
             await upload
             span.set_attribute("s3.size", size)
-            return StoredObject(key=key, size=size, sha256=digest.hexdigest())
+            return StoredObject(key=key, size=size, sha256=reader.digest.hexdigest())
 
     def _remove_quietly(self, key: str) -> None:
         try:

@@ -38,24 +38,76 @@ async def publish_staged(
 ) -> bool:
     """Publish a committed outbox event and remove it; False (left for the relay) if Kafka
     did not acknowledge in time."""
-    try:
-        await asyncio.wait_for(
-            broker.publish(event.payload, event.topic, key=event.key, headers=event.headers),
-            timeout_seconds,
-        )
-    except Exception as exc:
-        log.warning("event %s left for the outbox relay: %s", event.id, type(exc).__name__)
-        return False
-    await _delete(sessions, event.id)
-    return True
+    return await publish_many(sessions, broker, [event], timeout_seconds) == 1
 
 
-async def _delete(sessions: async_sessionmaker[AsyncSession], event_id: uuid.UUID) -> None:
+async def publish_many(
+    sessions: async_sessionmaker[AsyncSession],
+    broker: KafkaBroker,
+    events: list[OutboxEvent],
+    timeout_seconds: float,
+) -> int:
+    """Publish committed outbox events at once (the producer batches them) and remove the
+    acknowledged ones in one statement; the others are left for the relay."""
+
+    async def publish(event: OutboxEvent) -> uuid.UUID | None:
+        try:
+            await asyncio.wait_for(
+                broker.publish(event.payload, event.topic, key=event.key, headers=event.headers),
+                timeout_seconds,
+            )
+        except Exception as exc:
+            log.warning("event %s left for the outbox relay: %s", event.id, type(exc).__name__)
+            return None
+        return event.id
+
+    published = [i for i in await asyncio.gather(*(publish(e) for e in events)) if i]
+    if published:
+        await _delete(sessions, published)
+    return len(published)
+
+
+class BackgroundPublisher:
+    """Publishes committed outbox events off the caller's path: an HTTP answer need not
+    wait for Kafka, since the committed row is the promise and the relay its fallback.
+    Whatever accumulated while one round was publishing goes out together in the next."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        broker: KafkaBroker,
+        timeout_seconds: float,
+    ) -> None:
+        self._sessions = sessions
+        self._broker = broker
+        self._timeout = timeout_seconds
+        self._pending: list[OutboxEvent] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    def publish(self, event: OutboxEvent) -> None:
+        self._pending.append(event)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._run(), name="outbox-background")
+
+    async def _run(self) -> None:
+        while self._pending:
+            events, self._pending = self._pending, []
+            await publish_many(self._sessions, self._broker, events, self._timeout)
+
+    async def finish(self, grace_seconds: float = 10.0) -> None:
+        """Shutdown: let the pending publishes finish (the relay covers any that do not)."""
+        if self._worker is not None and not self._worker.done():
+            await asyncio.wait([self._worker], timeout=grace_seconds)
+
+
+async def _delete(sessions: async_sessionmaker[AsyncSession], event_ids: list[uuid.UUID]) -> None:
     try:
         async with sessions() as session, session.begin():
-            await session.execute(text("DELETE FROM event_outbox WHERE id = :id"), {"id": event_id})
-    except Exception as exc:  # the relay will publish it again: consumers are idempotent
-        log.warning("outbox row %s not deleted: %s", event_id, type(exc).__name__)
+            await session.execute(
+                text("DELETE FROM event_outbox WHERE id = ANY(:ids)"), {"ids": event_ids}
+            )
+    except Exception as exc:  # the relay will publish them again: consumers are idempotent
+        log.warning("%d outbox row(s) not deleted: %s", len(event_ids), type(exc).__name__)
 
 
 async def relay_once(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from faststream import FastStream
@@ -42,6 +44,7 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     store: ObjectStore
+    stages: list[Stage[Any]] = field(default_factory=list)
 
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work (one transaction; events published after it commits)."""
@@ -55,7 +58,7 @@ class Runtime:
         on_dead_letter: Callable[[DeadLetter[EventT]], Awaitable[None]] | None = None,
     ) -> None:
         """Run ``handler`` as this service's stage on ``topic`` (lanes, retries, DLQ)."""
-        Stage(
+        stage = Stage(
             broker=self.broker,
             service=self.settings.service_name,
             group_id=self.settings.consumer_group or self.settings.service_name,
@@ -63,7 +66,30 @@ class Runtime:
             model=model,
             policy=self.settings.retry_policy(),
             on_dead_letter=on_dead_letter,
-        ).consume(handler)
+            concurrency=self.settings.stage_concurrency,
+            max_poll_interval_ms=self.settings.kafka_max_poll_interval_ms,
+            revoke_grace_seconds=self.settings.stage_revoke_grace_seconds,
+        )
+        stage.consume(handler)
+        self.stages.append(stage)
+
+    async def startup(self) -> None:
+        """Size asyncio's default thread pool for the records this process keeps in flight.
+
+        Blocking clients (the object store, remote speech-to-text and LLM providers) run on
+        it through ``asyncio.to_thread``; its default of cores + 4 threads would cap a
+        network-bound stage's overlap below its configured concurrency."""
+        lanes = sum(len(stage.lanes) for stage in self.stages) or 1
+        workers = min(64, max(8, self.settings.stage_concurrency * lanes + 4))
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="blocking")
+        )
+
+    async def shutdown(self) -> None:
+        """Graceful stop: records in flight finish and are committed, then the pool closes."""
+        for stage in self.stages:
+            await stage.drain()
+        await self.engine.dispose()
 
     def application(
         self,
@@ -76,7 +102,7 @@ class Runtime:
         observability = ServiceObservability(self.settings, self.broker)
         return FastStream(
             self.broker,
-            on_startup=list(on_startup),
+            on_startup=[self.startup, *on_startup],
             after_startup=[observability.start, *after_startup],
             on_shutdown=[observability.stop, *on_shutdown],
         )

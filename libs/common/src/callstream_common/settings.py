@@ -7,6 +7,7 @@ laptop; each service subclasses :class:`CommonSettings` with its own fields. Sec
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 
 from pydantic import Field, SecretStr
@@ -43,6 +44,17 @@ class CommonSettings(BaseSettings):
     kafka_idempotent_producer: bool = True
     """Apache Kafka supports idempotent producers; turn off only for brokers that do not."""
 
+    stage_concurrency: int = Field(default=8, ge=1, le=256)
+    """Records each lane of this process's stage handles at once. I/O-bound stages (remote
+    transcription/LLM, Slack, webhooks) overlap their waiting; a stage whose work is
+    CPU-bound (local Whisper) sets its own default to what the cores allow."""
+    kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    """Kafka's liveness limit on the poll loop. Handlers run beside the loop, so a long
+    call never approaches it; it only bounds how long a wedged process keeps partitions."""
+    stage_revoke_grace_seconds: float = Field(default=10.0, ge=0)
+    """On a rebalance, how long records of revoked partitions may finish before their next
+    owner takes them over."""
+
     database_url: SecretStr = SecretStr(
         "postgresql+asyncpg://callstream:callstream@127.0.0.1:15432/callstream"
     )
@@ -76,6 +88,12 @@ class CommonSettings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_cap_seconds: float = Field(default=300.0, gt=0)
     """Per-stage retry policy: each service process reads its own values."""
+
+    def bound_by_cores(self, threads_per_record: int = 1) -> None:
+        """For a stage whose records are CPU-bound (local models): unless configured, run
+        only as many at once as the cores can take, so they do not slow each other down."""
+        if "stage_concurrency" not in self.model_fields_set:
+            self.stage_concurrency = max(1, (os.cpu_count() or 1) // max(1, threads_per_record))
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_max_attempts, self.retry_base_seconds, self.retry_cap_seconds)

@@ -7,7 +7,9 @@
   retryable one is republished to the stage's retry topic with the attempt count and the
   due time in headers, a permanent or exhausted one to the shared DLQ with its reason.
   Only once that publish is acknowledged is the input offset committed; if even that
-  fails (Kafka unreachable) the record is sought back and processed again.
+  fails (Kafka unreachable) the record is processed again after a backoff. Several
+  records are in flight at once (``concurrency``) and the poll loop never waits for a
+  handler: see :mod:`callstream_common.inflight`.
 * the retry one on ``<topic>.retry``. A record that is not due yet pauses its partition
   and is sought back; the partition resumes at the due time, so the event loop never
   sleeps and other partitions keep flowing. A due record is republished to the input
@@ -42,6 +44,7 @@ from callstream_common.dlq_headers import (
     str_headers,
     without_trace,
 )
+from callstream_common.inflight import InFlight
 from callstream_common.retry import (
     FailureDecision,
     PermanentError,
@@ -102,6 +105,11 @@ class Stage(Generic[EventT]):
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     on_dead_letter: Callable[[DeadLetter[EventT]], Awaitable[None]] | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    concurrency: int = 1
+    """Records of one lane in flight at once in this process (see :mod:`.inflight`)."""
+    max_poll_interval_ms: int = 300_000
+    revoke_grace_seconds: float = 10.0
+    lanes: dict[str, InFlight] = field(default_factory=dict)
     _resume_handles: dict[TopicPartition, asyncio.TimerHandle] = field(default_factory=dict)
 
     def consume(self, handler: Callable[[EventT], Awaitable[None]]) -> None:
@@ -121,18 +129,40 @@ class Stage(Generic[EventT]):
             await self._release_when_due(body, message)
 
     def _subscribe_lane(self, lane: str, handler: Callable[[EventT], Awaitable[None]]) -> None:
-        """One subscriber (its own consumer) per lane: lanes never wait for each other."""
+        """One subscriber (its own consumer and its own slots) per lane: lanes never wait
+        for each other, so the priority lane overtakes a backlog of normal records.
+
+        The subscriber callback only dispatches: the record runs as a task of the lane's
+        :class:`InFlight`, which commits offsets itself once effects are done, so the poll
+        loop keeps polling however long a handler takes (``max.poll.interval.ms`` measures
+        the poll loop, not the handler)."""
+        inflight = InFlight(f"{self.service}:{lane}", self.concurrency, self.revoke_grace_seconds)
+        self.lanes[lane] = inflight
 
         @self.broker.subscriber(
             lane,
             group_id=self.group_id,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            ack_policy=AckPolicy.MANUAL,
             decoder=raw_decoder,
+            listener=inflight,
+            max_poll_interval_ms=self.max_poll_interval_ms,
             title=f"{self.service}:{lane}",
         )
         async def main(body: bytes, message: KafkaMessage) -> None:
-            await self._process(handler, body, message)
+            record = _record(message)
+            inflight.submit(
+                message.consumer,
+                record.topic,
+                record.partition,
+                record.offset,
+                record.key,
+                lambda: self._process(handler, body, message),
+            )
+
+    async def drain(self, grace_seconds: float = 30.0) -> None:
+        """Let every lane's records in flight finish and commit them (graceful shutdown)."""
+        await asyncio.gather(*(lane.drain(grace_seconds) for lane in self.lanes.values()))
 
     async def _process(
         self, handler: Callable[[EventT], Awaitable[None]], body: bytes, message: KafkaMessage

@@ -48,5 +48,5 @@ def create_app(settings: AnalyzerSettings | None = None) -> FastStream:
     )
     return runtime.application(
         on_startup=[trackers.start],
-        on_shutdown=[trackers.stop, runtime.engine.dispose],
+        on_shutdown=[trackers.stop, runtime.shutdown],
     )

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Self
+
+from pydantic import SecretStr, model_validator
 
 from callstream_common.settings import CommonSettings
 
@@ -19,3 +21,9 @@ class AnalyzerSettings(CommonSettings):
     """Remote model name (e.g. ``gpt-4o-mini``, ``gemini-2.0-flash``); unused by builtin."""
     tracker_refresh_seconds: float = 30.0
     """How often the organisation's tracker definitions are re-read from the database."""
+
+    @model_validator(mode="after")
+    def _local_model_is_cpu_bound(self) -> Self:
+        if self.analyzer_provider == "builtin":
+            self.bound_by_cores()
+        return self

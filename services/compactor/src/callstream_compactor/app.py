@@ -62,6 +62,6 @@ def create_app(settings: CompactorSettings | None = None) -> FastStream:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await flusher.drain()
-        await runtime.engine.dispose()
+        await runtime.shutdown()
 
     return runtime.application(after_startup=[start_background], on_shutdown=[stop_background])

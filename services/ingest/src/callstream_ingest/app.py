@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from faststream.kafka.fastapi import KafkaRouter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from callstream_common import producer_recovery
 from callstream_common.db.engine import make_engine, make_sessionmaker
 from callstream_common.kafka import broker_options
 from callstream_common.logs import setup_logging
@@ -48,6 +49,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine)
     kafka = KafkaRouter(**broker_options(settings), include_in_schema=False)
+    producer_recovery.install(kafka.broker)
     read_cache = build_read_cache(settings)
     subscribe_events(kafka, read_cache, sessions)
 
@@ -73,6 +75,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             yield
             relay.cancel()
             listener.cancel()
+            await app.state.ingest.background.finish()
         await read_cache.redis.aclose()
         await engine.dispose()
         shutdown_telemetry()

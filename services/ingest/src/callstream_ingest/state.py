@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import text
@@ -13,6 +13,7 @@ from callstream_common.conversations.sql import SqlUnitOfWork
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import Conversation
 from callstream_common.objectstore import ObjectStore
+from callstream_common.outbox import BackgroundPublisher
 from callstream_common.reads import opportunities
 from callstream_common.reads.scope import Scope
 from callstream_ingest.auth import Authenticator, Principal
@@ -29,6 +30,12 @@ class IngestState:
     store: ObjectStore
     broker: KafkaBroker
     auth: Authenticator
+    background: BackgroundPublisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.background = BackgroundPublisher(
+            self.sessions, self.broker, self.settings.kafka_publish_timeout_seconds
+        )
 
     async def attach_opportunity(self, conv: Conversation, who: Principal) -> None:
         """An upload naming an opportunity id joins that deal (404 if the caller may not
@@ -50,8 +57,14 @@ class IngestState:
         conv.company_name = conv.company_name or found.company_name
 
     def unit_of_work(self) -> UnitOfWork:
+        """Durable events (an upload's ``CallUploaded``) are published after the answer:
+        once the transaction commits the outbox relay covers a crash, so the 202 waits
+        for neither Kafka's acknowledgement nor the outbox row's removal."""
         return SqlUnitOfWork(
-            self.sessions, self.broker, self.settings.kafka_publish_timeout_seconds
+            self.sessions,
+            self.broker,
+            self.settings.kafka_publish_timeout_seconds,
+            durable_in_background=self.background,
         )
 
     async def check_dependencies(self) -> dict[str, str]:

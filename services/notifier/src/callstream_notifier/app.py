@@ -35,7 +35,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastStream:
         webhook = WebhookTarget(url=settings.webhook_url, secret=settings.webhook_secret)
     handlers = NotifierHandlers(
         runtime.unit_of_work,
-        SqlDeliveryLog(runtime.sessions),
+        SqlDeliveryLog(runtime.sessions, settings.alert_rules_refresh_seconds),
         settings.console_base_url or settings.public_base_url,
         slack,
         webhook,
@@ -68,4 +68,4 @@ def create_app(settings: NotifierSettings | None = None) -> FastStream:
         ),
         dlq_alert,
     ).subscribe(runtime.broker, settings.dlq_consumer_group)
-    return runtime.application(on_shutdown=[runtime.engine.dispose])
+    return runtime.application(on_shutdown=[runtime.shutdown])

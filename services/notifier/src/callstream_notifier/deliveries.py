@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from callstream_common.contracts import utcnow
 from callstream_common.db.models import AlertRow, AlertRuleRow, Notification
 from callstream_notifier.alerts import AlertRule, AlertTriggered
 
@@ -50,6 +52,19 @@ class DeliveryLog(ABC):
     async def mark_sent(
         self, conversation_id: uuid.UUID, channel: str, target: str, response: dict[str, Any]
     ) -> None: ...
+
+    @abstractmethod
+    async def record_sent(
+        self,
+        conversation_id: uuid.UUID,
+        channel: str,
+        target: str,
+        payload: dict[str, Any],
+        response: dict[str, Any],
+    ) -> bool:
+        """A delivery with no effect outside this process (the notification log line):
+        its row is written ``sent`` at once, in one statement, instead of claimed and then
+        marked; False if it already was (a redelivery)."""
 
     @abstractmethod
     async def last_slack_channel_id(self) -> str | None:
@@ -86,8 +101,15 @@ ALERTS = _table(AlertRow)
 
 
 class SqlDeliveryLog(DeliveryLog):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """``rules_refresh_seconds``: the enabled rules are read once per that many seconds
+    rather than once per call (a round trip and a transaction off every record)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], rules_refresh_seconds: float = 0.0
+    ) -> None:
         self.sessions = sessions
+        self.rules_refresh_seconds = rules_refresh_seconds
+        self._rules: tuple[float, list[AlertRule]] | None = None
 
     async def claim(
         self,
@@ -140,6 +162,33 @@ class SqlDeliveryLog(DeliveryLog):
                 },
             )
 
+    async def record_sent(
+        self,
+        conversation_id: uuid.UUID,
+        channel: str,
+        target: str,
+        payload: dict[str, Any],
+        response: dict[str, Any],
+    ) -> bool:
+        async with self.sessions() as session, session.begin():
+            inserted = await session.execute(
+                insert(NOTIFICATIONS)
+                .values(
+                    id=uuid.uuid4(),
+                    conversation_id=conversation_id,
+                    channel=channel,
+                    target=target,
+                    status="sent",
+                    payload=payload,
+                    attempts=1,
+                    response=response,
+                    sent_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["conversation_id", "channel", "target"])
+                .returning(NOTIFICATIONS.c.id)
+            )
+            return inserted.first() is not None
+
     async def last_slack_channel_id(self) -> str | None:
         async with self.sessions() as session:
             known: str | None = (
@@ -155,11 +204,16 @@ class SqlDeliveryLog(DeliveryLog):
         return known
 
     async def alert_rules(self) -> list[AlertRule]:
+        now = time.monotonic()
+        if self._rules is not None and now - self._rules[0] < self.rules_refresh_seconds:
+            return self._rules[1]
         async with self.sessions() as session:
             rows = (
                 await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.enabled)))
             ).scalars()
-            return [rule for rule in map(rule_of, rows) if rule is not None]
+            rules = [rule for rule in map(rule_of, rows) if rule is not None]
+        self._rules = (now, rules)
+        return rules
 
     async def record_alerts(self, conversation_id: uuid.UUID, alerts: list[AlertTriggered]) -> None:
         if not alerts:

@@ -21,7 +21,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from callstream_common.contracts import CallAnalyzed, MeddicAnalysis
+from callstream_common.contracts import CallAnalyzed
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import ConversationStatus
 from callstream_common.retry import PermanentError
@@ -88,7 +88,13 @@ class NotifierHandlers:
         facts = call_facts_blocks(analysis, f"callstream:{conv.id}:facts")
         sections = [block for b in facts if (block := Block.parse(b)) is not None]
         message = build_slack_message(summary, analysis, links, extra_sections=sections)
-        await self._deliver(conv.id, "log", "log", message, self._log_delivery(summary, analysis))
+        if await self.deliveries.record_sent(conv.id, "log", "log", message, {"logged": True}):
+            log.info(
+                "notification: %s — %s, score %.1f",
+                summary.title or summary.opportunity_name,
+                analysis.qualification_status.value,
+                analysis.overall_score,
+            )
         if self.slack is not None:
             slack = self.slack
             thread = _thread(slack, conv.slack_thread)
@@ -134,18 +140,6 @@ class NotifierHandlers:
             await uow.conversations.record_timing(conv.id, STAGE, started, datetime.now(UTC))
             await uow.conversations.move(conv.id, ConversationStatus.COMPLETED)
             await uow.commit()
-
-    def _log_delivery(self, summary: CallSummary, analysis: MeddicAnalysis) -> Any:
-        async def send() -> dict[str, Any]:
-            log.info(
-                "notification: %s — %s, score %.1f",
-                summary.title or summary.opportunity_name,
-                analysis.qualification_status.value,
-                analysis.overall_score,
-            )
-            return {"logged": True}
-
-        return send
 
     async def _deliver(
         self,

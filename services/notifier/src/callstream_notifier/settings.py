@@ -20,5 +20,8 @@ class NotifierSettings(CommonSettings):
     """Alert when more than this many dead letters arrive within ``dlq_alert_window``."""
     dlq_alert_window_seconds: float = 60.0
     dlq_alert_cooldown_seconds: float = 300.0
+    alert_rules_refresh_seconds: float = 5.0
+    """How long the enabled alert rules read from the database serve every call before
+    they are read again (0: read them for every call)."""
     console_base_url: str | None = None
     """Where the buttons point; defaults to ``public_base_url`` (the ingest API)."""

@@ -40,4 +40,4 @@ def create_app(settings: TranscriberSettings | None = None) -> FastStream:
         handlers.on_uploaded,
         runtime.fail_conversation_on_dead_letter(STAGE),
     )
-    return runtime.application(on_shutdown=[runtime.engine.dispose])
+    return runtime.application(on_shutdown=[runtime.shutdown])

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Self
+
+from pydantic import SecretStr, model_validator
 
 from callstream_common.settings import CommonSettings
 
@@ -23,3 +25,9 @@ class TranscriberSettings(CommonSettings):
     not the call (a 2-hour call peaks at about 0.7 GB with 300 s)."""
     transcriber_cpu_threads: int = 2
     work_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _local_model_is_cpu_bound(self) -> Self:
+        if self.transcriber_provider == "builtin":
+            self.bound_by_cores(self.transcriber_cpu_threads)
+        return self

@@ -275,18 +275,22 @@ class SqlDeadLetterRepository(DeadLetterRepository):
 
 class SqlUnitOfWork(UnitOfWork):
     """``publish_timeout`` bounds how long a publish waits for Kafka (None: as long as the
-    producer's own timeouts allow, which is what a stage wants: the record is retried)."""
+    producer's own timeouts allow, which is what a stage wants: the record is retried).
+    ``durable_in_background`` takes over the publishing of durable events, so that
+    :meth:`commit` returns once they are committed to the outbox."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         broker: KafkaBroker,
         publish_timeout: float | None = None,
+        durable_in_background: outbox.BackgroundPublisher | None = None,
     ) -> None:
         super().__init__()
         self._sessions = sessions
         self._broker = broker
         self._publish_timeout = publish_timeout
+        self._background = durable_in_background
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -316,9 +320,12 @@ class SqlUnitOfWork(UnitOfWork):
             await self._session.commit()
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
-        for event in staged:
-            await outbox.publish_staged(
-                self._sessions, self._broker, event, self._publish_timeout or 10.0
+        if self._background is not None:
+            for event in staged:
+                self._background.publish(event)
+        elif staged:
+            await outbox.publish_many(
+                self._sessions, self._broker, staged, self._publish_timeout or 10.0
             )
         for e in emitted:
             if not e.durable:

@@ -217,8 +217,8 @@ class UnitOfWork(ABC):
 
     async def commit(self) -> None:
         """Commit the transaction, then publish what was emitted (each acknowledged before
-        returning; a failure raises :class:`PublishFailed` after the commit, and the
-        caller's retry re-emits).
+        returning, except durable events an adapter publishes in the background; a failure
+        raises :class:`PublishFailed` after the commit, and the caller's retry re-emits).
         A broken uniqueness rule raises :class:`Conflict` and commits nothing."""
         emitted, self._emitted = self._emitted, []
         await self._commit(emitted)

@@ -144,7 +144,8 @@ async def previous_upload(
 async def register_call(
     unit_of_work: Callable[[], UnitOfWork], conversation: Conversation, event: CallUploaded
 ) -> tuple[Conversation, bool]:
-    """Save the row and its event in one transaction (outbox) and publish it at once.
+    """Save the row and its event in one transaction (outbox); the event is published
+    right after (ingest's unit of work does it in the background, off the 202's path).
 
     If Kafka does not acknowledge, or this process dies before it does, the outbox relay
     publishes the event later: a committed call always gets its event, and the upload is
