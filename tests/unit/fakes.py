@@ -4,6 +4,7 @@ handler's decisions in milliseconds without a server."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class FakeDatabase:
     reanalysis_requests: set[uuid.UUID] = field(default_factory=set)
     published: list[Emitted] = field(default_factory=list)
     outbox: list[Emitted] = field(default_factory=list)
+    row_locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
     commits: int = 0
     publish_error: BaseException | None = None
     commit_error: BaseException | None = None
@@ -78,9 +80,24 @@ class FakeConversations(ConversationRepository):
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
         self.changes: list[Any] = []
+        self.held: list[asyncio.Lock] = []
 
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
         return self.db.conversations.get(conversation_id)
+
+    async def lock(self, conversation_id: uuid.UUID) -> Conversation | None:
+        """Like ``SELECT … FOR UPDATE``: a second unit of work waits here until the first
+        commits or rolls back."""
+        row_lock = self.db.row_locks.setdefault(conversation_id, asyncio.Lock())
+        if row_lock not in self.held:
+            await row_lock.acquire()
+            self.held.append(row_lock)
+        return self.db.conversations.get(conversation_id)
+
+    def release(self) -> None:
+        for row_lock in self.held:
+            row_lock.release()
+        self.held.clear()
 
     async def by_idempotency_key(self, key: str) -> Conversation | None:
         found = [c for c in self.db.conversations.values() if c.idempotency_key == key]
@@ -214,6 +231,7 @@ class FakeUnitOfWork(UnitOfWork):
         for change in self.conversations.changes:
             change()
         self.conversations.changes.clear()
+        self.conversations.release()
         self.db.commits += 1
         self.db.outbox += [e for e in emitted if e.durable]
         for e in emitted:
@@ -226,6 +244,7 @@ class FakeUnitOfWork(UnitOfWork):
     async def rollback(self) -> None:
         if hasattr(self, "conversations"):
             self.conversations.changes.clear()
+            self.conversations.release()
 
 
 @dataclass
