@@ -25,6 +25,8 @@ from callstream_common.conversations.unit_of_work import (
 from callstream_common.db.models import Conversation, ConversationStatus, DlqEntry
 from callstream_notifier.alerts import AlertRule, AlertTriggered
 from callstream_notifier.deliveries import Claim, DeliveryLog
+from callstream_transcriber.chunk_store import ChunkedUnitOfWork, ChunkRepository
+from callstream_transcriber.chunking import PieceTranscript
 
 
 def conversation(
@@ -58,6 +60,7 @@ class FakeDatabase:
     reanalysis_requests: set[uuid.UUID] = field(default_factory=set)
     published: list[Emitted] = field(default_factory=list)
     outbox: list[Emitted] = field(default_factory=list)
+    chunks: dict[tuple[uuid.UUID, int], PieceTranscript] = field(default_factory=dict)
     row_locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
     commits: int = 0
     publish_error: BaseException | None = None
@@ -215,6 +218,8 @@ class FakeDeadLetters(DeadLetterRepository):
 
 
 class FakeUnitOfWork(UnitOfWork):
+    conversations: FakeConversations
+
     def __init__(self, db: FakeDatabase) -> None:
         super().__init__()
         self.db = db
@@ -245,6 +250,40 @@ class FakeUnitOfWork(UnitOfWork):
         if hasattr(self, "conversations"):
             self.conversations.changes.clear()
             self.conversations.release()
+
+
+class FakeChunks(ChunkRepository):
+    """The transcriber's chunk rows: insert-once, visible to the own transaction at once."""
+
+    def __init__(self, db: FakeDatabase, changes: list[Any]) -> None:
+        self.db = db
+        self.changes = changes
+        self.pending: dict[tuple[uuid.UUID, int], PieceTranscript] = {}
+
+    def _visible(self, conversation_id: uuid.UUID) -> dict[int, PieceTranscript]:
+        rows = self.db.chunks | self.pending
+        return {i: p for (cid, i), p in rows.items() if cid == conversation_id}
+
+    async def add(self, conversation_id: uuid.UUID, count: int, piece: PieceTranscript) -> bool:
+        key = (conversation_id, piece.index)
+        if key in self.db.chunks or key in self.pending:
+            return False
+        self.pending[key] = piece
+        self.changes.append(lambda: self.db.chunks.setdefault(key, self.pending.pop(key)))
+        return True
+
+    async def indexes(self, conversation_id: uuid.UUID) -> set[int]:
+        return set(self._visible(conversation_id))
+
+    async def pieces(self, conversation_id: uuid.UUID) -> list[PieceTranscript]:
+        return [p for _, p in sorted(self._visible(conversation_id).items())]
+
+
+class FakeChunkedUnitOfWork(FakeUnitOfWork, ChunkedUnitOfWork):
+    async def __aenter__(self) -> FakeChunkedUnitOfWork:
+        await super().__aenter__()
+        self.chunks = FakeChunks(self.db, self.conversations.changes)
+        return self
 
 
 @dataclass
