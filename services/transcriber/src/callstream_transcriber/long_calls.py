@@ -128,6 +128,16 @@ class LongCalls:
             if len(pieces) == event.chunk_count:
                 assembled = await self._assemble(uow, conversation, event, pieces)
             await uow.commit()
+        log.info(
+            "chunk stored",
+            extra={
+                "conversation_id": str(cid),
+                "chunk": event.chunk_index,
+                "chunks": event.chunk_count,
+                "stored": len(pieces),
+                "transcription_seconds": piece.elapsed_seconds,
+            },
+        )
         if assembled:
             await asyncio.to_thread(self._remove_chunks, cid)
 
