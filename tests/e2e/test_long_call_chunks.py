@@ -128,7 +128,7 @@ async def test_a_long_call_is_transcribed_by_two_instances_into_one_ordered_tran
     assert conv["status"] == "completed", conv.get("failure_reason")
 
     text = conv["transcript"]["text"].lower()
-    order = [text.find(p) for p in ("acme", "financial officer", "questionnaire")]
+    order = [text.find(p) for p in ("sarah", "financial officer", "questionnaire")]
     assert -1 not in order and order == sorted(order), (order, text)
     segments = conv["transcript"]["segments"]
     starts = [w["start"] for s in segments for w in s["words"]]
