@@ -4,6 +4,18 @@ the pipeline keeps completing calls; cache on (cold, warm, steady) vs cache off.
     make bench-read                      # 100k calls, 50 users
     make bench-read BENCH_ARGS=--smoke   # 2k calls, 10 users, seconds
 
+Users behave like people in a web app: between two requests each one thinks for a random
+time (exponential, mean ``--think`` seconds), and opens recent calls more often than old
+ones (the detail picked with weight 1/rank over the user's calls, newest first). Latency is
+measured under that load; a separate saturation pass with no think time gives the
+throughput each way (cached vs uncached), where latency is only queueing.
+
+Phases: one dashboard per role computed alone (cold, nothing queued), a cold pass and the
+same requests again (warm), one mix period to reach steady state, then the measured steady
+mix with the cache (all requests, and those the cache answered: ``X-Cache: hit``) and
+without it (the baseline). The hit rate is read from ``X-Cache`` on the users' requests, so
+the pipeline poller's reads of brand-new calls do not count.
+
 Seeds with COPY, starts ingest + transcriber + analyzer + notifier (instant providers)
 on the bench stack (``CALLSTREAM_BENCH_PORT_OFFSET`` shifts its ports), and reports per
 endpoint p50/p95/p99 cold and warm, the steady-state mix with the cache and without it
@@ -19,7 +31,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +54,50 @@ from bench.read_seed import bench_plan, seed
 
 ENDPOINTS = ("list", "search", "detail", "dashboard", "performance")
 SEARCH_TERMS = ("pricing", "discount licence", "dashboard review", "security", "onboarding")
+CALLS_PER_USER = 100
+PASS_REQUESTS = 10
+"""Requests per user in the cold pass and again, the same ones, in the warm pass."""
+RECENCY_WEIGHTS = [1 / (rank + 1) for rank in range(CALLS_PER_USER)]
+"""A user opens their newest call most often, the n-th newest 1/n as often (Zipf, s=1)."""
+
+
+@dataclass
+class Outcomes:
+    """How the read cache answered the users' requests (the ``X-Cache`` header), per
+    endpoint: the hit rate of the users' mix alone, without the pipeline poller's reads."""
+
+    by_endpoint: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+
+    def count(self, endpoint: str, outcome: str) -> None:
+        self.by_endpoint[endpoint][outcome] += 1
+
+    def hit_rates(self) -> dict[str, float]:
+        rates = {
+            endpoint: counts["hit"] / max(1, sum(counts.values()))
+            for endpoint, counts in self.by_endpoint.items()
+        }
+        total = [sum(c.values()) for c in self.by_endpoint.values()]
+        hits = [c["hit"] for c in self.by_endpoint.values()]
+        return rates | {"all": sum(hits) / max(1, sum(total))}
+
+
+@dataclass
+class Driven:
+    latencies: dict[str, list[float]]
+    hit_latencies: dict[str, list[float]]
+    """Only the requests the cache answered (``X-Cache: hit``): a warm cache's latency."""
+    outcomes: Outcomes
+
+    def summary(self) -> dict[str, Any]:
+        return {k: summarize(v) for k, v in self.latencies.items()}
+
+    def hits_summary(self) -> dict[str, Any]:
+        return {k: summarize(v) for k, v in self.hit_latencies.items()}
+
+    def requests(self) -> int:
+        return sum(len(v) for v in self.latencies.values())
 
 
 @dataclass
@@ -73,7 +129,8 @@ def pick_request(rng: random.Random, user: User) -> tuple[str, str, dict[str, An
     if roll < 0.60:
         return "search", "/v1/conversations", {"q": rng.choice(SEARCH_TERMS)}
     if roll < 0.80:
-        return "detail", f"/v1/conversations/{rng.choice(user.conversations)}", {}
+        chosen = rng.choices(user.conversations, weights=RECENCY_WEIGHTS[: len(user.conversations)])
+        return "detail", f"/v1/conversations/{chosen[0]}", {}
     if roll < 0.95:
         return "dashboard", "/v1/analytics/dashboard", {}
     if user.role == "manager" and user.team_id:
@@ -111,8 +168,9 @@ async def make_users(dsn: str, n: int, base_url: str, admin_token: str) -> list[
                 arg = rep["id"] if role == "user" else rep["team_id"] if role == "manager" else None
                 ids = await conn.fetch(
                     f"SELECT id FROM conversations WHERE {where[role]} "  # noqa: S608
-                    "ORDER BY random() LIMIT 300",
+                    "ORDER BY created_at DESC LIMIT $2",
                     arg,
+                    CALLS_PER_USER,
                 )
                 users.append(
                     User(
@@ -130,47 +188,92 @@ async def make_users(dsn: str, n: int, base_url: str, admin_token: str) -> list[
 
 
 async def drive(
-    base_url: str, users: list[User], seconds: float, seed_value: int
-) -> dict[str, list[float]]:
-    """Every user sends requests back to back for ``seconds``; latency per endpoint."""
+    base_url: str,
+    users: list[User],
+    seed_value: int,
+    think: float,
+    seconds: float | None = None,
+    per_user: int | None = None,
+) -> Driven:
+    """Every user sends requests, thinking ``think`` seconds on average between two (0: back
+    to back), for ``seconds`` or ``per_user`` requests; latency per endpoint. The same
+    ``seed_value`` gives every user the same requests (the warm pass repeats the cold one)."""
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[int, int] = defaultdict(int)
-    deadline = time.monotonic() + seconds
+    hit_latencies: dict[str, list[float]] = defaultdict(list)
+    outcomes = Outcomes()
+    deadline = time.monotonic() + seconds if seconds is not None else float("inf")
     limits = httpx.Limits(max_connections=len(users) + 5)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
 
         async def one_user(n: int, user: User) -> None:
             rng = random.Random(seed_value * 1000 + n)
             headers = {"Authorization": f"Bearer {user.token}"}
-            while time.monotonic() < deadline:
+            if think:
+                await asyncio.sleep(rng.uniform(0, think))
+            sent = 0
+            while time.monotonic() < deadline and (per_user is None or sent < per_user):
                 kind, path, params = pick_request(rng, user)
+                sent += 1
                 t = time.perf_counter()
                 try:
                     r = await client.get(path, params=params, headers=headers)
                 except httpx.HTTPError:
                     errors[0] += 1
                     continue
-                latencies[kind].append(time.perf_counter() - t)
+                elapsed = time.perf_counter() - t
+                latencies[kind].append(elapsed)
+                outcome = r.headers.get("X-Cache", "none")
+                outcomes.count(kind, outcome)
+                if outcome == "hit":
+                    hit_latencies[kind].append(elapsed)
                 if r.status_code != 200:
                     errors[r.status_code] += 1
+                if think:
+                    await asyncio.sleep(rng.expovariate(1 / think))
 
         await asyncio.gather(*(one_user(n, u) for n, u in enumerate(users)))
     if errors:
         console.print(f"[red]non-200 answers (0: connection error): {dict(errors)}[/]")
-    return latencies
+    return Driven(latencies, hit_latencies, outcomes)
+
+
+async def first_dashboards(base_url: str, users: list[User]) -> dict[str, float]:
+    """The dashboard of one user of each role, computed alone with the cache empty: what a
+    dashboard costs cold when it does not queue behind other work."""
+    seconds: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        for role in ("user", "manager", "admin"):
+            user = next(u for u in users if u.role == role)
+            t = time.perf_counter()
+            r = await client.get(
+                "/v1/analytics/dashboard", headers={"Authorization": f"Bearer {user.token}"}
+            )
+            seconds[role] = time.perf_counter() - t
+            assert r.headers.get("X-Cache") == "miss", "the first dashboard must be computed"
+    return seconds
 
 
 async def keep_completing_calls(
-    base_url: str, token: str, dsn: str, stop: asyncio.Event, delays: list[float]
+    base_url: str,
+    token: str,
+    dsn: str,
+    stop: asyncio.Event,
+    delays: list[float],
+    interval: float,
 ) -> int:
-    """Upload a short call every 0.5 s (instant providers complete it in well under a
-    second) and measure, for each, commit of ``completed`` → the API showing it."""
+    """Upload a short call every ``interval`` seconds (instant providers complete it in well
+    under a second; each call changes its status four times, each change invalidating) and
+    measure, for each, commit of ``completed`` → the API showing it."""
     wav = synth_wav(32_044)
     conn = await asyncpg.connect(dsn)
     sent = 0
+    next_start = time.monotonic()
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         headers = {"Authorization": f"Bearer {token}"}
         while not stop.is_set():
+            await asyncio.sleep(max(0.0, next_start - time.monotonic()))
+            next_start += interval
             rep = f"rep-{random.randrange(500):03d}"
             try:
                 r = await client.post(
@@ -180,11 +283,9 @@ async def keep_completing_calls(
                     data={"opportunity_name": f"Live deal {sent % 50}", "rep_id": rep},
                 )
             except httpx.HTTPError:
-                await asyncio.sleep(0.5)
                 continue
             sent += 1
             if r.status_code != 202:
-                await asyncio.sleep(0.5)
                 continue
             cid = r.json()["id"]
             deadline = time.monotonic() + 30
@@ -206,8 +307,7 @@ async def keep_completing_calls(
                         delays.append(max(0.0, last_sent - completed_at.timestamp()))
                     break
                 last_sent = sent_at
-                await asyncio.sleep(0.02)
-            await asyncio.sleep(0.3)
+                await asyncio.sleep(0.05)
     await conn.close()
     return sent
 
@@ -228,63 +328,69 @@ async def cache_summary(base_url: str, token: str) -> dict[str, Any]:
         return dict(r.json())
 
 
-async def fixed_pass(base_url: str, users: list[User], per_user: int) -> dict[str, list[float]]:
-    """The same requests for every run (seeded): first run cold, second warm."""
-    latencies: dict[str, list[float]] = defaultdict(list)
-    async with httpx.AsyncClient(
-        base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=len(users) + 5)
-    ) as client:
-
-        async def one(n: int, user: User) -> None:
-            rng = random.Random(n)
-            headers = {"Authorization": f"Bearer {user.token}"}
-            for _ in range(per_user):
-                kind, path, params = pick_request(rng, user)
-                t = time.perf_counter()
-                try:
-                    await client.get(path, params=params, headers=headers)
-                except httpx.HTTPError:
-                    continue
-                latencies[kind].append(time.perf_counter() - t)
-
-        await asyncio.gather(*(one(n, u) for n, u in enumerate(users)))
-    return latencies
-
-
-async def run(base_url: str, admin: str, dsn: str, n_users: int, seconds: float) -> dict[str, Any]:
+async def run(
+    base_url: str,
+    admin: str,
+    dsn: str,
+    n_users: int,
+    seconds: float,
+    think: float,
+    calls_per_minute: float,
+) -> dict[str, Any]:
     users = await make_users(dsn, n_users, base_url, admin)
     console.print(
         f"{len(users)} users: "
         + ", ".join(
             f"{r} {sum(1 for u in users if u.role == r)}" for r in ("admin", "manager", "user")
         )
+        + f"; think time {think:g} s on average"
     )
     stop = asyncio.Event()
     delays: list[float] = []
-    completing = asyncio.create_task(keep_completing_calls(base_url, admin, dsn, stop, delays))
+    completing = asyncio.create_task(
+        keep_completing_calls(base_url, admin, dsn, stop, delays, 60 / calls_per_minute)
+    )
+    saturation_seconds = max(5.0, seconds / 4)
     try:
         await set_cache(base_url, admin, True)
-        cold = await fixed_pass(base_url, users, 20)
-        warm = await fixed_pass(base_url, users, 20)
+        cold_dashboards = await first_dashboards(base_url, users)
+        cold = await drive(base_url, users, 1, think, per_user=PASS_REQUESTS)
+        warm = await drive(base_url, users, 1, think, per_user=PASS_REQUESTS)
+        await drive(base_url, users, 4, think, seconds=seconds)
         await set_cache(base_url, admin, True)
-        steady_on = await drive(base_url, users, seconds, 1)
+        steady_on = await drive(base_url, users, 2, think, seconds=seconds)
         summary_on = await cache_summary(base_url, admin)
+        saturated_on = await drive(base_url, users, 3, 0, seconds=saturation_seconds)
         await set_cache(base_url, admin, False)
-        steady_off = await drive(base_url, users, seconds, 1)
+        steady_off = await drive(base_url, users, 2, think, seconds=seconds)
+        saturated_off = await drive(base_url, users, 3, 0, seconds=saturation_seconds)
         await set_cache(base_url, admin, True)
     finally:
         stop.set()
         calls = await completing
+
     return {
         "users": len(users),
+        "think_seconds": think,
+        "calls_per_minute": calls_per_minute,
         "calls_completed_during_run": calls,
-        "cold": {k: summarize(v) for k, v in cold.items()},
-        "warm": {k: summarize(v) for k, v in warm.items()},
-        "cache_on": {k: summarize(v) for k, v in steady_on.items()},
-        "cache_off": {k: summarize(v) for k, v in steady_off.items()},
-        "requests": {
-            "cache_on": sum(len(v) for v in steady_on.values()),
-            "cache_off": sum(len(v) for v in steady_off.values()),
+        "cold_dashboard_alone": cold_dashboards,
+        "cold": cold.summary(),
+        "steady_hits": steady_on.hits_summary(),
+        "warm": warm.summary(),
+        "cache_on": steady_on.summary(),
+        "cache_off": steady_off.summary(),
+        "requests": {"cache_on": steady_on.requests(), "cache_off": steady_off.requests()},
+        "hit_rate": {
+            "warm": warm.outcomes.hit_rates(),
+            "steady": steady_on.outcomes.hit_rates(),
+        },
+        "saturation": {
+            "seconds": saturation_seconds,
+            "cached_per_second": saturated_on.requests() / saturation_seconds,
+            "uncached_per_second": saturated_off.requests() / saturation_seconds,
+            "cached": saturated_on.summary(),
+            "uncached": saturated_off.summary(),
         },
         "seconds_per_mix": seconds,
         "cache": summary_on,
@@ -298,38 +404,58 @@ async def clear_calls(dsn: str) -> None:
     try:
         await conn.execute(
             "TRUNCATE conversations, transcripts, meddic_analyses, analysis_versions, "
-            "opportunities, notifications, alerts, event_outbox, processed_messages CASCADE"
+            "opportunities, notifications, alerts, event_outbox CASCADE"
         )
     finally:
         await conn.close()
 
 
+PHASES = {
+    "cold": "cold",
+    "warm": "warm",
+    "cache_on": "steady, cached",
+    "steady_hits": "steady, cache hits only",
+    "cache_off": "steady, uncached (baseline)",
+}
+
+
 def report(result: dict[str, Any], seeded: int, seed_seconds: float) -> None:
     rows = []
-    for kind in ENDPOINTS:
-        cells: list[object] = [kind]
-        for phase in ("cold", "warm", "cache_on", "cache_off"):
+    for phase, label in PHASES.items():
+        for kind in ENDPOINTS:
             s = result[phase].get(kind)
-            cells += [fmt_ms(s.p50), fmt_ms(s.p95), fmt_ms(s.p99)] if s else ["-"] * 3
-        rows.append(cells)
-    cols = ["endpoint"] + [
-        f"{phase} {q}"
-        for phase in ("cold", "warm", "steady cached", "steady uncached")
-        for q in ("p50", "p95", "p99")
-    ]
+            if s:
+                rows.append([label, kind, s.n, fmt_ms(s.p50), fmt_ms(s.p95), fmt_ms(s.p99)])
+    saturation = result["saturation"]
+    alone = result["cold_dashboard_alone"]
+    console.print(
+        "dashboard cold, computed alone: "
+        + ", ".join(f"{role} {fmt_ms(seconds)}" for role, seconds in alone.items())
+    )
     print_table(
-        f"read API, {seeded:,} calls seeded in {seed_seconds:.0f}s, {result['users']} users",
-        cols,
+        f"read API, {seeded:,} calls seeded in {seed_seconds:.0f}s, {result['users']} users"
+        f" thinking {result['think_seconds']:g} s on average",
+        ["phase", "endpoint", "requests", "p50", "p95", "p99"],
         rows,
         caption=(
-            f"throughput cached {result['requests']['cache_on'] / result['seconds_per_mix']:.0f}"
-            f" req/s vs uncached {result['requests']['cache_off'] / result['seconds_per_mix']:.0f}"
-            f" req/s; {result['calls_completed_during_run']} calls completed during the run"
+            f"saturated (no think time): cached {saturation['cached_per_second']:.0f} req/s vs"
+            f" uncached {saturation['uncached_per_second']:.0f} req/s;"
+            f" {result['calls_completed_during_run']} calls completed during the run"
+            f" ({result['calls_per_minute']:g}/min)"
         ),
+    )
+    rates = result["hit_rate"]
+    print_table(
+        "hit rate of the users' requests (X-Cache), warm pass and steady state",
+        ["", *rates["steady"]],
+        [
+            [phase, *(f"{rates[phase].get(k, 0) * 100:.1f}%" for k in rates["steady"])]
+            for phase in ("warm", "steady")
+        ],
     )
     layers = result["cache"]["layers"]
     print_table(
-        "cache per layer (steady state)",
+        "cache per layer, steady state, every lookup (users and the pipeline poller)",
         ["layer", "hits", "misses", "hit rate", "p50", "p95"],
         [
             [
@@ -355,10 +481,20 @@ def main() -> None:
     parser = arg_parser(__doc__ or "")
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--think", type=float, default=2.0, help="mean seconds a user waits between requests"
+    )
+    parser.add_argument(
+        "--calls-per-minute",
+        type=float,
+        default=6.0,
+        help="calls uploaded and completed during the run; 6/min is 500 reps recording"
+        " about six calls each in an eight-hour day",
+    )
     args = parser.parse_args()
     if args.smoke:
-        args.conversations, args.users, args.seconds = 2_000, 10, 4.0
+        args.conversations, args.users, args.seconds, args.think = 2_000, 10, 4.0, 0.2
     env = {
         "CALLSTREAM_TRANSCRIBER_PROVIDER": "instant",
         "CALLSTREAM_ANALYZER_PROVIDER": "instant",
@@ -378,7 +514,17 @@ def main() -> None:
     names = ("ingest", "transcriber", "analyzer", "notifier")
     with bench_services(names, env, keep=args.keep, prepare=prepare) as target:
         dsn = target.endpoints.database_url.get_secret_value().replace("+asyncpg", "")
-        result = asyncio.run(run(target.base_url, target.token, dsn, args.users, args.seconds))
+        result = asyncio.run(
+            run(
+                target.base_url,
+                target.token,
+                dsn,
+                args.users,
+                args.seconds,
+                args.think,
+                args.calls_per_minute,
+            )
+        )
     report(result, args.conversations, timing["seed"])
     charts = [
         Chart(

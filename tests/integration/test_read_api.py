@@ -192,6 +192,7 @@ async def test_each_layer_hits_misses_and_is_invalidated_by_a_committed_change(
         second = get(services, tokens["manager"], path, **params)
         assert first.status_code == second.status_code == 200
         assert first.content == second.content
+        assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("miss", "hit"), layer
         after = cache_layers(services, admin)[layer]
         assert after["misses"] >= before["misses"] + 1, layer
         assert after["hits"] >= before["hits"] + 1, layer
@@ -280,8 +281,12 @@ def test_redis_killed_mid_run_every_request_still_answers(
         for _ in range(3):
             statuses += [get(services, tokens["admin"], p).status_code for p in paths]
         assert redis.tracked_process().stop()
+        outcomes: list[str] = []
         for _ in range(10):
-            statuses += [get(services, tokens["admin"], p).status_code for p in paths]
+            answers = [get(services, tokens["admin"], p) for p in paths]
+            statuses += [a.status_code for a in answers]
+            outcomes += [a.headers["X-Cache"] for a in answers]
+        assert set(outcomes) <= {"error", "bypass"} and outcomes[-1] == "bypass", outcomes
         health = httpx.get(f"{services.base_url}/health", timeout=30)
         assert health.status_code == 200 and health.json()["cache"].startswith("degraded")
         assert get(services, tokens["admin"], "/v1/ops/cache").json()["status"] == "degraded"

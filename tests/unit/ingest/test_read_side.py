@@ -56,6 +56,20 @@ def test_a_cursor_round_trips_and_is_bound_to_its_query_and_scope() -> None:
             decode_cursor(bad, fp, Sort.SCORE)
 
 
+def test_a_filter_the_scope_already_applies_is_dropped() -> None:
+    """A user asking for their own rep's calls asks the same as asking for all they see: one
+    cache entry and one cursor binding for both spellings."""
+    own = ConversationQuery(rep_id="rep-a").within(USER)
+    assert own == ConversationQuery()
+    assert own.fingerprint(USER.key) == ConversationQuery().fingerprint(USER.key)
+    other = ConversationQuery(rep_id="rep-b")
+    assert other.within(USER) == other, "another rep stays: the scope check answers 404"
+    manager = Scope.of("manager", "rep-m", "team-east")
+    mine = ConversationQuery(rep_id="rep-m")
+    assert mine.within(manager) == mine, "a manager's own rep is a narrower filter"
+    assert ConversationQuery(rep_id="rep-a").within(Scope.everything()).rep_id == "rep-a"
+
+
 def test_the_page_and_limit_do_not_change_the_fingerprint() -> None:
     a = ConversationQuery(limit=10)
     b = ConversationQuery(limit=50, cursor="abc")

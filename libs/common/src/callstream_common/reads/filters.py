@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from callstream_common.contracts import QualificationStatus
 from callstream_common.db.models import ConversationStatus
+from callstream_common.reads.scope import Scope, ScopeKind
 
 MAX_LIMIT = 100
 MAX_QUERY_CHARS = 200
@@ -65,6 +66,13 @@ class ConversationQuery(BaseModel):
         if v is not None and start is not None and _naive(v) < _naive(start):
             raise ValueError("'to' is before 'from'")
         return v
+
+    def within(self, scope: Scope) -> ConversationQuery:
+        """The same query without a filter the scope already applies (a user asking for their
+        own rep's calls), so both spellings share one cache entry and one cursor binding."""
+        if scope.kind == ScopeKind.REP and self.rep_id is not None and self.rep_id == scope.rep_id:
+            return self.model_copy(update={"rep_id": None})
+        return self
 
     def fingerprint(self, scope_key: str) -> str:
         """What a cursor is bound to: every filter, the sort and the scope (not the page)."""

@@ -16,17 +16,34 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callstream_ingest.cache.metrics import CacheStats
-from callstream_ingest.cache.policy import PREFIX, CacheRequest, version_key
+from callstream_ingest.cache.policy import PREFIX, CacheRequest, Layer, version_key
 from callstream_ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
 EPOCH_KEY = f"{PREFIX}:epoch"
+
+
+class Outcome(StrEnum):
+    """How a read was answered; also sent to the client as ``X-Cache``."""
+
+    HIT = "hit"
+    MISS = "miss"
+    BYPASS = "bypass"
+    """The cache is off or its breaker open: computed, not stored."""
+    ERROR = "error"
+    """Redis failed during the lookup: computed, not stored."""
+
+
+class Lookup(NamedTuple):
+    body: bytes
+    outcome: Outcome
 
 
 class BreakerState(StrEnum):
@@ -125,29 +142,28 @@ class ReadCache:
 
     async def get_or_compute(
         self, request: CacheRequest, compute: Callable[[], Awaitable[bytes]]
-    ) -> bytes:
+    ) -> Lookup:
         """The cached answer of ``request`` or, on a miss, ``compute()`` once per key even
         under concurrent misses (the others await the same result)."""
         layer = request.entry.layer
         started = time.perf_counter()
         if not self.enabled or not self.breaker.allow():
             body = await self._single_flight(request.key(self.epoch, []), compute, None)
-            self.stats.record(layer, "bypass", time.perf_counter() - started)
-            return body
+            return self._looked_up(layer, Outcome.BYPASS, started, body)
         try:
             versions = await self._call(self.redis.mget(request.version_keys()))
             key = request.key(self.epoch, [int(v or 0) for v in versions])  # type: ignore[attr-defined]
             cached = await self._call(self.redis.get(key))
         except (RedisError, OSError, TimeoutError):
-            body = await compute()
-            self.stats.record(layer, "error", time.perf_counter() - started)
-            return body
+            return self._looked_up(layer, Outcome.ERROR, started, await compute())
         if isinstance(cached, bytes):
-            self.stats.record(layer, "hit", time.perf_counter() - started)
-            return cached
+            return self._looked_up(layer, Outcome.HIT, started, cached)
         body = await self._single_flight(key, compute, request.entry.ttl_seconds)
-        self.stats.record(layer, "miss", time.perf_counter() - started)
-        return body
+        return self._looked_up(layer, Outcome.MISS, started, body)
+
+    def _looked_up(self, layer: Layer, outcome: Outcome, started: float, body: bytes) -> Lookup:
+        self.stats.record(layer, outcome.value, time.perf_counter() - started)
+        return Lookup(body, outcome)
 
     async def _single_flight(
         self, key: str, compute: Callable[[], Awaitable[bytes]], ttl: int | None

@@ -97,12 +97,13 @@ async def conversations_page(request: Request, who: SignedIn) -> Response:
     error = None
     page = None
     try:
-        query = ConversationQuery.model_validate(raw)
+        scope = scope_of(who)
+        query = ConversationQuery.model_validate(raw).within(scope)
         async with ingest_state(request).sessions() as session:
             await check_filters_in_scope(
-                session, scope_of(who), query.rep_id, query.team_id, query.opportunity_id
+                session, scope, query.rep_id, query.team_id, query.opportunity_id
             )
-            page = await conversations.list_conversations(session, scope_of(who), query)
+            page = await conversations.list_conversations(session, scope, query)
     except ValidationError as exc:
         error = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
     except CursorError as exc:

@@ -55,6 +55,7 @@ async def list_conversations(
     """Newest first (or best score first), filtered, one keyset page at a time: follow
     ``next_cursor`` with the same filters for the next page."""
     scope = scope_of(who)
+    query = query.within(scope)
 
     async def compute() -> bytes:
         async with state(request).sessions() as session:

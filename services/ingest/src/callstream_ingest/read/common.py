@@ -15,6 +15,9 @@ from callstream_ingest.cache.store import ReadCache
 from callstream_ingest.errors import ApiError, error_body
 
 JSON = "application/json"
+CACHE_HEADER = "X-Cache"
+"""hit, miss, bypass or error: how the read cache answered (for clients and load tests;
+it tells only what the caller's own scope already asked)."""
 
 
 def scope_of(who: Principal) -> Scope:
@@ -85,6 +88,11 @@ async def cached(
                 return error_outcome(exc)
             raise
 
-    raw = await read_cache(request).get_or_compute(cache_request, guarded)
-    status, body = decode_outcome(raw)
-    return Response(content=body, status_code=status, media_type=JSON)
+    lookup = await read_cache(request).get_or_compute(cache_request, guarded)
+    status, body = decode_outcome(lookup.body)
+    return Response(
+        content=body,
+        status_code=status,
+        media_type=JSON,
+        headers={CACHE_HEADER: lookup.outcome.value},
+    )
