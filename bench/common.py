@@ -451,7 +451,7 @@ def bench_services(
         if not keep and stop_stack:
             manager.down(settings)
             console.print("bench stack stopped")
-        else:
+        elif keep:
             console.print(
                 f"[yellow]--keep[/]: bench stack and services left running in {settings.stack_dir}"
             )
