@@ -172,11 +172,13 @@ class LongCalls:
         cid = conversation.id
         if not await uow.conversations.add_transcript(cid, transcript):
             return False
+        split = (conversation.timings or {}).get(STAGE) or {}
         await uow.conversations.record_timing(
             cid,
             STAGE,
             stage_started(conversation),
             datetime.now(UTC),
+            split_seconds=split.get("split_seconds"),
             provider=transcript.provider,
             audio_seconds=round(transcript.duration_seconds, 2),
             chunks=len(pieces),
