@@ -64,23 +64,27 @@ RECENCY_WEIGHTS = [1 / (rank + 1) for rank in range(CALLS_PER_USER)]
 @dataclass
 class Outcomes:
     """How the read cache answered the users' requests (the ``X-Cache`` header), per
-    endpoint: the hit rate of the users' mix alone, without the pipeline poller's reads."""
+    endpoint and per role: the hit rate of the users' mix alone, without the pipeline
+    poller's reads."""
 
-    by_endpoint: dict[str, dict[str, int]] = field(
+    counts: dict[tuple[str, str], dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
 
-    def count(self, endpoint: str, outcome: str) -> None:
-        self.by_endpoint[endpoint][outcome] += 1
+    def count(self, role: str, endpoint: str, outcome: str) -> None:
+        self.counts[(role, endpoint)][outcome] += 1
 
     def hit_rates(self) -> dict[str, float]:
-        rates = {
-            endpoint: counts["hit"] / max(1, sum(counts.values()))
-            for endpoint, counts in self.by_endpoint.items()
+        """Per endpoint, per role (``role:<name>``) and ``all``."""
+        groups: dict[str, list[dict[str, int]]] = defaultdict(list)
+        for (role, endpoint), counts in self.counts.items():
+            groups[endpoint].append(counts)
+            groups[f"role:{role}"].append(counts)
+            groups["all"].append(counts)
+        return {
+            name: sum(c["hit"] for c in members) / max(1, sum(sum(c.values()) for c in members))
+            for name, members in groups.items()
         }
-        total = [sum(c.values()) for c in self.by_endpoint.values()]
-        hits = [c["hit"] for c in self.by_endpoint.values()]
-        return rates | {"all": sum(hits) / max(1, sum(total))}
 
 
 @dataclass
@@ -224,7 +228,7 @@ async def drive(
                 elapsed = time.perf_counter() - t
                 latencies[kind].append(elapsed)
                 outcome = r.headers.get("X-Cache", "none")
-                outcomes.count(kind, outcome)
+                outcomes.count(user.role, kind, outcome)
                 if outcome == "hit":
                     hit_latencies[kind].append(elapsed)
                 if r.status_code != 200:
@@ -445,11 +449,13 @@ def report(result: dict[str, Any], seeded: int, seed_seconds: float) -> None:
         ),
     )
     rates = result["hit_rate"]
+    groups = (*ENDPOINTS, "role:user", "role:manager", "role:admin", "all")
+    columns = [g for g in groups if g in rates["steady"]]
     print_table(
         "hit rate of the users' requests (X-Cache), warm pass and steady state",
-        ["", *rates["steady"]],
+        ["", *columns],
         [
-            [phase, *(f"{rates[phase].get(k, 0) * 100:.1f}%" for k in rates["steady"])]
+            [phase, *(f"{rates[phase].get(k, 0) * 100:.1f}%" for k in columns)]
             for phase in ("warm", "steady")
         ],
     )

@@ -4,7 +4,8 @@ opportunities, conversations with transcripts and analyses.
 Used by ``bench/read_api.py`` (100,000 calls) and by the read-side integration tests
 (a few dozen). Rows look like the pipeline's: the summary on the conversation, the full
 analysis with evidence and gaps in ``meddic_analyses``, a transcript whose text some
-calls use to talk about pricing.
+calls use to talk about pricing (and, when the plan names a tracker, that tracker's hits
+in those calls, said by the prospect, the rep or both).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class SeedPlan:
     seed: int = 7
     completed_share: float = 0.97
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    tracker: str | None = None
+    """A tracker's name: the calls that talk pricing get hits of it."""
 
 
 @dataclass
@@ -48,6 +51,29 @@ class Seeded:
     opportunity_ids: list[uuid.UUID]
     rep_of_opportunity: dict[uuid.UUID, str]
     rep_of_conversation: dict[uuid.UUID, str]
+    hit_roles: dict[uuid.UUID, frozenset[str]] = field(default_factory=dict)
+    """Per call with hits of the plan's tracker: the roles that said them."""
+
+
+HIT_ROLES = (frozenset({"prospect"}), frozenset({"rep"}), frozenset({"prospect", "rep"}))
+
+
+def _hits(tracker: str, roles: frozenset[str]) -> list[dict[str, object]]:
+    """Hits as the analyzer stores them, one per role that talked pricing."""
+    return [
+        {
+            "tracker": tracker,
+            "kind": "keyword",
+            "phrase": "pricing",
+            "quote": "the pricing for the annual licence",
+            "start": 30.0 + n * 60,
+            "end": 33.0 + n * 60,
+            "speaker": f"SPEAKER_{n}",
+            "role": role,
+            "score": 1.0,
+        }
+        for n, role in enumerate(sorted(roles))
+    ]
 
 
 def bench_plan(conversations: int = 100_000) -> SeedPlan:
@@ -101,6 +127,7 @@ async def seed(dsn: str, plan: SeedPlan) -> Seeded:
     conv_ids: list[uuid.UUID] = []
     conv_rep: dict[uuid.UUID, str] = {}
     last_call: dict[uuid.UUID, datetime] = {}
+    hit_roles: dict[uuid.UUID, frozenset[str]] = {}
     span = timedelta(days=plan.days).total_seconds()
     for n in range(plan.conversations):
         cid = uuid.uuid4()
@@ -139,8 +166,12 @@ async def seed(dsn: str, plan: SeedPlan) -> Seeded:
         conv_rep[cid] = rep
         if completed:
             words = [rng.choice(WORDS) for _ in range(60)]
+            hits: list[dict[str, object]] | None = None
             if rng.random() < 0.5:
                 words += PRICING
+                if plan.tracker:
+                    hit_roles[cid] = HIT_ROLES[len(hit_roles) % len(HIT_ROLES)]
+                    hits = _hits(plan.tracker, hit_roles[cid])
             text = " ".join(words)
             transcript_rows.append(
                 (
@@ -166,6 +197,7 @@ async def seed(dsn: str, plan: SeedPlan) -> Seeded:
                     json.dumps([{"action": "book a demo", "priority": "high"}]),
                     json.dumps([{"description": "budget not confirmed", "severity": "medium"}]),
                     "{}",
+                    json.dumps(hits) if hits is not None else None,
                     "builtin",
                     "seed",
                     1,
@@ -255,13 +287,17 @@ async def seed(dsn: str, plan: SeedPlan) -> Seeded:
                     "next_steps",
                     "risks",
                     "agent_outputs",
+                    "trackers",
                     "provider",
                     "model",
                     "version",
                     "created_at",
                 ],
             )
-        await conn.execute("ANALYZE conversations; ANALYZE transcripts; ANALYZE opportunities")
+        await conn.execute(
+            "ANALYZE conversations; ANALYZE transcripts; ANALYZE opportunities; "
+            "ANALYZE meddic_analyses"
+        )
     finally:
         await conn.close()
-    return Seeded(conv_ids, opp_ids, opp_rep, conv_rep)
+    return Seeded(conv_ids, opp_ids, opp_rep, conv_rep, hit_roles)

@@ -7,7 +7,8 @@ voices and speed it is spoken in and a ground truth for every MEDDIC dimension: 
 (never came up) or the strength 2-5 a careful reviewer gives it on the scorecard's scale,
 where 1 means "not discussed" and is therefore the same as absent:
 
-    2  touched on: raised only by the rep, deflected, vague, or the prospect does not know
+    2  touched on: the prospect only acknowledged the rep's claim, deflected, was vague,
+       or does not know (what only the rep said, unanswered, is absent)
     3  the prospect speaks to it clearly, without specifics
     4  specifics (numbers, names, dates, systems) on more than one aspect
     5  thorough: several aspects, all specific, confirmed or repeated
@@ -80,6 +81,9 @@ class Script(BaseModel):
     """espeak-ng words per minute for the whole call."""
     noise: bool = False
     """Small talk, interruptions, names and numbers around the substance."""
+    held_out: bool = False
+    """Written after the analyzer was last tuned and never looked at while tuning it: the
+    eval reports these calls' figures on their own as well (an honest generalisation check)."""
     voices: dict[str, str]
     """Speaker key (``rep``, ``prospect``, ...) to espeak-ng voice."""
     truth: dict[MeddicDimension, int | None]

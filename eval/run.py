@@ -401,6 +401,12 @@ def score_predictions(
     return out
 
 
+def macro_f1(metrics: Mapping[str, DimensionScore]) -> float | None:
+    """Mean F1 over the dimensions that have one (the "all" row is micro, left out)."""
+    f1s = [m.f1 for name, m in metrics.items() if name != "all" and m.f1 is not None]
+    return sum(f1s) / len(f1s) if f1s else None
+
+
 # =========================================================================== running analyzers
 
 
@@ -603,19 +609,22 @@ def print_condition(result: ConditionResult, scripts: Sequence[Script]) -> None:
     )
 
 
-def print_side_by_side(results: Sequence[ConditionResult], scripts: Sequence[Script]) -> None:
+def print_side_by_side(
+    results: Sequence[ConditionResult], scripts: Sequence[Script], title: str = "Side by side"
+) -> None:
     from bench.common import print_table
 
     metrics = [r.metrics(scripts) for r in results]
     rows: list[list[object]] = []
     for name in [d.value for d in DIMENSIONS] + ["all"]:
-        title = "all (micro)" if name == "all" else MeddicDimension(name).title
-        rows.append([title, *(f"{_f(m[name].f1)} / {_f(m[name].mae)}" for m in metrics)])
+        title_of = "all (micro)" if name == "all" else MeddicDimension(name).title
+        rows.append([title_of, *(f"{_f(m[name].f1)} / {_f(m[name].mae)}" for m in metrics)])
+    rows.append(["macro F1", *(_f(macro_f1(m)) for m in metrics)])
     print_table(
-        "Side by side: F1 of present / MAE of score on present dimensions",
+        f"{title}: F1 of present / MAE of score on present dimensions",
         ["dimension", *(r.label for r in results)],
         rows,
-        caption=f"present = score >= {PRESENT_AT}; MAE on the 1-5 scale",
+        caption=f"{len(scripts)} calls; present = score >= {PRESENT_AT}; MAE on the 1-5 scale",
     )
 
 
@@ -867,6 +876,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for r in results:
         print_condition(r, scripts)
     print_side_by_side(results, scripts)
+    held_out = [s for s in scripts if s.held_out]
+    if held_out:
+        print_side_by_side(results, held_out, "Held out (written after the last tuning)")
     print_per_call(results, scripts)
 
     payload: dict[str, Any] = {
@@ -905,6 +917,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "label": r.label,
                 "seconds": round(r.seconds, 2),
                 "metrics": {k: asdict(v) for k, v in r.metrics(scripts).items()},
+                "macro_f1": macro_f1(r.metrics(scripts)),
+                "held_out": {
+                    "calls": [s.id for s in held_out],
+                    "metrics": {k: asdict(v) for k, v in r.metrics(held_out).items()},
+                    "macro_f1": macro_f1(r.metrics(held_out)),
+                },
                 "predictions": {
                     cid: {d.value: v for d, v in p.items()} for cid, p in r.predictions.items()
                 },

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,27 @@ def sign_in(driver: WebDriver, base: str, token: str) -> None:
 @pytest.fixture(scope="module")
 def call_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize_dialogue(SALES_CALL, tmp_path_factory.mktemp("console") / "call.wav")
+
+
+@pytest.fixture(scope="module")
+def console_trackers(services: Any, tokens: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Two trackers, made before the upload is analysed: one the sales call says (the
+    prospect's "dispatchers"), one nobody says."""
+    names = {
+        "said": f"ops-talk-{uuid.uuid4().hex[:6]}",
+        "unsaid": f"never-{uuid.uuid4().hex[:6]}",
+    }
+    phrases = {"said": ["dispatchers"], "unsaid": [f"zz {uuid.uuid4().hex}"]}
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    for key, name in names.items():
+        r = httpx.put(
+            f"{services.base_url}/v1/trackers/{name}", json={"phrases": phrases[key]}, headers=admin
+        )
+        assert r.status_code == 201, r.text
+    time.sleep(1.5)  # the analyzer re-reads trackers every second in the test stack
+    yield names
+    for name in names.values():
+        httpx.delete(f"{services.base_url}/v1/trackers/{name}", headers=admin)
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +184,7 @@ def test_upload_through_the_page_reaches_its_scorecard(
     tokens: dict[str, str],
     call_wav: Path,
     uploaded: dict[str, str],
+    console_trackers: dict[str, str],
     clean_browser: WebDriver,
 ) -> None:
     driver, base = clean_browser, services.base_url
@@ -182,6 +205,11 @@ def test_upload_through_the_page_reaches_its_scorecard(
     driver.find_element(By.ID, "opportunity_name").send_keys(opportunity)
     driver.find_element(By.ID, "company_name").send_keys("Northwind Logistics")
     driver.find_element(By.ID, "title").send_keys("Discovery call (console)")
+    participants = driver.find_element(By.ID, "participants")
+    participants.send_keys("Sarah Chen")
+    participants.send_keys(Keys.ENTER)
+    participants.send_keys("  Dana Whitfield  ")
+    participants.send_keys(Keys.ENTER, Keys.ENTER)
     assert driver.find_element(By.ID, "rep_id").get_attribute("value") == "rep-a"
     screenshot(driver, "03-upload-form")
     driver.find_element(By.ID, "upload-button").click()
@@ -196,6 +224,8 @@ def test_upload_through_the_page_reaches_its_scorecard(
     conversation_id = driver.current_url.rstrip("/").rsplit("/", 1)[-1]
     uploaded.update(id=conversation_id, opportunity=opportunity)
     assert "completed" in driver.find_element(By.ID, "status-badge").text
+    shown = driver.find_element(By.ID, "participants").text
+    assert shown == "Participants: Sarah Chen, Dana Whitfield", shown
     assert driver.find_elements(By.CSS_SELECTOR, ".transcript li")
     assert driver.find_elements(By.CSS_SELECTOR, ".evidence blockquote")
     steps = driver.find_elements(By.CSS_SELECTOR, ".timeline .step-done")
@@ -261,6 +291,7 @@ def test_the_list_filters_searches_and_updates_badges_in_flight(
     tokens: dict[str, str],
     call_wav: Path,
     uploaded: dict[str, str],
+    console_trackers: dict[str, str],
     clean_browser: WebDriver,
 ) -> None:
     driver, base = clean_browser, services.base_url
@@ -288,6 +319,22 @@ def test_the_list_filters_searches_and_updates_badges_in_flight(
     assert uploaded["opportunity"] in search(qualification_status="Medium") or uploaded[
         "opportunity"
     ] in search(min_score="1")
+    # Every qualification the select offers is one the list accepts.
+    offered = [
+        str(option.get_attribute("value"))
+        for option in Select(driver.find_element(By.ID, "qualification_status")).options
+        if option.get_attribute("value")
+    ]
+    assert len(offered) == 4
+    for value in offered:
+        search(qualification_status=value)
+    assert uploaded["opportunity"] in search(tracker=console_trackers["said"])
+    screenshot(driver, "12b-conversations-tracker")
+    assert f"tracker={console_trackers['said']}" in driver.current_url
+    assert uploaded["opportunity"] not in search(tracker=console_trackers["unsaid"])
+    expect_console_error(driver, "status of 422")
+    driver.get(f"{base}/console/conversations?speaker_role=prospect")
+    assert "give tracker too" in driver.find_element(By.CSS_SELECTOR, "p.error").text
 
     fresh = api_upload(
         base, tokens["user_a"], call_wav, opportunity_name="Live badge deal", title="In flight"

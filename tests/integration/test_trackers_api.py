@@ -23,7 +23,10 @@ def test_admin_manages_trackers_and_others_only_read(services: Any, tokens: dict
 
     r = httpx.put(url, json={"phrases": ["Gong", "Chorus"]}, headers=admin)
     assert r.status_code == 201, r.text
+    tracker_id = r.json().pop("id")
+    assert uuid.UUID(tracker_id)
     assert r.json() == {
+        "id": tracker_id,
         "name": name,
         "kind": "keyword",
         "phrases": ["Gong", "Chorus"],
@@ -32,11 +35,12 @@ def test_admin_manages_trackers_and_others_only_read(services: Any, tokens: dict
     smart = {"kind": "smart", "phrases": ["we are evaluating other vendors"], "threshold": 0.5}
     r = httpx.put(url, json=smart, headers=admin)
     assert r.status_code == 200 and r.json()["kind"] == "smart"
+    assert r.json()["id"] == tracker_id, "replacing a tracker keeps its id"
 
     for role in ("manager", "user_a"):
         who = auth(tokens[role])
         listed = httpx.get(f"{base}/v1/trackers", headers=who).json()["trackers"]
-        assert {"name": name, **smart} in listed
+        assert {"id": tracker_id, "name": name, **smart} in listed
         denied = httpx.put(url, json={"phrases": ["x"]}, headers=who)
         assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
         assert httpx.delete(url, headers=who).status_code == 403

@@ -23,6 +23,7 @@ from callstream_common.conversations.unit_of_work import (
     UnitOfWork,
 )
 from callstream_common.db.models import Conversation, ConversationStatus, DlqEntry
+from callstream_common.reads.scope import Scope, ScopeKind
 from callstream_notifier.alerts import AlertRule, AlertTriggered
 from callstream_notifier.deliveries import Claim, DeliveryLog
 from callstream_transcriber.chunk_store import ChunkedUnitOfWork, ChunkRepository
@@ -48,6 +49,23 @@ def conversation(
     return Conversation(**(values | fields))
 
 
+def dead_letter(conversation_id: uuid.UUID | None, **fields: Any) -> DlqEntry:
+    """An open entry the analyzer dead-lettered from ``calls.transcribed``."""
+    values: dict[str, Any] = {
+        "dlq_partition": 0,
+        "dlq_offset": -(uuid.uuid4().int % 2**31),
+        "original_topic": "calls.transcribed",
+        "value": b"{}",
+        "headers": {},
+        "service": "analyzer",
+        "consumer_group": "analyzer",
+        "error_class": "X",
+        "error_message": "boom",
+        "conversation_id": conversation_id,
+    }
+    return DlqEntry(**(values | fields))
+
+
 @dataclass
 class FakeDatabase:
     """What the fake units of work share: committed state and what was published."""
@@ -56,6 +74,8 @@ class FakeDatabase:
     transcripts: dict[uuid.UUID, Transcript] = field(default_factory=dict)
     analyses: dict[uuid.UUID, MeddicAnalysis] = field(default_factory=dict)
     dead_letters: dict[uuid.UUID, DlqEntry] = field(default_factory=dict)
+    rep_teams: dict[str, str] = field(default_factory=dict)
+    """Each rep's team, for the scope checks."""
     past_analyses: dict[uuid.UUID, list[MeddicAnalysis]] = field(default_factory=dict)
     reanalysis_requests: set[uuid.UUID] = field(default_factory=set)
     published: list[Emitted] = field(default_factory=list)
@@ -202,8 +222,14 @@ class FakeDeadLetters(DeadLetterRepository):
         self.db = db
         self.changes = changes
 
-    async def get(self, entry_id: uuid.UUID) -> DlqEntry | None:
-        return self.db.dead_letters.get(entry_id)
+    async def get(self, entry_id: uuid.UUID, scope: Scope | None = None) -> DlqEntry | None:
+        entry = self.db.dead_letters.get(entry_id)
+        if entry is None or scope is None or scope.kind == ScopeKind.ALL:
+            return entry
+        conv = self.db.conversations.get(entry.conversation_id or uuid.UUID(int=0))
+        if conv is None or not scope.sees(conv.rep_id, self.db.rep_teams.get(conv.rep_id)):
+            return None
+        return entry
 
     async def resolve(self, entry_id: uuid.UUID, status: str) -> bool:
         entry = self.db.dead_letters.get(entry_id)

@@ -30,6 +30,7 @@ from eval.run import (
     analyze_transcripts,
     dimension_metrics,
     edit_distance,
+    macro_f1,
     normalize_words,
     score_predictions,
     text_transcripts,
@@ -169,6 +170,18 @@ def test_score_predictions_per_dimension_and_micro() -> None:
     assert (pain.tp, pain.fn, pain.mae) == (1, 1, 1.0)
     assert out["metrics"].fp == 1 and out["metrics"].tn == 1
     assert out["all"].n == 12 and out["all"].fp == 5 and out["all"].tp == 1
+
+
+def test_macro_f1_is_the_mean_over_dimensions_that_have_one() -> None:
+    a = Script.model_validate(_script(id="a"))
+    b = Script.model_validate(_script(id="b", held_out=True))
+    good = {d: 1 for d in DIMENSIONS} | {D.IDENTIFY_PAIN: 3}
+    bad = {d: 1 for d in DIMENSIONS} | {D.METRICS: 2}
+    out = score_predictions([a, b], {"a": good, "b": bad})
+    # Pain: one TP, one FN -> F1 2/3; Metrics: one FP, nothing present -> F1 0; the other
+    # four have no F1 (nothing present, nothing called present) and are left out.
+    assert macro_f1(out) == pytest.approx((2 / 3 + 0.0) / 2)
+    assert [s.id for s in (a, b) if s.held_out] == ["b"]
 
 
 # --------------------------------------------------------------------------- scripts

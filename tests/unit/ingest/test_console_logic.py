@@ -60,7 +60,8 @@ def test_radar_lists_the_six_dimensions_in_meddic_order() -> None:
 
 
 def test_qualification_chart_keeps_a_fixed_order_and_colours() -> None:
-    spec = qualification_doughnut({"At Risk": 1, "Qualified": 3, "Unknown": 2})
-    assert spec["labels"] == ["Qualified", "At Risk", "Unknown"]
+    spec = qualification_doughnut({"At Risk": 1, "Strong": 3, "Unknown": 2})
+    assert spec["labels"] == ["Strong", "At Risk", "Unknown"]
+    assert spec["colours"][0] != spec["colours"][2], "the analyzer's statuses have colours"
     assert spec["datasets"][0]["data"] == [3, 1, 2]
     assert len(spec["colours"]) == 3

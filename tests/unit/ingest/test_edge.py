@@ -117,8 +117,10 @@ async def test_headers_on_every_answer() -> None:
 
 async def test_nul_in_the_query_is_a_422() -> None:
     async with client(edge_app()) as c:
-        r = await c.get("/page?stage=%00")
+        r = await c.get("/page?stage=%00&name=%C3%A9%FF&participants=Ann&participants=B%00o%F1")
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    problems = r.json()["error"]["details"]["problems"]
+    assert [p["field"] for p in problems] == ["query.stage", "query.participants"]
 
 
 async def test_unexpected_hosts_are_refused_when_configured() -> None:
@@ -186,32 +188,16 @@ def test_like_wildcards_are_escaped() -> None:
     assert like_literal("a%b_c\\d") == "a\\%b\\_c\\\\d"
 
 
-def _entry(topic: str, conversation_id: uuid.UUID | None) -> Any:
-    from callstream_common.db.models import DlqEntry
-
-    return DlqEntry(
-        dlq_partition=0,
-        dlq_offset=0,
-        original_topic=topic,
-        value=b"{}",
-        headers={},
-        service="analyzer",
-        consumer_group="analyzer",
-        error_class="X",
-        error_message="boom",
-        conversation_id=conversation_id,
-    )
-
-
 def test_an_edited_replay_must_fit_its_contract_and_its_conversation() -> None:
     from callstream_common.contracts import CallTranscribed
     from callstream_ingest.ops.replay_check import checked_payload
+    from tests.unit.fakes import dead_letter
 
     conv = uuid.uuid4()
     good = CallTranscribed(
         conversation_id=conv, language="en", duration_seconds=1.0, segment_count=1
     ).model_dump(mode="json")
-    entry = _entry("calls.transcribed.priority", conv)
+    entry = dead_letter(conv, original_topic="calls.transcribed.priority")
     assert json.loads(checked_payload(entry, good, 10_000)) == good
     with pytest.raises(ApiError) as bad:
         checked_payload(entry, {"evil": "x"}, 10_000)

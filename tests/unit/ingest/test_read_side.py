@@ -3,6 +3,7 @@ the circuit breaker, byte ranges, the deal picture and performance statistics.""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -11,10 +12,12 @@ from pydantic import ValidationError
 
 from callstream_common.contracts import MeddicDimension
 from callstream_common.org import ORG_VERSION_KEY
+from callstream_common.reads.conversations import TRACKER_SQL, filter_sql
 from callstream_common.reads.deals import CallSnapshot, DimensionSnapshot, deal_picture
 from callstream_common.reads.filters import (
     ConversationQuery,
     CursorError,
+    HitRole,
     Sort,
     decode_cursor,
     encode_cursor,
@@ -23,6 +26,7 @@ from callstream_common.reads.performance import PerfBucket, compare_reps, summar
 from callstream_common.reads.scope import Scope, ScopeKind
 from callstream_ingest.cache.policy import (
     ORG,
+    TRACKERS,
     CacheRequest,
     Entry,
     Layer,
@@ -85,6 +89,9 @@ def test_the_page_and_limit_do_not_change_the_fingerprint() -> None:
         ({"q": "x" * 201}, "q"),
         ({"status": "done"}, "status"),
         ({"colour": "red"}, "colour"),
+        ({"tracker": "x" * 81}, "tracker"),
+        ({"tracker": "pricing", "speaker_role": "caller"}, "speaker_role"),
+        ({"speaker_role": "prospect"}, "speaker_role"),
     ],
 )
 def test_a_bad_query_names_its_field(data: dict[str, object], field: str) -> None:
@@ -131,6 +138,20 @@ def test_a_list_depends_on_its_narrowest_filter_and_a_change_reaches_every_scope
     assert changed == {f"conv:{conv}", "all", "rep:rep-a", "team:team-east", f"opp:{opp}"}
     for scope in (ADMIN, USER, Scope.of("manager", None, "team-east")):
         assert set(list_scopes(scope)) & changed
+    # Filtered by a tracker, a list also moves on when a tracker is created or deleted.
+    assert list_scopes(USER, tracker="pricing") == ["rep:rep-a", TRACKERS]
+    assert list_scopes(ADMIN, rep_id="rep-a", tracker="pricing") == ["rep:rep-a", TRACKERS]
+
+
+def test_the_tracker_filter_is_one_containment_test_bound_into_the_cursor() -> None:
+    plain = ConversationQuery(tracker="pricing")
+    said = ConversationQuery(tracker="pricing", speaker_role=HitRole.PROSPECT)
+    where, params = filter_sql(said)
+    assert where == [TRACKER_SQL]
+    assert json.loads(params["tracker_hit"]) == [{"tracker": "pricing", "role": "prospect"}]
+    assert json.loads(filter_sql(plain)[1]["tracker_hit"]) == [{"tracker": "pricing"}]
+    fingerprints = {q.fingerprint("all") for q in (ConversationQuery(), plain, said)}
+    assert len(fingerprints) == 3, "a cursor of one tracker filter is foreign to another"
 
 
 def test_scopes_see_only_their_own() -> None:

@@ -39,10 +39,31 @@ async def test_multipart_streams_the_file_and_collects_fields_before_and_after()
         [("opportunity_name", b"Acme", None), ("file", AUDIO, "a.wav"), ("rep_id", b"r1", None)]
     )
     body = await read_multipart(chunked(data), CTYPE, limit=10_000)
-    assert body.fields == {"opportunity_name": "Acme"}
+    assert body.fields == {"opportunity_name": ["Acme"]}
     assert await collect(body) == AUDIO
-    assert body.fields == {"opportunity_name": "Acme", "rep_id": "r1"}
+    assert body.fields == {"opportunity_name": ["Acme"], "rep_id": ["r1"]}
     assert body.filename == "a.wav"
+
+
+async def test_a_repeated_field_keeps_every_value_in_order() -> None:
+    data = multipart(
+        [
+            ("participants", b"Ann Lee", None),
+            ("file", AUDIO, "a.wav"),
+            ("participants", "Bo Ström".encode(), None),
+        ]
+    )
+    body = await read_multipart(chunked(data), CTYPE, limit=10_000)
+    await collect(body)
+    assert body.fields == {"participants": ["Ann Lee", "Bo Ström"]}
+
+
+async def test_the_form_fields_together_are_bounded() -> None:
+    many = [("participants", b"x" * 60_000, None) for _ in range(5)]
+    data = multipart([*many, ("file", AUDIO, "a.wav")])
+    with pytest.raises(ApiError) as info:
+        await collect(await read_multipart(chunked(data, 4096), CTYPE, limit=10_000))
+    assert info.value.status == 400 and info.value.code == "field_too_large"
 
 
 async def test_size_limit_is_enforced_while_streaming() -> None:

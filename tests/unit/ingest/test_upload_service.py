@@ -13,6 +13,7 @@ from callstream_common import topics
 from callstream_common.contracts import CallUploaded
 from callstream_common.conversations.unit_of_work import Conflict, UnitOfWork
 from callstream_common.db.models import ConversationStatus
+from callstream_ingest.upload.idempotency import differences
 from callstream_ingest.upload.metadata import UploadMetadata
 from callstream_ingest.upload.service import Recording, new_call, previous_upload, register_call
 from tests.unit.fakes import FakeDatabase, conversation
@@ -83,3 +84,23 @@ async def test_a_conflict_without_an_earlier_upload_is_raised(
     with pytest.raises(Conflict):
         await register_call(uow, conv, event)  # type: ignore[arg-type]
     assert db.conversations == {}
+
+
+def test_participants_are_kept_on_the_call_and_travel_in_its_event() -> None:
+    meta = UploadMetadata(
+        opportunity_name="Acme renewal", rep_id="rep-sarah", participants=["Ann Lee", "Bo"]
+    )
+    conv, event = new_call(
+        uuid.uuid4(),
+        meta,
+        RECORDING,
+        idempotency_key=None,
+        created_by=None,
+        trace_id=None,
+        started=datetime.now(UTC),
+    )
+    assert conv.participants == ["Ann Lee", "Bo"]
+    assert event.metadata.participants == ["Ann Lee", "Bo"]
+    other = meta.model_copy(update={"participants": ["Ann Lee"]})
+    assert differences(conv, other, conv.sha256) == ["participants"]
+    assert differences(conv, meta, conv.sha256) == []

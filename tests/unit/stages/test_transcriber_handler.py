@@ -60,6 +60,21 @@ def handlers(
     return TranscriberHandlers(uow, download, transcriber)  # type: ignore[arg-type]
 
 
+async def test_the_uploads_names_reach_the_transcriber_as_its_vocabulary(
+    db: FakeDatabase, uow: Callable[[], UnitOfWork]
+) -> None:
+    conv = db.add(conversation())
+    transcriber = ScriptedTranscriber()
+    event = uploaded(conv.id)
+    meta = event.metadata.model_copy(
+        update={"company_name": "Acme Analytics", "participants": ["Dana Whitfield", "Marco"]}
+    )
+    await handlers(uow, transcriber).on_uploaded(event.model_copy(update={"metadata": meta}))
+    assert transcriber.vocabularies == [
+        ["Acme Analytics", "Acme renewal", "Dana Whitfield", "Marco"]
+    ]
+
+
 async def test_a_pending_call_is_transcribed_saved_and_announced(
     db: FakeDatabase, uow: Callable[[], UnitOfWork]
 ) -> None:

@@ -17,6 +17,7 @@ from callstream_transcriber.diarization import (
     speech_windows,
 )
 from callstream_transcriber.segments import TimedWord, build_segments, drop_loops
+from callstream_transcriber.transcription import PROMPT_MAX_CHARS
 from callstream_transcriber.whisper import WhisperTranscriber, vocabulary_prompt
 from eval.diarization import Mix, build_mix, der, one_speaker_baseline
 
@@ -119,3 +120,12 @@ def test_vocabulary_prompt() -> None:
         "Acme Analytics, Northwind."
     )
     assert vocabulary_prompt([]) is None
+
+
+def test_vocabulary_prompt_keeps_the_first_names_when_many_are_given() -> None:
+    """Whisper drops a long prompt's start: the prompt stops at whole names instead."""
+    participants = [f"Participant Number {i:02d} " + "x" * 90 for i in range(20)]
+    prompt = vocabulary_prompt(["Acme Analytics", "Acme renewal", *participants])
+    assert prompt is not None and len(prompt) <= PROMPT_MAX_CHARS + 1
+    assert prompt.startswith("Acme Analytics, Acme renewal, Participant Number 00 ")
+    assert prompt.endswith("x.") and "Participant Number 19" not in prompt

@@ -8,16 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlmodel import col
 
-from callstream_common.db.engine import make_sessionmaker
-from callstream_common.db.models import AlertRuleRow
+from callstream_cli.database import in_transaction
+from callstream_common.alert_rules import RULE_KINDS, add_alert_rule, alert_rules
 
 console = Console()
-
-KINDS = ("overall_below", "status_is", "dimension_at_most", "any_dimension_at_most")
 
 DEFAULT_RULES: list[dict[str, Any]] = [
     {
@@ -36,18 +31,9 @@ DEFAULT_RULES: list[dict[str, Any]] = [
 
 async def add_rule(database_url: str, name: str, kind: str, params: dict[str, Any]) -> bool:
     """Insert a rule unless one of that name exists; True if it was added."""
-    engine = create_async_engine(database_url)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            found = (
-                await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.name) == name))
-            ).scalar_one_or_none()
-            if found is not None:
-                return False
-            session.add(AlertRuleRow(name=name, kind=kind, params=params))
-            return True
-    finally:
-        await engine.dispose()
+    return await in_transaction(
+        database_url, lambda session: add_alert_rule(session, name, kind, params)
+    )
 
 
 def ensure_default_rules(database_url: str) -> None:
@@ -75,8 +61,8 @@ def register(app: typer.Typer, database_url: Any) -> None:
         channel: str | None = None,
     ) -> None:
         """Add a rule; the notifier skips (and logs) a rule whose parameters do not fit its kind."""
-        if kind not in KINDS:
-            raise typer.BadParameter(f"kind must be one of {', '.join(KINDS)}")
+        if kind not in RULE_KINDS:
+            raise typer.BadParameter(f"kind must be one of {', '.join(RULE_KINDS)}")
         params = {
             k: v
             for k, v in {
@@ -93,15 +79,7 @@ def register(app: typer.Typer, database_url: Any) -> None:
 
     @alerts.command("list")
     def list_rules() -> None:
-        async def rows() -> list[AlertRuleRow]:
-            engine = create_async_engine(database_url())
-            try:
-                async with make_sessionmaker(engine)() as session:
-                    return list((await session.execute(select(AlertRuleRow))).scalars())
-            finally:
-                await engine.dispose()
-
         table = Table("name", "kind", "params", "enabled")
-        for r in asyncio.run(rows()):
+        for r in asyncio.run(in_transaction(database_url(), alert_rules)):
             table.add_row(r.name, r.kind, str(r.params), str(r.enabled))
         console.print(table)

@@ -11,10 +11,10 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from callstream_cli.database import in_transaction
 from callstream_common import org
-from callstream_common.db.engine import make_sessionmaker
 from callstream_common.db.models import Role
 
 console = Console()
@@ -28,12 +28,7 @@ def run_change(
     (best effort: a cache that cannot be told expires the old answers by their TTL)."""
 
     async def go() -> T:
-        engine = create_async_engine(database_url)
-        try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                result = await work(session)
-        finally:
-            await engine.dispose()
+        result = await in_transaction(database_url, work)
         if redis_url:
             from redis.asyncio import Redis
 

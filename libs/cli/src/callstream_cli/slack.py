@@ -13,9 +13,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from callstream_common.db.engine import make_sessionmaker
+from callstream_cli.database import in_transaction
 from callstream_common.db.models import Role
 from callstream_common.db.slack_models import SlackUserLink
 
@@ -23,41 +23,38 @@ console = Console()
 
 
 async def link(url: str, new: SlackUserLink) -> bool:
-    engine = create_async_engine(url)
+    """False when the Slack user (or e-mail) is already linked."""
+
+    async def add(session: AsyncSession) -> None:
+        session.add(new)
+
     try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            session.add(new)
-        return True
+        await in_transaction(url, add)
     except IntegrityError:
         return False
-    finally:
-        await engine.dispose()
+    return True
 
 
 async def unlink(url: str, key: str) -> int:
-    engine = create_async_engine(url)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            result = await session.execute(
-                delete(SlackUserLink).where(
-                    or_(
-                        SlackUserLink.slack_user_id == key,  # type: ignore[arg-type]
-                        SlackUserLink.email == key.lower(),  # type: ignore[arg-type]
-                    )
+    async def remove(session: AsyncSession) -> int:
+        result = await session.execute(
+            delete(SlackUserLink).where(
+                or_(
+                    SlackUserLink.slack_user_id == key,  # type: ignore[arg-type]
+                    SlackUserLink.email == key.lower(),  # type: ignore[arg-type]
                 )
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
-    finally:
-        await engine.dispose()
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    return await in_transaction(url, remove)
 
 
 async def links(url: str) -> list[SlackUserLink]:
-    engine = create_async_engine(url)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            return list((await session.execute(select(SlackUserLink))).scalars())
-    finally:
-        await engine.dispose()
+    async def rows(session: AsyncSession) -> list[SlackUserLink]:
+        return list((await session.execute(select(SlackUserLink))).scalars())
+
+    return await in_transaction(url, rows)
 
 
 def register(app: typer.Typer, database_url: Callable[[], str]) -> None:

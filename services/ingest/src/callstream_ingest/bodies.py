@@ -17,6 +17,8 @@ from callstream_ingest.errors import ApiError
 from callstream_ingest.upload.sniff import SNIFF_BYTES
 
 MAX_FIELD_BYTES = 64 * 1024
+MAX_FIELDS_BYTES = 256 * 1024
+"""All form fields together: repeated fields (``participants``) are kept, not replaced."""
 
 
 def too_large(limit: int) -> ApiError:
@@ -30,17 +32,18 @@ def too_large(limit: int) -> ApiError:
 
 @dataclass
 class UploadBody:
-    """The file's bytes as an async stream, plus the form fields once parsing is done."""
+    """The file's bytes as an async stream, plus the form fields once parsing is done
+    (every value of a field, in the order sent: a field may be repeated)."""
 
     head: bytes
     rest: AsyncIterator[bytes]
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, list[str]] = field(default_factory=dict)
     filename: str | None = None
 
 
 class _MultipartState:
     def __init__(self) -> None:
-        self.fields: dict[str, str] = {}
+        self.fields: dict[str, list[str]] = {}
         self.filename: str | None = None
         self.file_chunks: list[bytes] = []
         self.seen_file = False
@@ -51,6 +54,7 @@ class _MultipartState:
         self._name: str | None = None
         self._is_file = False
         self._value = bytearray()
+        self._fields_bytes = 0
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -100,14 +104,18 @@ class _MultipartState:
             self.file_chunks.append(bytes(data[start:end]))
         else:
             self._value += data[start:end]
+            self._fields_bytes += end - start
             if len(self._value) > MAX_FIELD_BYTES:
                 raise ApiError(400, "field_too_large", f"form field {self._name!r} is too large")
+            if self._fields_bytes > MAX_FIELDS_BYTES:
+                raise ApiError(400, "field_too_large", "the form fields are too large together")
 
     def _part_end(self) -> None:
         if self._is_file:
             self.file_done = True
         elif self._name:
-            self.fields[self._name] = self._value.decode("utf-8", "replace")
+            value = self._value.decode("utf-8", "replace")
+            self.fields.setdefault(self._name, []).append(value)
 
 
 async def _limited(chunks: AsyncIterator[bytes], already: int, limit: int) -> AsyncIterator[bytes]:

@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -65,6 +65,16 @@ def _declares_body(scope: Scope) -> bool:
 def _has_nul(scope: Scope) -> bool:
     path: str = scope.get("path", "")
     return "\x00" in path or b"\x00" in unquote_to_bytes(scope.get("query_string", b""))
+
+
+def _nul_fields(scope: Scope) -> list[str]:
+    """Where the NUL bytes are: ``path`` and/or ``query.<parameter>``."""
+    fields = ["path"] if "\x00" in scope.get("path", "") else []
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        if "\x00" in name or "\x00" in value:
+            fields.append("query." + name.replace("\x00", ""))
+    return list(dict.fromkeys(fields))
 
 
 def _is_disconnect(exc: BaseException) -> bool:
@@ -131,7 +141,14 @@ class EdgeMiddleware:
         if self.allowed_hosts and not host_allowed(_header(scope, b"host"), self.allowed_hosts):
             return ApiError(400, "invalid_host", "the Host header names no host this API serves")
         if _has_nul(scope):
-            return ApiError(422, "invalid_request", "the path or query string contains a NUL byte")
+            fields = _nul_fields(scope)
+            return ApiError(
+                422,
+                "invalid_request",
+                "the path or query string contains a NUL byte"
+                + (f": {', '.join(fields)}" if fields else ""),
+                {"problems": [{"field": f, "message": "contains a NUL byte"} for f in fields]},
+            )
         return None
 
     @staticmethod

@@ -1,13 +1,12 @@
 """What a credential may reach beyond reading one conversation (:func:`auth.can_see`):
-for whom it may upload, and which conversations operators' views count.
+for whom it may upload. (Which conversations the reads and operators' views show is
+:class:`callstream_common.reads.scope.Scope`, applied in SQL by the query functions.)
 
 One rule everywhere: a user reaches their own rep, a manager their team's reps (and their
 own rep), an admin everything. Out of scope is answered like not found (404) on reads.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,20 +24,3 @@ async def ensure_may_upload_for(session: AsyncSession, who: Principal, rep_id: s
     rep = await session.get(Rep, rep_id)
     if rep is None or who.team_id is None or rep.team_id != who.team_id:
         raise ApiError(403, "forbidden", "a manager may upload only for reps of their team")
-
-
-def conversations_in_scope(who: Principal, column: str) -> tuple[str, dict[str, Any]]:
-    """A SQL condition on ``column`` (a conversation id) and its bound values."""
-    if who.role == Role.ADMIN:
-        return "true", {}
-    if who.role == Role.MANAGER:
-        return (
-            f"{column} IN (SELECT c.id FROM conversations c LEFT JOIN reps r ON r.id = c.rep_id "  # noqa: S608 - a column name from code
-            "WHERE (r.team_id = :scope_team AND :scope_team IS NOT NULL) "
-            "OR c.rep_id = :scope_rep)",
-            {"scope_team": who.team_id, "scope_rep": who.rep_id},
-        )
-    return (
-        f"{column} IN (SELECT c.id FROM conversations c WHERE c.rep_id = :scope_rep)",  # noqa: S608 - a column name from code
-        {"scope_rep": who.rep_id},
-    )

@@ -45,7 +45,7 @@ from callstream_transcriber.audio import (
     probe_audio,
 )
 from callstream_transcriber.errors import PermanentProviderError, RetryableProviderError
-from callstream_transcriber.transcription import place_segment
+from callstream_transcriber.transcription import place_segment, vocabulary_prompt
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class OpenAICompatibleTranscriber:
         ``vocabulary`` (names the call is likely to contain) goes to the API as ``prompt``.
         """
         info = probe_audio(path)
-        prompt = ", ".join(dict.fromkeys(v.strip() for v in vocabulary if v.strip())) or None
+        prompt = vocabulary_prompt(vocabulary)
         direct = (
             info.size_bytes <= self.max_upload_bytes and path.suffix.lower() in UPLOADABLE_SUFFIXES
         )

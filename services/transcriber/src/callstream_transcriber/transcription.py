@@ -61,3 +61,23 @@ def vocabulary_of(metadata: ConversationMetadata) -> list[str]:
     """Names an upload says the call will contain: company, opportunity, participants."""
     names = [metadata.company_name or "", metadata.opportunity_name, *metadata.participants]
     return [n.strip() for n in dict.fromkeys(names) if n and n.strip()]
+
+
+PROMPT_MAX_CHARS = 400
+"""Whisper keeps only the last 223 tokens of a prompt, dropping its start: names past
+~400 characters (100-200 tokens) would push out the first ones (company, opportunity)."""
+
+
+def vocabulary_prompt(vocabulary: Sequence[str]) -> str | None:
+    """ "Acme Analytics, Northwind." — names as a sentence Whisper continues in their
+    spelling; whole names in the order given, as many as fit :data:`PROMPT_MAX_CHARS`."""
+    names: list[str] = []
+    length = 0
+    for name in dict.fromkeys(v.strip() for v in vocabulary):
+        if not name:
+            continue
+        length += len(name) + (2 if names else 1)
+        if length > PROMPT_MAX_CHARS:
+            break
+        names.append(name)
+    return ", ".join(names) + "." if names else None

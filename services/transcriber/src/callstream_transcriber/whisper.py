@@ -29,6 +29,7 @@ from callstream_transcriber.transcription import (
     DEFAULT_CHUNK_SECONDS,
     available_cpus,
     place_segment,
+    vocabulary_prompt,
 )
 
 if TYPE_CHECKING:
@@ -239,12 +240,6 @@ class WhisperTranscriber:
                 floor = start
                 out.append(TimedWord(start=start, end=end, text=word.word))
         return out
-
-
-def vocabulary_prompt(vocabulary: Sequence[str]) -> str | None:
-    """ "Acme Analytics, Northwind." — names as a sentence Whisper continues in their spelling."""
-    names = [v.strip() for v in dict.fromkeys(vocabulary) if v.strip()]
-    return ", ".join(names) + "." if names else None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from callstream_common.db.models import (
     TranscriptRow,
 )
 from callstream_common.reads import opportunities
+from callstream_common.reads.conversations import naming_conversations_in
 from callstream_common.reads.scope import Scope
 
 
@@ -253,8 +254,12 @@ class SqlDeadLetterRepository(DeadLetterRepository):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, entry_id: uuid.UUID) -> DlqEntry | None:
-        return await self.session.get(DlqEntry, entry_id)
+    async def get(self, entry_id: uuid.UUID, scope: Scope | None = None) -> DlqEntry | None:
+        where, params = naming_conversations_in(
+            scope or Scope.everything(), "dlq_entries.conversation_id"
+        )
+        query = select(DlqEntry).where(DLQ_ENTRIES.c.id == entry_id, text(where))
+        return (await self.session.execute(query, params)).scalar_one_or_none()
 
     async def resolve(self, entry_id: uuid.UUID, status: str) -> bool:
         resolved = await self.session.execute(

@@ -31,6 +31,7 @@ from callstream_common.contracts import (
 )
 from callstream_common.conversations.status import FINISHED, ConversationMissing
 from callstream_common.db.models import Conversation, ConversationStatus, DlqEntry
+from callstream_common.reads.scope import Scope
 from callstream_common.retry import RetryableError
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,12 @@ class ConversationRepository(ABC):
         :mod:`callstream_common.conversations.status`), or back from ``failed`` when
         ``reopen`` is asked; False when the rule refused the move."""
 
+    async def reopen(self, conversation_id: uuid.UUID) -> bool:
+        """Put a failed call back to ``processing`` (what a DLQ replay asks for, so the
+        stage processes the replayed record instead of skipping a finished call); False
+        when the call is not ``failed`` (a completed call is never reopened)."""
+        return await self.move(conversation_id, ConversationStatus.PROCESSING, reopen=True)
+
     @abstractmethod
     async def record_timing(
         self,
@@ -132,7 +139,9 @@ class DeadLetterRepository(ABC):
     """The DLQ entries an operator resolves (the recorder in the notifier writes them)."""
 
     @abstractmethod
-    async def get(self, entry_id: uuid.UUID) -> DlqEntry | None: ...
+    async def get(self, entry_id: uuid.UUID, scope: Scope | None = None) -> DlqEntry | None:
+        """The entry, if it exists and (given a ``scope``) names a call inside it; an entry
+        naming no call is inside the whole scope only."""
 
     @abstractmethod
     async def resolve(self, entry_id: uuid.UUID, status: str) -> bool:

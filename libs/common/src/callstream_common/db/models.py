@@ -12,7 +12,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, String, UniqueConstraint, func
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -117,6 +126,11 @@ class Conversation(SQLModel, table=True):
     rep_id: str = Field(index=True, max_length=128)
     title: str | None = None
     conversation_date: date | None = None
+    participants: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    )
+    """Names of the people on the call as the upload gave them (Whisper's vocabulary)."""
     object_key: str
     content_type: str
     size_bytes: int

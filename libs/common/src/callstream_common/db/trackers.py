@@ -15,21 +15,46 @@ from callstream_common.contracts import TrackerDefinition, TrackerKind
 from callstream_common.db.models import TrackerRow
 
 
-def _definition(row: TrackerRow) -> TrackerDefinition:
-    return TrackerDefinition(
-        name=row.name, kind=TrackerKind(row.kind), phrases=row.phrases, threshold=row.threshold
+class StoredTracker(TrackerDefinition):
+    """A tracker as stored: its definition and its id, which stays the same when the
+    definition is replaced (the conversations list may be filtered by either)."""
+
+    id: uuid.UUID
+
+
+def _definition(row: TrackerRow) -> StoredTracker:
+    return StoredTracker(
+        id=row.id,
+        name=row.name,
+        kind=TrackerKind(row.kind),
+        phrases=row.phrases,
+        threshold=row.threshold,
     )
 
 
-async def list_trackers(session: AsyncSession) -> list[TrackerDefinition]:
+async def list_trackers(session: AsyncSession) -> list[StoredTracker]:
     rows = (await session.execute(select(TrackerRow).order_by(col(TrackerRow.name)))).scalars()
     return [_definition(r) for r in rows]
 
 
-async def get_tracker(session: AsyncSession, name: str) -> TrackerDefinition | None:
+async def get_tracker(session: AsyncSession, name: str) -> StoredTracker | None:
     row = (
         await session.execute(select(TrackerRow).where(col(TrackerRow.name) == name))
     ).scalar_one_or_none()
+    return None if row is None else _definition(row)
+
+
+async def tracker_by_reference(session: AsyncSession, reference: str) -> StoredTracker | None:
+    """The tracker named ``reference``, else the one whose id it is (a name wins, so a
+    tracker named like another's id is still found by its name)."""
+    found = await get_tracker(session, reference)
+    if found is not None:
+        return found
+    try:
+        tracker_id = uuid.UUID(reference)
+    except ValueError:
+        return None
+    row = await session.get(TrackerRow, tracker_id)
     return None if row is None else _definition(row)
 
 

@@ -7,6 +7,7 @@ return a row outside it; each filter is served by an index (proved with EXPLAIN 
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,19 @@ SEARCH_SQL = (
     "UNION SELECT t.conversation_id FROM transcripts t "
     "WHERE t.search @@ websearch_to_tsquery('english', :q))"
 )
+TRACKER_SQL = (
+    "c.id IN (SELECT a.conversation_id FROM meddic_analyses a "
+    "WHERE a.trackers @> CAST(:tracker_hit AS jsonb))"
+)
+"""Calls whose current analysis has a hit matching ``:tracker_hit`` (a one-element JSON
+array: the tracker's name, and the speaker's role if it matters) — one containment test,
+served by the GIN index ``ix_meddic_analyses_trackers``."""
+
+
+def tracker_hit(tracker: str, role: str | None) -> str:
+    """The containment pattern of the tracker filter (the tracker given by name)."""
+    hit = {"tracker": tracker} | ({"role": role} if role else {})
+    return json.dumps([hit])
 
 
 def scope_sql(scope: Scope, alias: str = "c") -> tuple[str, dict[str, Any]]:
@@ -44,6 +58,16 @@ def scope_sql(scope: Scope, alias: str = "c") -> tuple[str, dict[str, Any]]:
         f"OR {alias}.rep_id = :scope_rep)",
         {"scope_team": scope.team_id or "", "scope_rep": scope.rep_id or ""},
     )
+
+
+def naming_conversations_in(scope: Scope, column: str) -> tuple[str, dict[str, Any]]:
+    """The WHERE fragment that keeps rows whose ``column`` names a conversation inside
+    ``scope`` (for rows that only point at a call, like dead letters). A row naming no
+    conversation is inside the whole scope only."""
+    if scope.kind == ScopeKind.ALL:
+        return "TRUE", {}
+    where, params = scope_sql(scope, "s")
+    return f"{column} IN (SELECT s.id FROM conversations s WHERE {where})", params
 
 
 class ConversationItem(BaseModel):
@@ -101,6 +125,10 @@ def filter_sql(query: ConversationQuery) -> tuple[list[str], dict[str, Any]]:
     if query.q is not None:
         where.append(SEARCH_SQL)
         params["q"] = query.q
+    if query.tracker is not None:
+        where.append(TRACKER_SQL)
+        role = query.speaker_role.value if query.speaker_role else None
+        params["tracker_hit"] = tracker_hit(query.tracker, role)
     return where, params
 
 
@@ -170,6 +198,8 @@ class ConversationDetail(BaseModel):
     team_id: str | None
     title: str | None
     conversation_date: Any
+    participants: list[str] = []
+    """The names the upload gave for the people on the call."""
     content_type: str
     size_bytes: int
     sha256: str
@@ -262,6 +292,7 @@ async def conversation_detail(
         team_id=row["team_id"],
         title=row["title"],
         conversation_date=row["conversation_date"],
+        participants=row["participants"] or [],
         content_type=row["content_type"],
         size_bytes=row["size_bytes"],
         sha256=row["sha256"],

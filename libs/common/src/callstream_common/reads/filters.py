@@ -30,6 +30,13 @@ class Sort(StrEnum):
     SCORE = "score"
 
 
+class HitRole(StrEnum):
+    """Whose tracker hits count for the ``tracker`` filter."""
+
+    PROSPECT = "prospect"
+    REP = "rep"
+
+
 class CursorError(ValueError):
     """A cursor that is malformed or was issued for another query."""
 
@@ -47,6 +54,15 @@ class ConversationQuery(BaseModel):
     date_from: datetime | None = Field(default=None, alias="from")
     date_to: datetime | None = Field(default=None, alias="to")
     q: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)] | None = None
+    tracker: Annotated[str, Field(min_length=1, max_length=80)] | None = Field(
+        default=None,
+        description="A tracker's name or id: only calls whose current analysis has at "
+        "least one hit of it (unknown: 422).",
+    )
+    speaker_role: HitRole | None = Field(
+        default=None,
+        description="With `tracker`: only hits said by the prospect (or by the rep) count.",
+    )
     sort: Sort = Sort.NEWEST
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 25
     cursor: Annotated[str, Field(max_length=512)] | None = None
@@ -65,6 +81,13 @@ class ConversationQuery(BaseModel):
         start = info.data.get("date_from")
         if v is not None and start is not None and _naive(v) < _naive(start):
             raise ValueError("'to' is before 'from'")
+        return v
+
+    @field_validator("speaker_role")
+    @classmethod
+    def _role_needs_tracker(cls, v: HitRole | None, info: ValidationInfo) -> HitRole | None:
+        if v is not None and info.data.get("tracker") is None:
+            raise ValueError("speaker_role narrows a tracker filter: give tracker too")
         return v
 
     def within(self, scope: Scope) -> ConversationQuery:

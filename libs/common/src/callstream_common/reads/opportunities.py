@@ -61,37 +61,41 @@ class OpportunityRef(BaseModel):
     company_name: str | None
 
 
-async def find_opportunity(
-    session: AsyncSession, scope: Scope, opportunity_id: uuid.UUID
+FIND_REF_SQL = "SELECT o.id, o.rep_id, o.name, o.company_name FROM opportunities o WHERE {where}"
+TOUCH_REF_SQL = (
+    "UPDATE opportunities o SET last_call_at = now(), updated_at = now() "
+    "WHERE {where} RETURNING o.id, o.rep_id, o.name, o.company_name"
+)
+
+
+async def _opportunity_ref(
+    session: AsyncSession, scope: Scope, opportunity_id: uuid.UUID, statement: str
 ) -> OpportunityRef | None:
-    """The opportunity if it exists inside ``scope``."""
+    """The one row ``statement`` returns for the opportunity inside ``scope`` (its
+    ``{where}`` is the id and the scope), or None."""
     where, params = scope_sql(scope, "o")
     row = (
         await mapped(
             session,
-            "SELECT o.id, o.rep_id, o.name, o.company_name FROM opportunities o "
-            f"WHERE o.id = :id AND {where}",
+            statement.format(where=f"o.id = :id AND {where}"),
             params | {"id": opportunity_id},
         )
     ).first()
     return OpportunityRef.model_validate(dict(row)) if row is not None else None
+
+
+async def find_opportunity(
+    session: AsyncSession, scope: Scope, opportunity_id: uuid.UUID
+) -> OpportunityRef | None:
+    """The opportunity if it exists inside ``scope``."""
+    return await _opportunity_ref(session, scope, opportunity_id, FIND_REF_SQL)
 
 
 async def touch_opportunity(
     session: AsyncSession, scope: Scope, opportunity_id: uuid.UUID
 ) -> OpportunityRef | None:
     """An explicit opportunity of an upload: None if unknown or outside ``scope``."""
-    where, params = scope_sql(scope, "o")
-    row = (
-        await mapped(
-            session,
-            "UPDATE opportunities o SET last_call_at = now(), updated_at = now() "
-            f"WHERE o.id = :id AND {where} RETURNING o.id, o.rep_id, o.name, "
-            "o.company_name",
-            params | {"id": opportunity_id},
-        )
-    ).first()
-    return OpportunityRef.model_validate(dict(row)) if row is not None else None
+    return await _opportunity_ref(session, scope, opportunity_id, TOUCH_REF_SQL)
 
 
 class OpportunityItem(BaseModel):

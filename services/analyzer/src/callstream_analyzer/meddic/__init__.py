@@ -23,26 +23,35 @@ How the built-in analyzer works, and why:
    a rep question about D borrows part of that question's topic ("That would be Dana."), and
    "she/he" right after an economic-buyer statement continues it. Back-channel ("Okay.",
    "Sure.") is never evidence.
-4. **Who said it.** A rep's question is never evidence; a rep's statement counts a third and
-   alone cannot lift a dimension above 2; a prospect's question counts half. Sentences that
-   express not knowing or deflect ("not sure who signs off", "let's cover that later") and
-   pain that is played down ("it's fine, we get by") are *negative* evidence: they show the
-   topic came up and name the gap, but cannot lift a score above 2 and lower a higher one.
-5. **Scoring 1-5** per dimension: 1 not discussed; 2 touched on (only vague, rep-only or
-   negative evidence); 3 the prospect spoke to it; 4 specifics (numbers, names, dates) and
-   three facets, or two facets over two statements; 5 three or more facets, specifics and at
-   least two statements, with this dimension the main topic of at least one (two unless all
-   four facets are covered). Facets are what a complete answer covers, e.g. Economic Buyer:
-   role, named person, authority, access. Missing facets become the gaps and recommendations,
-   so every score is explained by its evidence and by what is absent.
+4. **Who said it.** Only what the prospect says is evidence (:mod:`.replies`). The rep's
+   questions and claims never are; they only give a topic to the prospect's answer. A short
+   reply to the rep counts by what it does: confirming the rep's summary or yes/no question
+   ("yes, exactly") makes it the prospect's statement (on its own at most 3); acknowledging a
+   claim ("right", "probably") or a vague answer ("a fair bit") touches the topic on (2); a
+   "no" or "no idea" touches it on as a gap; "okay" to a wh-question or to a pitch of several
+   sentences counts for nothing. A prospect's question counts half, except a question about
+   what the product can do ("can it run offline?"), which states a requirement. Without
+   diarization a sentence in the seller's voice ("our platform…", "firms like yours…") is
+   taken for the rep's. Sentences that express not knowing or deflect ("not sure who signs
+   off", "let's cover that later") and pain that is played down ("it's fine, we get by") are
+   *negative* evidence: they show the topic came up and name the gap, but cannot lift a score
+   above 2 and lower a higher one. Every evidence item carries the speaker, their role and
+   the start/end of the sentence quoted.
+5. **Scoring 1-5** per dimension: 1 not discussed (by the prospect); 2 touched on (only
+   acknowledged, vague, asked or negative evidence); 3 the prospect spoke to it; 4 specifics
+   (numbers, names, dates) and three facets, or two facets over two statements; 5 all four
+   facets, specifics and at least two statements that are mainly about this dimension.
+   Facets are what a complete answer covers, e.g. Economic Buyer: role, named person,
+   authority, access. Missing facets become the gaps and recommendations, so every score is
+   explained by its evidence and by what is absent.
 6. **Overall** is the weighted mean of the six scores (Identify Pain and Economic Buyer weigh
    1.25, Decision Criteria 0.75, the others 1 — no pain or no buyer means no deal, while
    criteria are often set later); the qualification status follows ``StatusPolicy``.
 
-Modules: ``sentences`` and ``roles`` (1-2), ``lexicon`` and ``prototypes`` (the data of 3),
-``classifier`` and ``signals`` (3-4), ``scoring`` and ``policy`` (5-6), ``report`` (gaps,
-recommendations, findings, next steps, risks) and ``analyzer`` (the pipeline). The factory
-that picks built-in or LLM lives in :mod:`callstream_analyzer.factory`.
+Modules: ``sentences`` and ``roles`` (1-2), ``replies`` (4), ``lexicon`` and ``prototypes``
+(the data of 3), ``classifier`` and ``signals`` (3-4), ``scoring`` and ``policy`` (5-6),
+``report`` (gaps, recommendations, findings, next steps, risks) and ``analyzer`` (the
+pipeline). The factory that picks built-in or LLM lives in :mod:`callstream_analyzer.factory`.
 """
 
 from callstream_analyzer.meddic.analyzer import MODEL, PROVIDER, Analyzer, BuiltinMeddicAnalyzer

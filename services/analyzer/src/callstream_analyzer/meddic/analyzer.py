@@ -45,7 +45,7 @@ class BuiltinMeddicAnalyzer:
     def analyze(self, transcript: Transcript) -> MeddicAnalysis:
         cfg = self._config
         sentences, roles = sentences_with_roles(transcript)
-        per_dim = self._signals.extract(sentences)
+        per_dim = self._signals.extract(sentences, roles_certain=roles.certain)
         ctx = CallContext.from_sentences(sentences)
         buyer = buyer_reference(per_dim[list(MeddicDimension).index(D.ECONOMIC_BUYER)], ctx)
         results = {d: assess(d, per_dim[k], ctx, buyer, cfg) for k, d in enumerate(MeddicDimension)}

@@ -64,7 +64,8 @@ NAME_STOP = frozenset(
 _CAP_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:[A-Z][a-z]+)?)\b")
 NEGATIVE = re.compile(
     r"\b(?:not sure|unsure|don'?t know|do not know|no idea|not clear|unclear|"
-    r"haven'?t (?:decided|figured|thought|defined|talked|discussed|gotten|mapped|looked)|"
+    r"haven'?t (?:really |yet |even )?(?:decided|figured|thought|defined|talked|discussed|gotten|"
+    r"mapped|looked)|"
     r"hasn'?t been (?:decided|defined|set|discussed)|not (?:yet )?(?:decided|defined|determined)|"
     r"tbd|to be determined|no budget|(?:don'?t|do not) have (?:a |any )?(?:budget|timeline|"
     r"process|criteria|requirements|metrics|numbers)|there'?s no (?:budget|timeline|process|"
@@ -77,14 +78,32 @@ NEGATIVE = re.compile(
     r"not ready to (?:say|share|talk)|let'?s see how|just (?:curious|browsing|looking)|"
     r"mostly (?:just )?curious|no plans?|not (?:really|at this point|right now)\b|"
     r"(?:need|have) to figure out|figure out (?:who|whose|what|how|when)|still (?:figuring|"
-    r"working) (?:that |it )?out|not (?:sure|clear) (?:who|whose|how|when))",
+    r"working) (?:that |it )?out|not (?:sure|clear) (?:who|whose|how|when)|"
+    r"(?:can'?t|couldn'?t|cannot) (?:really )?(?:tell you|say)|no clue|beats me|"
+    r"not my (?:area|department|decision|call)|(?:let'?s|i'?d rather) not (?:get into|go into)|"
+    r"maybe (?:someday|one day|later|next year)|(?:haven'?t|have not) got (?:a|any) "
+    r"(?:budget|timeline|plan|numbers))",
+    re.I,
+)
+#: A buyer asking what the product can do states a requirement ("Can it pull records from
+#: both sites?"): Decision Criteria told as a question. "Does it need to…" is the seller asking.
+ASKS_CAPABILITY = re.compile(
+    r"^(?:(?:and|so|also|but|well|okay|ok|then|now|plus|oh)\b[ ,]*)*"
+    r"(?:can|could|does|do|will|would|is|are|has|have)\s+(?:it|they|this|that|the (?:system|"
+    r"tool|platform|app|software|product)|your (?:\w+ )?(?:product|system|tool|platform|app|"
+    r"software|solution|service|sensors?|devices?|api)|you (?:guys )?(?:support|integrate|"
+    r"handle|offer|connect|work with|sync|store|host|encrypt|keep|export|import|cover))\b"
+    r"(?! (?:need|have|want) to)",
     re.I,
 )
 #: A prospect playing a problem down: pain mentioned this way is not pain to build on.
 MINIMIZER = re.compile(
     r"\b(?:we get by|(?:it'?s|that'?s) (?:fine|ok|okay|manageable|not a big deal)|not a big deal|"
     r"manageable|works (?:ok|okay|fine)|good enough|minor|no real (?:problem|issue)|"
-    r"not really (?:a|an) (?:problem|issue|priority))\b",
+    r"not really (?:a|an) (?:problem|issue|priority)|can'?t complain|no complaints|"
+    r"could be (?:a lot )?worse|we (?:manage|cope)|not (?:something|anything|a thing) (?:that )?"
+    r"(?:keeps|bothers|worries)|(?:doesn'?t|does not) (?:really )?(?:bother|worry) (?:me|us)|"
+    r"not (?:that |a )?(?:big|huge|major|real) (?:deal|problem|issue|worry))\b",
     re.I,
 )
 #: Back-channel talk ("Okay.", "Sure, makes sense.") answers nothing, whatever was asked.
@@ -121,6 +140,30 @@ NEXT_STEP = re.compile(
 )
 
 
+#: The speaker is the buyer: "I sign", "it's my money", "I decide".
+SELF_AUTHORITY = re.compile(
+    r"\bi (?:own|control|hold|manage|run) (?:the |our |this )?(?:[\w-]+ ){0,3}budget|"
+    r"\bi (?:can |will |would |do )?(?:approve|sign off|sign|make the (?:call|decision)|decide)\b|"
+    r"\bapprove (?:it |this |that |the \w+ )?myself\b|\bmy (?:budget|call|decision|signature)\b|"
+    r"\b(?:it'?s|it is) (?:my|our) (?:own )?(?:money|company|business|practice|firm|shop)\b|"
+    r"\bi'?m the (?:one|person) who (?:signs|approves|decides|pays)\b",
+    re.I,
+)
+
+
+#: Dates, months and "then" are about the decision process only in a sentence about buying,
+#: deciding or starting ("by March they've stopped coming" is not a timeline).
+TIMING_CUES = frozenset({"month", "date", "sequence"})
+PROCESS_ANCHOR = re.compile(
+    r"\b(?:decid\w*|decision|buy\w*|purchas\w*|sign\w*|live|launch\w*|start\w*|implement\w*|"
+    r"install\w*|switch\w*|migrat\w*|roll\w*|pilot\w*|trial\w*|choos\w*|select\w*|pick\w*|"
+    r"approv\w*|evaluat\w*|budget\w*|order\w*|contract\w*|vendors?|proposals?|demos?|"
+    r"committee|board|council|review\w*|procurement|legal|rfp|tender|renew\w*|deadline|"
+    r"timeline|process|steps?|plan\w*|go ahead|move forward|kick\w*)\b",
+    re.I,
+)
+
+
 @dataclass(frozen=True)
 class Cue:
     label: str
@@ -144,7 +187,11 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"benchmark|win rate|close rate|conversion(?: rate)?|churn(?: rate)?|payback|"
             r"quota attainment|attainment|ramp(?:-up)? time|time to \w+|average deal size|acv|"
             r"arr|mrr|nps|csat|handle time|response time|cycle time|productivity|"
-            r"cost per \w+|per (?:rep|week|month|year|day|quarter|hour|seat)|annually)\b",
+            r"cost per \w+|per (?:rep|week|month|year|day|quarter|hour|seat)|annually|"
+            r"how (?:long|much (?:time|effort|money|work)|many|often|fast)|"
+            r"(?:do|does|did) (?:you|anyone|somebody|your team) (?:track|measure|count|know how)|"
+            r"(?:track|measure|count)(?:s|ed|ing)? (?:it|that|how)|(?:faster|quicker|sooner|"
+            r"cheaper)\b)\b",
         ),
         _cue(
             "target",
@@ -188,6 +235,7 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"(?:her|his|their) (?:call|decision|budget)|(?:it'?s|it is) (?:his|her|their) "
             r"money)\b",
         ),
+        Cue("self", SELF_AUTHORITY, 0.55),
         Cue("title", TITLE, 0.3),
         _cue("budget", 0.25, r"\b(?:budget\w*|spend(?:ing)?|funding|funds)\b"),
         _cue(
@@ -209,8 +257,23 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"we'?re looking for|looking for (?:a|something|a tool|a solution)|top priorit\w+|"
             r"(?:we|i) care (?:most )?about|what we care about|important to us|matters to us|"
             r"(?:has|have|need|needs) to (?:plug|connect|sync|pass|run|talk to)|insist\w* on|"
-            r"the bar is|rejected vendors?|must (?:plug|connect|sync|"
-            r"support|integrate|have|work|pass|be|run|handle))\b",
+            r"the bar is|rejected vendors?|"
+            r"(?:it|the (?:\w+ )?(?:tool|system|app|platform|software|solution|product|vendor)|"
+            r"whatever we (?:buy|pick|choose|use|get)|whoever we (?:pick|choose)) (?:really )?"
+            r"(?:should|must|has to|needs to|would (?:need|have) to|'?d (?:need|have) to|"
+            r"will (?:need|have) to|can'?t|cannot|mustn'?t|shouldn'?t)|"
+            r"what (?:should|would|must|does|do) (?:a |the |your |this |such a )?(?:\w+ )?"
+            r"(?:tool|system|solution|product|platform|vendor|option) (?:need to |have to )?"
+            r"(?:do|have|support|offer|cover|handle)|what (?:are you|would you be) looking for|"
+            r"how (?:will|would|do) you (?:choose|pick|compare|evaluate|judge|decide between)|"
+            r"must (?:plug|connect|sync|"
+            r"support|integrate|have|work|pass|be|run|handle)|"
+            r"should (?:connect|integrate|sync|work with|support|talk to|pull|plug|run|handle|"
+            r"be able)|(?:would|will|'d) (?:need|have) to (?:connect|integrate|sync|work|support|"
+            r"run|handle|pass|be)|only if|unless|as long as|provided (?:that|it)|forget it|"
+            r"if (?:it|that|this|you) (?:can'?t|cannot|doesn'?t|does not|won'?t|needs|requires|"
+            r"means)|(?:is|would be) a (?:must|requirement|condition)|(?:no|any) (?:deal|sale) "
+            r"(?:if|without|unless)|otherwise (?:we|i|it)'?(?:re|m|s|ll)? ?(?:not|out|won'?t))\b",
         ),
         _cue(
             "technical",
@@ -237,10 +300,20 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"\b(?:procurement|purchasing|legal(?: team| review)?|security review|infosec|"
             r"vendor (?:onboarding|assessment|review|approval)|approval process|"
             r"process|committee|board meeting|pilot|proof of concept|poc|trial|"
-            r"roll ?out|go[- ]live|kick[- ]?off|contract|msa|redlines?|purchase order|po|"
-            r"paperwork|budget cycle|fiscal year|steps?|timeline|time ?frame|deadline|"
+            r"roll ?out|go[- ]live|kick[- ]?off|msa|redlines?|purchase order|po|"
+            r"(?:board|committee|council|panel|cabinet|partners) (?:meets?|meeting|votes?|"
+            r"reviews?|decides?|signs?)|"
+            r"(?:sign|review|negotiate|renew|draft|award)\w* (?:the |a |our |their )?contract|"
+            r"contract (?:review|negotiation|signature|terms|renew\w*|expires?|ends?|runs? out|"
+            r"goes|has to|needs)|"
+            r"budget cycle|fiscal year|steps?|timeline|time ?frame|deadline|"
             r"sign the|stakeholders|business case|proposal|"
-            r"review|present (?:it|this) to)\b",
+            r"review|present (?:it|this) to|how (?:would|do|does|will) (?:a |the |you )?"
+            r"(?:decision|decide|buy|purchase)|decision (?:gets?|is|would be|will be) made|"
+            r"who (?:else )?(?:would|will|should|needs? to|has to|is going to) (?:be (?:involved|"
+            r"part of|in on)|weigh in|have a say|sign|approve|decide)|who else is involved|"
+            r"part of (?:the|this|that) decision|"
+            r"(?:vote|votes|voting) on)\b",
         ),
         Cue("month", MONTHS, 0.3),
         Cue("date", _DATES, 0.3),
@@ -258,7 +331,12 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"buried|threaten\w* to (?:leave|churn|cancel)|not sustainable|unsustainable|"
             r"(?:keep|kept|keeps) (?:\w+ing|getting|breaking|dropping)|dropped|slipping|"
             r"escalations?|overloaded|can'?t keep up|mess|chaos|chaotic|firefighting|downtime|"
-            r"outages?|(?:went|goes|going) down|idle|burns?|fed up|hang up|on hold)\b",
+            r"outages?|(?:went|goes|going) down|idle|burns?|fed up|hang up|on hold|"
+            r"furious|angry|livid|upset|embarrass\w*|humiliat\w*|groan\w*|stress(?:ed|ful)|"
+            r"(?:could(?:n'?t| not)|can'?t|cannot) find|fell apart|falls? apart|fall(?:s|ing)? "
+            r"behind|no[- ]shows?|(?:waited|waiting|wait) (?:for )?(?:\w+ ){0,2}(?:hours?|minutes|"
+            r"days|weeks)|gave up|give up|felt (?:forgotten|ignored|lost)|disaster|horrible|"
+            r"terrible|awful)\b",
         ),
         _cue(
             "problem",
@@ -268,10 +346,21 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
             r"broken|hate|annoying|tedious|painful|risky|behind|stuck|hard to|difficult|"
             r"can'?t (?:see|track|tell|keep up|scale)|too (?:long|much|many|slow)|rough|clunky|"
             r"backlog|all the time|fighting|outdated|morale|exhausted|time[- ]consuming|"
-            r"friction|gaps?|leak\w*|bad|worse|at risk)\b",
+            r"friction|gaps?|leak\w*|bad|worse|at risk|patchwork|chas(?:e|es|ing)|by hand|"
+            r"wrong|retyp\w*|re-?enter\w*|double[- ](?:entry|booking|work)|"
+            r"every (?:single )?time|again and again|over and over|" + MINIMIZER.pattern + r")\b",
         ),
     ),
     D.CHAMPION: (
+        _cue(
+            "asked to help",
+            0.5,
+            r"\b(?:(?:would|will|could|can) you (?:be (?:willing|able|happy|open) to |be up for |"
+            r"help (?:us|me) (?:to )?)?(?:present|share|introduce|champion|advocate|sponsor|push|"
+            r"bring (?:this|it|us|me)|take (?:this|it|us) (?:to|forward)|put (?:us|me|this|it) in "
+            r"front|help (?:us|me|our))|anything you (?:could|can) do to help|"
+            r"(?:on|in) (?:our|my) corner)\b",
+        ),
         _cue(
             "advocacy",
             0.6,
@@ -300,9 +389,10 @@ CUES: Mapping[MeddicDimension, tuple[Cue, ...]] = {
         _cue(
             "commitment",
             0.35,
-            r"\b(?:i'?ll|i will|i can|let me|i'?m going to|i'?m happy to)\s+(?:\w+\s+){0,2}"
-            r"(?:talk|speak|present|share|forward|pitch|raise|recommend|mention|tell|"
-            r"set up|walk|convince|socialize|run (?:it|this) by)\b",
+            r"\b(?:i'?ll|i will|i can|let me|i'?m going to|i'?m happy to|i'?d be happy to)\s+"
+            r"(?:\w+\s+){0,3}(?:talk|speak|present|share|forward|pitch|raise|recommend|mention|"
+            r"tell|set up|walk|convince|sociali[sz]e|run (?:it|this) by|organi[sz]e|coordinate|"
+            r"arrange|line up|vouch|back|argue|lobby)\w*\b",
         ),
         _cue(
             "personal",
@@ -440,12 +530,6 @@ SPECIFIC_FACETS: Mapping[MeddicDimension, frozenset[str]] = {
 
 
 _HONORIFIC_NAME = re.compile(r"\b(?:dr|doctor|mr|mrs|ms|miss|prof|professor)\.? ([a-z]{2,})", re.I)
-SELF_AUTHORITY = re.compile(
-    r"\bi (?:own|control|hold|manage|run) (?:the |our |this )?(?:[\w-]+ ){0,3}budget|"
-    r"\bi (?:can |will |would )?(?:approve|sign off|sign|make the (?:call|decision))\b|"
-    r"\bapprove (?:it |this |that |the \w+ )?myself\b|\bmy (?:budget|call|decision|signature)\b",
-    re.I,
-)
 
 
 def person_names(text: str) -> list[str]:

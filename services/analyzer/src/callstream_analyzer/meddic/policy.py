@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from callstream_analyzer.meddic.replies import Stance
 from callstream_analyzer.meddic.sentences import Role
 from callstream_common.contracts import MeddicDimension, QualificationStatus
 
@@ -70,10 +71,23 @@ class AnalyzerConfig:
     context_min: float = 0.45
     top_k: int = 3
     min_words: int = 3
+    #: Weight of a sentence by who said it. The rep's sentences are never evidence (see
+    #: :mod:`.replies`); without diarization nobody knows who spoke, hence less than 1.
     role_weights: Mapping[Role, float] = field(
-        default_factory=lambda: {Role.PROSPECT: 1.0, Role.UNKNOWN: 0.8, Role.REP: 0.35}
+        default_factory=lambda: {Role.PROSPECT: 1.0, Role.UNKNOWN: 0.8, Role.REP: 0.0}
     )
-    question_weight: float = 0.5
+    #: Weight of a signal by how the prospect stands behind it.
+    stance_weights: Mapping[Stance, float] = field(
+        default_factory=lambda: {
+            Stance.STATED: 1.0,
+            Stance.CONFIRMED: 0.8,
+            Stance.ASKED: 0.5,
+            Stance.ACKNOWLEDGED: 0.35,
+            Stance.UNATTRIBUTED: 0.35,
+        }
+    )
+    #: Highest score of a dimension the prospect only confirmed (the rep's summary, "yes").
+    confirmed_cap: int = 3
     weights: Mapping[MeddicDimension, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
     status_policy: StatusPolicy = field(default_factory=StatusPolicy)
 

@@ -23,6 +23,9 @@ PROTOTYPES: Mapping[MeddicDimension, tuple[str, ...]] = {
         "We'd need to see payback within six months to justify the cost.",
         "Our key performance indicators are response time and customer satisfaction.",
         "Ramp time for new hires is about five months today.",
+        "Success for us would be halving the number of complaints by next year.",
+        "How many hours a week go into this for your staff?",
+        "We'd want to see the error rate drop well below where it is now.",
     ),
     D.ECONOMIC_BUYER: (
         "Our CFO signs off on any purchase above fifty thousand dollars.",
@@ -34,6 +37,10 @@ PROTOTYPES: Mapping[MeddicDimension, tuple[str, ...]] = {
         "Anything this size needs sign-off from the chief financial officer.",
         "The person who writes the check is our chief operating officer.",
         "He has the authority to approve the purchase without going to the board.",
+        "It's my own business, so the money decision is mine.",
+        "Spending at that level goes to the owners for approval.",
+        "Our managing director holds the purse strings for anything like this.",
+        "Who would sign the cheque for something like this?",
     ),
     D.DECISION_CRITERIA: (
         "It has to integrate with Salesforce, that's a must-have for us.",
@@ -46,6 +53,11 @@ PROTOTYPES: Mapping[MeddicDimension, tuple[str, ...]] = {
         "IT will want to see how you handle encryption and data retention.",
         "The most important thing for us is how quickly the team can adopt it.",
         "We have a checklist of requirements from the technical team.",
+        "If it can't connect to our billing system, we won't consider it.",
+        "Whatever we choose has to be simple enough for staff who aren't technical.",
+        "We'd only go ahead if our data is kept in-house.",
+        "Can your product export everything straight into our accounting software?",
+        "What would a new tool need to do to win you over?",
     ),
     D.DECISION_PROCESS: (
         "After the demo we'd run a two-week pilot with one team.",
@@ -58,6 +70,10 @@ PROTOTYPES: Mapping[MeddicDimension, tuple[str, ...]] = {
         "Our budget cycle closes in October, so the decision has to happen before then.",
         "Legal typically turns around redlines on an agreement in two weeks.",
         "The steps are a technical review, a business case, and then the final sign-off.",
+        "We'd test it with a few users for a month, then decide whether to roll it out.",
+        "Anything new has to be approved at the monthly management meeting.",
+        "Which other people take part when you pick a supplier?",
+        "Walk me through how your organisation usually buys software.",
     ),
     D.IDENTIFY_PAIN: (
         "Our biggest problem is that reps spend hours on manual data entry.",
@@ -71,6 +87,11 @@ PROTOTYPES: Mapping[MeddicDimension, tuple[str, ...]] = {
         "Keeping track of everything in spreadsheets has become a nightmare.",
         "If we don't fix this, we'll miss our targets again this year.",
         "My team is burned out from all the repetitive admin work.",
+        "Last month a shipment went missing and we only found out when the customer called.",
+        "An inspector flagged our records last year and we can't let that happen again.",
+        "I was so annoyed, we had to redo the whole report by hand over the weekend.",
+        "People are fed up with chasing the same information from three different places.",
+        "Every time someone is off sick, things slip through and nobody notices until too late.",
     ),
     D.CHAMPION: (
         "I'll champion this internally and push for it with leadership.",
@@ -83,6 +104,8 @@ PROTOTYPES: Mapping[MeddicDimension, tuple[str, ...]] = {
         "I'll share your deck with the leadership team and put in a good word.",
         "I really want this to happen, it would make my team's life so much easier.",
         "Let me talk to our CFO and set up time for the three of us.",
+        "I'll be the one pushing for this when it comes up for discussion.",
+        "When this comes up internally, I'll argue hard for it.",
     ),
 }
 
@@ -104,4 +127,6 @@ BACKGROUND: tuple[str, ...] = (
     "Okay, perfect, let's get started.",
     "Have a great rest of your day.",
     "Our customers love the dashboard and the mobile app.",
+    "Email me a brochure and I'll read it later.",
+    "I'll forward the materials once I've had a chance to look.",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from callstream_analyzer.meddic.sentences import Role, Sentence, split_sentences
 from callstream_common.contracts import Transcript
@@ -28,13 +29,41 @@ _SELLER_TALK = re.compile(
 class RoleAssignment:
     roles: Mapping[str | None, Role]
     method: str
+    certain: bool = False
+    """From labels that say who is who (a stereo channel, "Rep", "Customer"); a guess from
+    behaviour on clustered speakers is not: the rep's speaker may hold some prospect talk."""
 
     def of(self, speaker: str | None) -> Role:
         return self.roles.get(speaker, Role.UNKNOWN)
 
 
+_SENTENCE_END = re.compile(r"[.?!…][\"')\]]*\s*$")
+#: Share of speaker changes inside a sentence above which speaker labels from clustering are
+#: noise. On the eval's Whisper transcripts this share is 0 or above 0.6, nothing between.
+UNRELIABLE_SHARE = 0.3
+MIN_CHANGES = 4
+
+
+def diarization_unreliable(sentences: Sequence[Sentence]) -> bool:
+    """Whether the speaker labels change in the middle of sentences so often that who said
+    what cannot be trusted (a rep's sentence half given to the prospect, and the other way).
+
+    A change counts as inside a sentence when the text before it does not end a sentence or
+    the text after it starts in lower case. Only punctuated transcripts can be judged."""
+    if not any(_SENTENCE_END.search(s.text) for s in sentences):
+        return False
+    changes = inside = 0
+    for before, after in pairwise(sentences):
+        if before.speaker == after.speaker:
+            continue
+        changes += 1
+        inside += not _SENTENCE_END.search(before.text) or after.text[:1].islower()
+    return changes >= MIN_CHANGES and inside / changes > UNRELIABLE_SHARE
+
+
 def assign_roles(sentences: Sequence[Sentence]) -> RoleAssignment:
-    """Who is the rep: by label when labels say so, else by behaviour (questions, seller talk)."""
+    """Who is the rep: by label when labels say so, else by behaviour (questions, seller talk);
+    nobody when there is one speaker or the clustering's labels are noise."""
     speakers = sorted({s.speaker for s in sentences if s.speaker}, key=str)
     if len(speakers) < 2:
         return RoleAssignment({}, "single speaker or no diarization: roles unknown")
@@ -44,14 +73,18 @@ def assign_roles(sentences: Sequence[Sentence]) -> RoleAssignment:
     }
     if by_label and any(r is Role.REP for r in by_label.values()):
         return RoleAssignment(
-            {sp: by_label.get(sp, Role.PROSPECT) for sp in speakers}, "speaker labels"
+            {sp: by_label.get(sp, Role.PROSPECT) for sp in speakers}, "speaker labels", True
         )
     if (
         by_label
         and all(r is Role.PROSPECT for r in by_label.values())
         and len(by_label) < len(speakers)
     ):
-        return RoleAssignment({sp: by_label.get(sp, Role.REP) for sp in speakers}, "speaker labels")
+        return RoleAssignment(
+            {sp: by_label.get(sp, Role.REP) for sp in speakers}, "speaker labels", True
+        )
+    if diarization_unreliable(sentences):
+        return RoleAssignment({}, "diarization unreliable (speakers change inside sentences)")
     stats: dict[str, float] = {}
     seller: dict[str, float] = {}
     for sp in speakers:

@@ -19,17 +19,21 @@ from numpy.typing import NDArray
 from callstream_analyzer.meddic.classifier import PrototypeClassifier
 from callstream_analyzer.meddic.lexicon import (
     ACK,
+    ASKS_CAPABILITY,
     CONCRETE,
     CUES,
     FACETS,
     MINIMIZER,
     MONTHS,
     NEGATIVE,
+    PROCESS_ANCHOR,
     SELF_AUTHORITY,
     SPECIFIC_FACETS,
+    TIMING_CUES,
     person_names,
 )
 from callstream_analyzer.meddic.policy import AnalyzerConfig
+from callstream_analyzer.meddic.replies import SELLER_VOICE, Stance, replies, speaks_as_seller
 from callstream_analyzer.meddic.sentences import Role, Sentence
 from callstream_common.contracts import DimensionAssessment, MeddicDimension
 
@@ -50,6 +54,9 @@ class Signal:
     negative: bool
     primary: bool
     facets: frozenset[str]
+    stance: Stance = Stance.STATED
+    prompt: Sentence | None = None
+    """The rep's sentence that a confirmed or acknowledged signal replies to."""
 
     @property
     def specific(self) -> bool:
@@ -127,6 +134,8 @@ class SignalExtractor:
             row: list[tuple[str, ...]] = []
             for k, d in enumerate(dims):
                 hits = [c for c in CUES[d] if c.pattern.search(s.text)]
+                if d is D.DECISION_PROCESS and not PROCESS_ANCHOR.search(s.text):
+                    hits = [c for c in hits if c.label not in TIMING_CUES]
                 lexical = min(noisy_or(c.weight for c in hits), 0.85)
                 conf[i, k] = noisy_or((cfg.semantic_weight * float(semantic[i, k]), lexical))
                 row.append(tuple(c.label for c in hits))
@@ -183,25 +192,38 @@ class SignalExtractor:
                 context[i, eb] = max(context[i, eb], 0.5 * conf[i - 1, eb])
         return context
 
-    def extract(self, sentences: Sequence[Sentence]) -> list[list[Signal]]:
+    def extract(
+        self, sentences: Sequence[Sentence], *, roles_certain: bool = True
+    ) -> list[list[Signal]]:
+        """Per dimension (in ``MeddicDimension`` order), the signals of the call.
+
+        The rep's sentences are never evidence; a prospect's short reply to one carries its
+        topics with the stance the reply gives them (see :mod:`.replies`). When the roles are
+        only guessed (``roles_certain`` false), a statement of the rep's speaker that does not
+        sound like the seller is kept as ``UNATTRIBUTED``: touched on at most."""
         cfg = self._config
         dims = list(MeddicDimension)
         conf, semantic, cue_hits = self._confidences(sentences)
         context = self._context(sentences, conf)
         total = 1.0 - (1.0 - conf) * (1.0 - context)
+        reply_to = replies(sentences)
         out: list[list[Signal]] = [[] for _ in dims]
-        for i, s in enumerate(sentences):
-            words = len(s.text.split())
+
+        def topics(i: int) -> list[int]:
+            """Dimensions sentence ``i`` is about, judged on its words and context alone."""
+            s = sentences[i]
             best = float(total[i].max()) if len(dims) else 0.0
-            concrete = bool(CONCRETE.search(s.text))
-            negative_text = bool(NEGATIVE.search(s.text)) and not concrete
-            minimized = bool(MINIMIZER.search(s.text))
+            # A short sentence counts when it names something, or when it is a "not really"
+            # in answer to a question on the topic (a deflection touches the topic on).
+            if ACK.match(s.text) or (
+                len(s.text.split()) < cfg.min_words
+                and not (CONCRETE.search(s.text) or person_names(s.text))
+                and not (NEGATIVE.search(s.text) and context[i].max() > 0)
+            ):
+                return []
+            found = []
             for k, d in enumerate(dims):
                 c = float(total[i, k])
-                if ACK.match(s.text) or (
-                    words < cfg.min_words and not (concrete or person_names(s.text))
-                ):
-                    continue
                 strong_cue = any(
                     cue.weight >= 0.5 for cue in CUES[d] if cue.label in cue_hits[i][k]
                 )
@@ -211,8 +233,66 @@ class SignalExtractor:
                     continue
                 if c < cfg.relative_threshold * best and not strong_cue:
                     continue
-                weight = c * self._role_weight(s, d)
-                if weight <= 0:
+                found.append(k)
+            return found
+
+        for i, s in enumerate(sentences):
+            reply = reply_to.get(i)
+            if reply is not None:
+                stance = reply.stance
+                p = reply.prompt.index
+                if stance is None:
+                    continue
+                best = float(total[p].max())
+                for k in topics(p):
+                    c = float(total[p, k])
+                    if c < 0.9 * best:
+                        continue  # a short reply answers the main point of what the rep said
+                    out[k].append(
+                        Signal(
+                            sentence=s,
+                            dimension=dims[k],
+                            confidence=round(c, 3),
+                            weight=c * cfg.stance_weights[stance],
+                            semantic=round(float(semantic[p, k]), 3),
+                            cues=cue_hits[p][k],
+                            in_context=True,
+                            negative=reply.negative,
+                            primary=c >= 0.9 * best,
+                            facets=facets_of(dims[k], reply.prompt.text)
+                            if stance is Stance.CONFIRMED and not reply.negative
+                            else frozenset(),
+                            stance=stance,
+                            prompt=reply.prompt,
+                        )
+                    )
+                continue
+            requirement = s.is_question and bool(ASKS_CAPABILITY.search(s.text))
+            unattributed = (
+                s.role is Role.REP
+                and not roles_certain
+                and not s.is_question
+                and not SELLER_VOICE.search(s.text)
+            )
+            if (speaks_as_seller(s) and not unattributed) or (
+                s.is_question and s.role is not Role.PROSPECT and not requirement
+            ):
+                continue
+            best = float(total[i].max())
+            concrete = bool(CONCRETE.search(s.text))
+            negative_text = bool(NEGATIVE.search(s.text)) and not concrete
+            minimized = bool(MINIMIZER.search(s.text))
+            for k in topics(i):
+                d = dims[k]
+                c = float(total[i, k])
+                stance = (
+                    Stance.UNATTRIBUTED
+                    if unattributed
+                    else Stance.STATED
+                    if not s.is_question or (requirement and d is D.DECISION_CRITERIA)
+                    else Stance.ASKED
+                )
+                if stance is Stance.ASKED and s.role is not Role.PROSPECT:
                     continue
                 if d is D.IDENTIFY_PAIN:
                     # Pain is negative talk by nature: only playing it down or an evasive
@@ -226,21 +306,16 @@ class SignalExtractor:
                         sentence=s,
                         dimension=d,
                         confidence=round(c, 3),
-                        weight=weight,
+                        weight=c
+                        * cfg.role_weights[Role.UNKNOWN if unattributed else s.role]
+                        * cfg.stance_weights[stance],
                         semantic=round(float(semantic[i, k]), 3),
                         cues=cue_hits[i][k],
                         in_context=bool(conf[i, k] < cfg.evidence_threshold),
                         negative=negative,
                         primary=c >= 0.9 * best,
                         facets=frozenset() if negative else facets_of(d, s.text),
+                        stance=stance,
                     )
                 )
         return out
-
-    def _role_weight(self, s: Sentence, d: MeddicDimension) -> float:
-        cfg = self._config
-        if s.is_question:
-            return cfg.question_weight if s.role is Role.PROSPECT else 0.0
-        if s.role is Role.REP and d is D.CHAMPION:
-            return 0.0
-        return cfg.role_weights[s.role]

@@ -66,6 +66,9 @@ ENTRY_TTL = {
 ORG = "org"
 """Bumped when reps, teams or credentials change: who sees what may have changed."""
 EVERYTHING = "all"
+TRACKERS = "trackers"
+"""Bumped when a tracker is created, replaced or deleted: a list filtered by a tracker
+depends on it (a name unknown a moment ago may now be one, and the other way round)."""
 
 
 def conversation_scope(conversation_id: uuid.UUID | str) -> str:
@@ -103,15 +106,18 @@ def list_scopes(
     rep_id: str | None = None,
     team_id: str | None = None,
     opportunity_id: uuid.UUID | None = None,
+    tracker: str | None = None,
 ) -> list[str]:
-    """A list depends only on its narrowest filter: a change elsewhere cannot alter it."""
+    """A list depends only on its narrowest filter: a change elsewhere cannot alter it
+    (and, filtered by a tracker, on the trackers' definitions too)."""
+    trackers = [TRACKERS] if tracker is not None else []
     if opportunity_id is not None:
-        return [opportunity_scope(opportunity_id)]
+        return [opportunity_scope(opportunity_id), *trackers]
     if rep_id is not None:
-        return [rep_scope(rep_id)]
+        return [rep_scope(rep_id), *trackers]
     if team_id is not None:
-        return [team_scope(team_id)]
-    return caller_scopes(scope)
+        return [team_scope(team_id), *trackers]
+    return [*caller_scopes(scope), *trackers]
 
 
 def changed_scopes(

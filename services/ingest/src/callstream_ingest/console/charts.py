@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from callstream_common.contracts import QualificationStatus
+
 MEDDIC_ORDER = (
     "metrics",
     "economic_buyer",
@@ -15,12 +17,12 @@ MEDDIC_ORDER = (
     "identify_pain",
     "champion",
 )
-QUALIFICATION_ORDER = ("Qualified", "Medium", "Needs Work", "At Risk")
+QUALIFICATION_ORDER = tuple(q.value for q in QualificationStatus)
 QUALIFICATION_COLOURS = {
-    "Qualified": "#146c2e",
-    "Medium": "#1f5fbf",
-    "Needs Work": "#8a4b00",
-    "At Risk": "#a4161a",
+    QualificationStatus.STRONG.value: "#146c2e",
+    QualificationStatus.MEDIUM.value: "#1f5fbf",
+    QualificationStatus.WEAK.value: "#8a4b00",
+    QualificationStatus.AT_RISK.value: "#a4161a",
 }
 
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from callstream_common.reads import conversations as reads
-from callstream_ingest.console import queries
 from callstream_ingest.console.charts import MEDDIC_ORDER, radar
 from callstream_ingest.console.timeline import DeadLetterVisit, build_timeline
 from callstream_ingest.console.web import (
@@ -22,6 +21,7 @@ from callstream_ingest.console.web import (
     secured,
 )
 from callstream_ingest.errors import ApiError
+from callstream_ingest.ops.views import dead_letters_of
 from callstream_ingest.read.api import (
     ConversationDetailView,
     detail_view,
@@ -77,7 +77,7 @@ async def _conversation(
     request: Request, who: SignedIn, conv: ConversationDetailView, shown_version: int | None
 ) -> Response:
     async with ingest_state(request).sessions() as session:
-        dead = await queries.dead_letters_of(session, conv.id)
+        dead = await dead_letters_of(session, conv.id)
     visits = [
         DeadLetterVisit(
             str(d.id), d.error_class, d.error_message, d.attempts, d.status, d.created_at

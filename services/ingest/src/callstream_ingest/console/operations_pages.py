@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from callstream_common import alert_rules
 from callstream_common.db.models import Role
-from callstream_ingest.console import queries
 from callstream_ingest.console.web import Changing, SignedIn, ingest_state, render, secured
 from callstream_ingest.errors import ApiError
 from callstream_ingest.ops.api import (
@@ -30,7 +30,6 @@ from callstream_ingest.ops.api import (
 
 operations_router = APIRouter(prefix="/console/operations")
 
-RULE_KINDS = ("overall_below", "status_is", "dimension_at_most", "any_dimension_at_most")
 DLQ_STATUSES = ("new", "replayed", "discarded")
 
 
@@ -60,8 +59,8 @@ async def operations_page(
     dlq = await dlq_status(request, who.principal)
     jobs = await jobs_status(request, who.principal)
     async with ingest_state(request).sessions() as session:
-        rules = await queries.alert_rules(session)
-        history = await queries.alert_history(session)
+        rules = await alert_rules.alert_rules(session)
+        history = await alert_rules.alert_history(session)
     return render(
         request,
         "operations.html",
@@ -74,7 +73,7 @@ async def operations_page(
         jobs=jobs,
         rules=rules,
         history=history,
-        rule_kinds=RULE_KINDS,
+        rule_kinds=alert_rules.RULE_KINDS,
         dlq_statuses=DLQ_STATUSES,
         notice=notice,
     )
@@ -150,8 +149,10 @@ async def add_rule(
     severity: Annotated[str, Form()] = "warning",
 ) -> Response:
     require(who.principal, Role.ADMIN)
-    if kind not in RULE_KINDS:
-        raise ApiError(422, "invalid_request", f"kind must be one of {', '.join(RULE_KINDS)}")
+    if kind not in alert_rules.RULE_KINDS:
+        raise ApiError(
+            422, "invalid_request", f"kind must be one of {', '.join(alert_rules.RULE_KINDS)}"
+        )
     params: dict[str, Any] = {"severity": severity}
     if threshold.strip():
         try:
@@ -163,7 +164,7 @@ async def add_rule(
     if dimension.strip():
         params["dimension"] = dimension.strip()
     async with ingest_state(request).sessions() as session, session.begin():
-        added = await queries.add_alert_rule(session, name.strip(), kind, params)
+        added = await alert_rules.add_alert_rule(session, name.strip(), kind, params)
     notice = "rule+added" if added else "a+rule+of+that+name+exists"
     return back_to(f"/console/operations?notice={notice}#alert-rules")
 
@@ -172,7 +173,7 @@ async def add_rule(
 async def remove_rule(request: Request, rule_id: uuid.UUID, who: Changing) -> Response:
     require(who.principal, Role.ADMIN)
     async with ingest_state(request).sessions() as session, session.begin():
-        outcome = await queries.remove_alert_rule(session, rule_id)
+        outcome = await alert_rules.remove_alert_rule(session, rule_id)
     if outcome is None:
         raise ApiError(404, "not_found", f"alert rule {rule_id} not found")
     return back_to(f"/console/operations?notice=rule+{outcome}#alert-rules")

@@ -12,8 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from callstream_common.contracts import QualificationStatus
+from callstream_common.db.trackers import list_trackers
 from callstream_common.reads import analytics, conversations, opportunities, performance
-from callstream_common.reads.filters import ConversationQuery, CursorError
+from callstream_common.reads.filters import ConversationQuery, CursorError, HitRole
 from callstream_common.reads.scope import Scope
 from callstream_ingest.console.charts import (
     MEDDIC_ORDER,
@@ -25,7 +27,7 @@ from callstream_ingest.console.web import PageNotFound, SignedIn, ingest_state, 
 from callstream_ingest.errors import ApiError
 from callstream_ingest.ops.api import jobs_status
 from callstream_ingest.read.common import scope_of as read_scope
-from callstream_ingest.read.scope_checks import check_filters_in_scope
+from callstream_ingest.read.scope_checks import checked_query
 
 overview_router = APIRouter(prefix="/console")
 
@@ -38,6 +40,8 @@ FILTER_FIELDS = (
     "to",
     "min_score",
     "max_score",
+    "tracker",
+    "speaker_role",
     "sort",
 )
 REPORT_WEEKS = 12
@@ -96,14 +100,14 @@ async def conversations_page(request: Request, who: SignedIn) -> Response:
     filters = {k: raw.get(k, "") for k in FILTER_FIELDS}
     error = None
     page = None
+    async with ingest_state(request).sessions() as session:
+        trackers = [t.name for t in await list_trackers(session)]
     try:
         scope = scope_of(who)
         query = ConversationQuery.model_validate(raw).within(scope)
         async with ingest_state(request).sessions() as session:
-            await check_filters_in_scope(
-                session, scope, query.rep_id, query.team_id, query.opportunity_id
-            )
-            page = await conversations.list_conversations(session, scope, query)
+            resolved = await checked_query(session, scope, query)
+            page = await conversations.list_conversations(session, scope, resolved)
     except ValidationError as exc:
         error = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
     except CursorError as exc:
@@ -126,7 +130,9 @@ async def conversations_page(request: Request, who: SignedIn) -> Response:
         next_params=next_params,
         first_page=bool(raw.get("cursor")),
         statuses=("pending", "processing", "completed", "failed"),
-        qualifications=("Qualified", "Medium", "Needs Work", "At Risk"),
+        qualifications=[s.value for s in QualificationStatus],
+        trackers=trackers,
+        speaker_roles=[r.value for r in HitRole],
     )
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from sqlalchemy import text
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +20,7 @@ from callstream_common import metrics
 from callstream_common.db.models import Role
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
+from callstream_ingest.ops.views import outbox_backlog
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +91,9 @@ async def refresh_outbox_backlog(request: Request) -> None:
 
     async def read() -> None:
         async with state(request).sessions() as session:
-            row = (
-                await session.execute(
-                    text(
-                        "SELECT count(*) AS n, "
-                        "coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age "
-                        "FROM event_outbox"
-                    )
-                )
-            ).one()
-        metrics.OUTBOX_BACKLOG.set(row.n)
-        metrics.OUTBOX_OLDEST_AGE.set(float(row.age))
+            backlog = await outbox_backlog(session)
+        metrics.OUTBOX_BACKLOG.set(backlog.events)
+        metrics.OUTBOX_OLDEST_AGE.set(backlog.oldest_age_seconds)
 
     try:
         await asyncio.wait_for(read(), OUTBOX_READ_TIMEOUT_SECONDS)

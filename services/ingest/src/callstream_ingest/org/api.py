@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +19,7 @@ from callstream_ingest.read.common import read_cache
 admin_router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 STATUS_OF = {"already_exists": 409, "not_found": 404}
+T = TypeVar("T")
 
 
 async def admin(request: Request) -> Principal:
@@ -32,66 +32,64 @@ async def admin(request: Request) -> Principal:
 Admin = Annotated[Principal, Depends(admin)]
 
 
-@asynccontextmanager
-async def change(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction; an :class:`org.OrgError` becomes its HTTP error; after the commit
-    the read cache's organisation version moves on (who sees what may have changed)."""
+async def reading(request: Request, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async with state(request).sessions() as session:
+        return await work(session)
+
+
+async def changing(request: Request, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """``work`` in one transaction; an :class:`org.OrgError` becomes its HTTP error; after
+    the commit the read cache's organisation version moves on (who sees what may have
+    changed)."""
     try:
         async with state(request).sessions() as session, session.begin():
-            yield session
+            done = await work(session)
     except org.OrgError as exc:
         raise ApiError(STATUS_OF.get(exc.code, 422), exc.code, str(exc)) from exc
     request.app.state.ingest.auth.forget()
     await read_cache(request).invalidate([ORG], "org")
+    return done
 
 
 @admin_router.get("/teams")
 async def list_teams(request: Request, _: Admin) -> list[org.TeamOut]:
-    async with state(request).sessions() as session:
-        return await org.list_teams(session)
+    return await reading(request, org.list_teams)
 
 
 @admin_router.post("/teams", status_code=201)
 async def add_team(request: Request, team: org.TeamIn, _: Admin) -> org.TeamOut:
-    async with change(request) as session:
-        return await org.add_team(session, team)
+    return await changing(request, lambda session: org.add_team(session, team))
 
 
 @admin_router.get("/reps")
 async def list_reps(request: Request, _: Admin, team_id: str | None = None) -> list[org.RepOut]:
-    async with state(request).sessions() as session:
-        return await org.list_reps(session, team_id)
+    return await reading(request, lambda session: org.list_reps(session, team_id))
 
 
 @admin_router.post("/reps", status_code=201)
 async def add_rep(request: Request, rep: org.RepIn, _: Admin) -> org.RepOut:
-    async with change(request) as session:
-        return await org.add_rep(session, rep)
+    return await changing(request, lambda session: org.add_rep(session, rep))
 
 
 @admin_router.patch("/reps/{rep_id}")
 async def change_rep(request: Request, rep_id: str, rep: org.RepChange, _: Admin) -> org.RepOut:
     """Rename, move to another team, or deactivate a rep."""
-    async with change(request) as session:
-        return await org.change_rep(session, rep_id, rep)
+    return await changing(request, lambda session: org.change_rep(session, rep_id, rep))
 
 
 @admin_router.get("/users")
 async def list_users(
     request: Request, _: Admin, include_revoked: bool = False
 ) -> list[org.UserOut]:
-    async with state(request).sessions() as session:
-        return await org.list_users(session, include_revoked)
+    return await reading(request, lambda session: org.list_users(session, include_revoked))
 
 
 @admin_router.post("/users", status_code=201)
 async def add_user(request: Request, user: org.UserIn, _: Admin) -> org.NewUser:
     """A new user and their token; the token is in this answer only (stored hashed)."""
-    async with change(request) as session:
-        return await org.add_user(session, user)
+    return await changing(request, lambda session: org.add_user(session, user))
 
 
 @admin_router.post("/users/{name_or_id}/revoke")
 async def revoke_user(request: Request, name_or_id: str, _: Admin) -> list[org.UserOut]:
-    async with change(request) as session:
-        return await org.revoke_user(session, name_or_id)
+    return await changing(request, lambda session: org.revoke_user(session, name_or_id))

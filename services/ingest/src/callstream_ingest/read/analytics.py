@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callstream_common.reads import analytics as q
-from callstream_common.reads.performance import Performance, RepRow, compare_reps, summarise
+from callstream_common.reads.performance import (
+    PerfBucket,
+    Performance,
+    RepRow,
+    compare_reps,
+    summarise,
+)
+from callstream_common.reads.scope import Scope
 from callstream_ingest.auth import Principal
 from callstream_ingest.cache.policy import (
     CacheRequest,
@@ -74,29 +84,67 @@ FromQuery = Annotated[date | None, Query(alias="from")]
 ToQuery = Annotated[date | None, Query(alias="to")]
 
 
+@dataclass(frozen=True)
+class Subject:
+    """Whose performance a route shows — one rep or one team — and what that means for
+    the scope check, the query and the cache."""
+
+    id: str
+    check: Callable[[AsyncSession, Scope, str], Awaitable[None]]
+    cache_scope: str
+    only: dict[str, str]
+
+    @classmethod
+    def rep(cls, rep_id: str) -> Subject:
+        return cls(rep_id, check_rep, rep_scope(rep_id), {"rep_id": rep_id})
+
+    @classmethod
+    def team(cls, team_id: str) -> Subject:
+        return cls(team_id, check_team, team_scope(team_id), {"team_id": team_id})
+
+
+async def subject_performance(
+    request: Request,
+    who: Principal,
+    span: Period,
+    subject: Subject,
+    answer: Callable[[Performance, list[PerfBucket]], BaseModel],
+) -> Response:
+    """The subject's performance over ``span``: 404 unless the subject is inside the
+    caller's scope, cached under the subject (so a change to one of its calls invalidates
+    it)."""
+    scope = scope_of(who)
+    end = span.date_to + timedelta(days=1)
+
+    async def compute() -> bytes:
+        async with state(request).sessions() as session:
+            await subject.check(session, scope, subject.id)
+            buckets = await q.performance_buckets(
+                session, scope, span.date_from, end, **subject.only
+            )
+        return model_body(answer(summarise(buckets), buckets))
+
+    return await cached(
+        request,
+        CacheRequest(
+            Entry.PERFORMANCE, scope, (subject.cache_scope,), [subject.id, span.model_dump()]
+        ),
+        compute,
+    )
+
+
 @analytics_router.get("/reps/{rep_id}", response_model=RepPerformance)
 async def rep_performance(
     request: Request, rep_id: str, who: Caller, date_from: FromQuery = None, date_to: ToQuery = None
 ) -> Response:
     """Calls, average overall and per-dimension scores, weekly trend, strongest and weakest
     dimension and qualification mix of one rep over the period."""
-    scope = scope_of(who)
     span = period(date_from, date_to)
 
-    async def compute() -> bytes:
-        async with state(request).sessions() as session:
-            await check_rep(session, scope, rep_id)
-            buckets = await q.performance_buckets(
-                session, scope, span.date_from, span.date_to + timedelta(days=1), rep_id=rep_id
-            )
-        perf = summarise(buckets)
-        return model_body(RepPerformance(**perf.model_dump(), rep_id=rep_id, period=span))
+    def answer(perf: Performance, _: list[PerfBucket]) -> RepPerformance:
+        return RepPerformance(**perf.model_dump(), rep_id=rep_id, period=span)
 
-    return await cached(
-        request,
-        CacheRequest(Entry.PERFORMANCE, scope, (rep_scope(rep_id),), [rep_id, span.model_dump()]),
-        compute,
-    )
+    return await subject_performance(request, who, span, Subject.rep(rep_id), answer)
 
 
 @analytics_router.get("/teams/{team_id}", response_model=TeamPerformance)
@@ -108,26 +156,10 @@ async def team_performance(
     date_to: ToQuery = None,
 ) -> Response:
     """The team's performance over the period plus a per-rep comparison table."""
-    scope = scope_of(who)
     span = period(date_from, date_to)
 
-    async def compute() -> bytes:
-        async with state(request).sessions() as session:
-            await check_team(session, scope, team_id)
-            buckets = await q.performance_buckets(
-                session, scope, span.date_from, span.date_to + timedelta(days=1), team_id=team_id
-            )
-        perf = summarise(buckets)
-        return model_body(
-            TeamPerformance(
-                **perf.model_dump(), team_id=team_id, period=span, reps=compare_reps(buckets)
-            )
-        )
+    def answer(perf: Performance, buckets: list[PerfBucket]) -> TeamPerformance:
+        reps = compare_reps(buckets)
+        return TeamPerformance(**perf.model_dump(), team_id=team_id, period=span, reps=reps)
 
-    return await cached(
-        request,
-        CacheRequest(
-            Entry.PERFORMANCE, scope, (team_scope(team_id),), [team_id, span.model_dump()]
-        ),
-        compute,
-    )
+    return await subject_performance(request, who, span, Subject.team(team_id), answer)

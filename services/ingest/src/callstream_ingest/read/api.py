@@ -31,7 +31,7 @@ from callstream_ingest.read.common import (
     scope_of,
 )
 from callstream_ingest.read.ranges import UnsatisfiableRange, parse_range
-from callstream_ingest.read.scope_checks import check_filters_in_scope
+from callstream_ingest.read.scope_checks import checked_query
 
 read_router = APIRouter(tags=["conversations"])
 AUDIO_CHUNK = 256 * 1024
@@ -59,16 +59,14 @@ async def list_conversations(
 
     async def compute() -> bytes:
         async with state(request).sessions() as session:
-            await check_filters_in_scope(
-                session, scope, query.rep_id, query.team_id, query.opportunity_id
-            )
+            resolved = await checked_query(session, scope, query)
             try:
-                page = await q.list_conversations(session, scope, query)
+                page = await q.list_conversations(session, scope, resolved)
             except CursorError as exc:
                 raise invalid("query.cursor", str(exc)) from exc
         return model_body(page)
 
-    depends = list_scopes(scope, query.rep_id, query.team_id, query.opportunity_id)
+    depends = list_scopes(scope, query.rep_id, query.team_id, query.opportunity_id, query.tracker)
     return await cached(
         request,
         CacheRequest(Entry.CONVERSATIONS, scope, tuple(depends), query.model_dump(mode="json")),

@@ -1,5 +1,7 @@
 """A rep, team or opportunity named in a request must be inside the caller's scope; if it
-is not (or does not exist) the answer is 404, never an empty page that would confirm it."""
+is not (or does not exist) the answer is 404, never an empty page that would confirm it.
+A tracker belongs to the whole organisation (everyone signed in may read them), so an
+unknown one is simply an invalid value: 422 naming the field."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callstream_common.db.trackers import tracker_by_reference
+from callstream_common.reads.filters import ConversationQuery
 from callstream_common.reads.scope import Scope, ScopeKind
-from callstream_ingest.read.common import not_found
+from callstream_ingest.read.common import invalid, not_found
 
 
 async def rep_team(session: AsyncSession, rep_id: str) -> tuple[bool, str | None]:
@@ -76,3 +80,17 @@ async def check_filters_in_scope(
         await check_team(session, scope, team_id)
     if opportunity_id is not None:
         await check_opportunity(session, scope, opportunity_id)
+
+
+async def checked_query(
+    session: AsyncSession, scope: Scope, query: ConversationQuery
+) -> ConversationQuery:
+    """The list's query once its filters are known to be in scope, with the tracker (given
+    by name or id) resolved to its name, which is what the analysis' hits carry."""
+    await check_filters_in_scope(session, scope, query.rep_id, query.team_id, query.opportunity_id)
+    if query.tracker is None:
+        return query
+    tracker = await tracker_by_reference(session, query.tracker)
+    if tracker is None:
+        raise invalid("query.tracker", f"no tracker named {query.tracker!r} (name or id)")
+    return query.model_copy(update={"tracker": tracker.name})

@@ -1,6 +1,7 @@
 """Trackers of the organisation: everyone signed in may read them (they label every call's
 scorecard); only an admin may create, replace or delete one. Changes apply to calls
-analysed from then on (the analyzer re-reads the list at least every 30 s)."""
+analysed from then on (the analyzer re-reads the list at least every 30 s), and at once to
+the conversations list's ``tracker`` filter (its cached pages depend on the trackers)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from callstream_common.contracts import TrackerDefinition, TrackerKind
 from callstream_common.db.models import Role
 from callstream_common.db.trackers import delete_tracker, get_tracker, list_trackers, put_tracker
 from callstream_ingest.auth import Principal
+from callstream_ingest.cache.policy import TRACKERS
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
+from callstream_ingest.read.common import read_cache
 
 trackers_router = APIRouter(prefix="/v1/trackers", tags=["trackers"])
 
@@ -77,8 +80,10 @@ async def put(
     tracker = TrackerDefinition(name=name, **body.model_dump())
     async with state(request).sessions() as session, session.begin():
         created = await put_tracker(session, tracker)
+        stored = await get_tracker(session, name)
+    await read_cache(request).invalidate([TRACKERS], "trackers")
     response.status_code = 201 if created else 200
-    return tracker.model_dump(mode="json")
+    return (stored or tracker).model_dump(mode="json")
 
 
 @trackers_router.delete("/{name}", status_code=204)
@@ -90,4 +95,5 @@ async def remove(
         existed = await delete_tracker(session, name)
     if not existed:
         raise ApiError(404, "tracker_not_found", f"no tracker named {name!r}")
+    await read_cache(request).invalidate([TRACKERS], "trackers")
     return Response(status_code=204)

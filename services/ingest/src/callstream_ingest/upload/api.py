@@ -32,8 +32,15 @@ def conversation_urls(request: Request, conversation_id: uuid.UUID) -> str:
     return f"{state(request).settings.base_url()}{path}"
 
 
+def sent_fields(request: Request, body: UploadBody) -> dict[str, list[str]]:
+    """The metadata as sent: query parameters, overridden by form fields of the same name;
+    every value of a repeated one (``participants``)."""
+    query = {name: request.query_params.getlist(name) for name in request.query_params}
+    return query | body.fields
+
+
 async def checked_metadata(
-    st: IngestState, fields: dict[str, str], who: Principal
+    st: IngestState, fields: dict[str, list[str]], who: Principal
 ) -> UploadMetadata:
     meta = parse_metadata(fields, who)
     async with st.sessions() as session:
@@ -98,7 +105,7 @@ async def upload_conversation(
         )
     # Metadata in the query string (raw uploads) or before the file part is checked
     # before a byte is stored; fields after the file part are checked once it is read.
-    early = dict(request.query_params) | body.fields
+    early = sent_fields(request, body)
     if all(
         f in early
         or (f == "rep_id" and who.rep_id)
@@ -108,12 +115,12 @@ async def upload_conversation(
         await checked_metadata(st, early, who)
     if previous is not None:
         sha256, _ = await digest_of(body.head, body.rest)
-        meta = await checked_metadata(st, dict(request.query_params) | body.fields, who)
+        meta = await checked_metadata(st, sent_fields(request, body), who)
         ensure_same_request(previous, meta, sha256)
         return accepted(request, previous, replayed=True)
 
     async def details() -> CallDetails:
-        meta = await checked_metadata(st, dict(request.query_params) | body.fields, who)
+        meta = await checked_metadata(st, sent_fields(request, body), who)
         return CallDetails(**meta.model_dump())
 
     conv, replayed = await accept_recording(

@@ -17,7 +17,15 @@ from callstream_ingest.errors import ApiError
 from callstream_ingest.upload.intake import CallDetails
 from callstream_ingest.upload.metadata import UploadMetadata
 
-COMPARED = ("opportunity_name", "company_name", "rep_id", "title", "conversation_date", "priority")
+COMPARED = (
+    "opportunity_name",
+    "company_name",
+    "rep_id",
+    "title",
+    "conversation_date",
+    "participants",
+    "priority",
+)
 
 
 def scoped_key(credential_id: uuid.UUID, key: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ class CallDetails:
     company_name: str | None = None
     title: str | None = None
     conversation_date: date | None = None
+    participants: list[str] = field(default_factory=list)
     priority: int = 5
     not_before: datetime | None = None
     max_attempts: int | None = None
@@ -66,6 +67,7 @@ def new_conversation(
         rep_id=meta.rep_id,
         title=meta.title,
         conversation_date=meta.conversation_date,
+        participants=list(meta.participants),
         object_key=recording.object_key,
         content_type=recording.content_type,
         size_bytes=recording.size_bytes,
@@ -101,6 +103,7 @@ def uploaded(conversation: Conversation, meta: UploadMetadata | CallDetails) -> 
             rep_id=conversation.rep_id,
             title=conversation.title,
             conversation_date=conversation.conversation_date,
+            participants=conversation.participants,
         ),
         priority=conversation.priority,
         not_before=meta.not_before,

@@ -109,6 +109,10 @@
         var value = form.elements[name].value.trim();
         if (value) { data.append(name, value); }
       });
+      form.elements.participants.value.split("\n").forEach(function (line) {
+        var name = line.trim();
+        if (name) { data.append("participants", name); }
+      });
       data.append("file", picked, picked.name);
       var progress = document.getElementById("upload-progress");
       var bar = document.getElementById("progress-bar");

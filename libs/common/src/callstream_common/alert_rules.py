@@ -1,5 +1,6 @@
-"""The console's own reads and writes that no API serves yet: a call's dead-letter
-visits, and the alert rules with their history (the notifier evaluates the rules)."""
+"""Alert rules as stored, and the alerts they raised: listed, added and removed by the web
+console and the ``callstream alerts`` command, which share these functions (the notifier
+evaluates the enabled rules for every analysed call)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,14 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from callstream_common.db.models import AlertRow, AlertRuleRow, Conversation, DlqEntry
+from callstream_common.db.models import AlertRow, AlertRuleRow, Conversation
 
+RULE_KINDS = ("overall_below", "status_is", "dimension_at_most", "any_dimension_at_most")
 ALERT_HISTORY_LIMIT = 100
 
 
-async def dead_letters_of(session: AsyncSession, conversation_id: uuid.UUID) -> list[DlqEntry]:
-    rows = await session.execute(
-        select(DlqEntry)
-        .where(col(DlqEntry.conversation_id) == conversation_id)
-        .order_by(col(DlqEntry.created_at))
-    )
-    return list(rows.scalars())
-
-
 async def alert_rules(session: AsyncSession) -> list[AlertRuleRow]:
+    """Every rule, enabled or not, oldest first."""
     rows = await session.execute(select(AlertRuleRow).order_by(col(AlertRuleRow.created_at)))
     return list(rows.scalars())
 
@@ -32,7 +26,8 @@ async def alert_rules(session: AsyncSession) -> list[AlertRuleRow]:
 async def add_alert_rule(
     session: AsyncSession, name: str, kind: str, params: dict[str, Any]
 ) -> bool:
-    """False when a rule of that name exists (names are unique)."""
+    """Add a rule in the caller's transaction; False when a rule of that name exists
+    (names are unique)."""
     taken = (
         await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.name) == name))
     ).scalar_one_or_none()

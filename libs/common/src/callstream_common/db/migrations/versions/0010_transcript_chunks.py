@@ -3,8 +3,8 @@
 One row per (conversation, chunk index), inserted once; the transcript is assembled from
 them when the last chunk is in.
 
-Revision ID: 0009_transcript_chunks
-Revises: 0008_reanalysis_ledger
+Revision ID: 0010_transcript_chunks
+Revises: 0009_participants_tracker_filter
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0009_transcript_chunks"
-down_revision: str | None = "0008_reanalysis_ledger"
+revision: str = "0010_transcript_chunks"
+down_revision: str | None = "0009_participants_tracker_filter"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,61 @@
+"""The upload's metadata: which values a form gives, and what each kind of bad
+``participants`` value gets (422 ``invalid_metadata`` naming the field)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from callstream_common.db.models import Role
+from callstream_ingest.auth import Principal
+from callstream_ingest.errors import ApiError
+from callstream_ingest.upload.metadata import form_data, parse_metadata
+
+ADMIN = Principal(uuid.uuid4(), "admin", Role.ADMIN, rep_id=None, team_id=None)
+BASE = {"opportunity_name": ["Acme renewal"], "rep_id": ["rep-a"]}
+
+
+def test_participants_are_every_value_of_the_field_and_other_fields_their_last() -> None:
+    fields = BASE | {"participants": ["Ann Lee", " ", "Bo Ström", ""], "title": ["a", "b"]}
+    assert form_data(fields) == {
+        "opportunity_name": "Acme renewal",
+        "rep_id": "rep-a",
+        "participants": ["Ann Lee", "Bo Ström"],
+        "title": "b",
+    }
+
+
+def test_participants_are_trimmed_and_each_named_once() -> None:
+    meta = parse_metadata(
+        BASE | {"participants": ["  Ann Lee ", "ann lee", "Smith, John", "李小龍"]}, ADMIN
+    )
+    assert meta.participants == ["Ann Lee", "Smith, John", "李小龍"]
+    assert parse_metadata(BASE, ADMIN).participants == []
+
+
+@pytest.mark.parametrize(
+    ("names", "field"),
+    [
+        ([f"Person {i}" for i in range(21)], "participants"),
+        (["x" * 121], "participants.0"),
+        (["Ann", "Bo\nDrop table"], "participants.1"),
+        (["Ann\x00"], "participants.0"),
+        (["Bell\x07"], "participants.0"),
+        (["C1\x85control"], "participants.0"),
+        (["evil\u202egnp.exe"], "participants.0"),
+        (["line\u2028separator"], "participants.0"),
+    ],
+)
+def test_bad_participants_are_a_422_naming_the_field(names: list[str], field: str) -> None:
+    with pytest.raises(ApiError) as info:
+        parse_metadata(BASE | {"participants": names}, ADMIN)
+    error = info.value
+    assert (error.status, error.code) == (422, "invalid_metadata")
+    assert field in [p["field"] for p in (error.details or {})["problems"]]
+    assert "participants" in error.message
+
+
+def test_twenty_names_of_120_characters_are_accepted() -> None:
+    names = [f"{i:02d}" + "n" * 118 for i in range(20)]
+    assert parse_metadata(BASE | {"participants": names}, ADMIN).participants == names
