@@ -328,22 +328,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     split_env = env | {
         "CALLSTREAM_TRANSCRIBER_CHUNK_THRESHOLD_SECONDS": f"{args.threshold_seconds:g}"
     }
-    runs = [
-        measure(
-            Run(f"split, {n} instance{'s' if n > 1 else ''}", n, True),
-            path,
-            split_env,
-            args.timeout,
-        )
-        for n in sorted(args.instances, reverse=True)
-    ]
-    if not args.no_baseline:
-        whole_env = env | {"CALLSTREAM_TRANSCRIBER_CHUNK_THRESHOLD_SECONDS": "0"}
-        runs.append(measure(Run("whole call (baseline)", 1, False), path, whole_env, args.timeout))
-    if not args.keep:
-        from callstream_cli.stack import manager
+    try:
+        runs = [
+            measure(
+                Run(f"split, {n} instance{'s' if n > 1 else ''}", n, True),
+                path,
+                split_env,
+                args.timeout,
+            )
+            for n in sorted(args.instances, reverse=True)
+        ]
+        if not args.no_baseline:
+            whole_env = env | {"CALLSTREAM_TRANSCRIBER_CHUNK_THRESHOLD_SECONDS": "0"}
+            runs.append(
+                measure(Run("whole call (baseline)", 1, False), path, whole_env, args.timeout)
+            )
+    finally:
+        if not args.keep:
+            from callstream_cli.stack import manager
 
-        manager.down(bench_stack_settings())
+            manager.down(bench_stack_settings())
     one = next((r for r in runs if r.split and r.instances == 1), None)
     projected = projection(one, PROJECTED_MACHINES) if one else []
     report(runs, projected, args.minutes)
