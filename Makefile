@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 RUN := $(UV) run --frozen --no-sync
 PY_SOURCES := libs services tests bench eval
 
-.PHONY: up down clean status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-remote bench-profile bench-kafka bench-compaction bench-transcription bench-analysis bench-read eval bench-metrics
+.PHONY: up down clean status test lint typecheck unit bootstrap demo bench-ingest bench-pipeline bench-remote bench-profile bench-kafka bench-compaction bench-transcription bench-analysis bench-read eval bench-metrics bench-long-call
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -73,6 +73,9 @@ bench-metrics: bootstrap
 
 bench-read: bootstrap
 	$(RUN) python -m bench.read_api $(BENCH_ARGS)
+
+bench-long-call: bootstrap
+	$(RUN) python -m bench.long_call $(BENCH_ARGS)
 
 # Quality: WER of the built-in Whisper, per-dimension P/R/F1 and score MAE of the analyzers
 eval: bootstrap

@@ -52,6 +52,8 @@ def bench_ingest_port() -> int:
 
 
 REP_ID = "rep-bench"
+MAX_REPLICAS = 8
+"""Instances of one service a benchmark may start (all stopped before a new run)."""
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -395,12 +397,16 @@ def bench_services(
     extra_env: dict[str, str],
     keep: bool = False,
     prepare: Callable[[StackEndpoints], None] | None = None,
+    replicas: tuple[tuple[str, int], ...] = (),
+    stop_stack: bool = True,
 ) -> Iterator[Target]:
-    """Bring up the bench stack and (re)start ``names`` on it with ``extra_env``.
+    """Bring up the bench stack and (re)start ``names`` on it with ``extra_env`` (and the
+    extra instances ``replicas`` asks for, see ``ServiceSet.replicas``).
 
-    Services of an earlier run are stopped first so that the environment given here applies;
-    ``prepare`` runs once the stack is up and before the services start. On exit the services
-    and the stack are stopped, unless ``keep``.
+    Services of an earlier run (replicas included) are stopped first so that the
+    environment given here applies; ``prepare`` runs once the stack is up and before the
+    services start. On exit the services and (if ``stop_stack``) the stack are stopped,
+    unless ``keep``.
     """
     from callstream_cli.services import ServiceSet
     from callstream_cli.stack import manager
@@ -415,7 +421,11 @@ def bench_services(
         upgrade(endpoints.database_url.get_secret_value())
         token = asyncio.run(create_admin_token(endpoints.database_url.get_secret_value()))
         if names:
-            ServiceSet(settings=settings, ingest_port=bench_ingest_port()).down()
+            ServiceSet(
+                settings=settings,
+                ingest_port=bench_ingest_port(),
+                replicas=tuple((n, MAX_REPLICAS) for n in names),
+            ).down()
         if prepare is not None:
             prepare(endpoints)
         services = ServiceSet(
@@ -423,6 +433,7 @@ def bench_services(
             ingest_port=bench_ingest_port(),
             extra_env=tuple(extra_env.items()),
             names=tuple(names),
+            replicas=replicas,
         )
         try:
             if names:
@@ -437,10 +448,10 @@ def bench_services(
             if not keep:
                 services.down()
     finally:
-        if not keep:
+        if not keep and stop_stack:
             manager.down(settings)
             console.print("bench stack stopped")
-        else:
+        elif keep:
             console.print(
                 f"[yellow]--keep[/]: bench stack and services left running in {settings.stack_dir}"
             )

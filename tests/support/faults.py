@@ -341,6 +341,7 @@ CONSUMERS: dict[str, frozenset[str]] = {
     topics.CALLS_ANALYZED: frozenset({"notifier", "compactor"}),
     topics.COMPACTION_REQUESTED: frozenset({"compactor"}),
     topics.ANALYSIS_REQUESTED: frozenset({"analyzer"}),
+    topics.TRANSCRIPTION_CHUNK_REQUESTED: frozenset({"transcriber"}),
 }
 
 

@@ -4,6 +4,7 @@ handler's decisions in milliseconds without a server."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from callstream_common.db.models import Conversation, ConversationStatus, DlqEnt
 from callstream_common.reads.scope import Scope, ScopeKind
 from callstream_notifier.alerts import AlertRule, AlertTriggered
 from callstream_notifier.deliveries import Claim, DeliveryLog
+from callstream_transcriber.chunk_store import ChunkedUnitOfWork, ChunkRepository
+from callstream_transcriber.chunking import PieceTranscript
 
 
 def conversation(
@@ -77,6 +80,8 @@ class FakeDatabase:
     reanalysis_requests: set[uuid.UUID] = field(default_factory=set)
     published: list[Emitted] = field(default_factory=list)
     outbox: list[Emitted] = field(default_factory=list)
+    chunks: dict[tuple[uuid.UUID, int], PieceTranscript] = field(default_factory=dict)
+    row_locks: dict[uuid.UUID, asyncio.Lock] = field(default_factory=dict)
     commits: int = 0
     publish_error: BaseException | None = None
     commit_error: BaseException | None = None
@@ -98,9 +103,24 @@ class FakeConversations(ConversationRepository):
     def __init__(self, db: FakeDatabase) -> None:
         self.db = db
         self.changes: list[Any] = []
+        self.held: list[asyncio.Lock] = []
 
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
         return self.db.conversations.get(conversation_id)
+
+    async def lock(self, conversation_id: uuid.UUID) -> Conversation | None:
+        """Like ``SELECT … FOR UPDATE``: a second unit of work waits here until the first
+        commits or rolls back."""
+        row_lock = self.db.row_locks.setdefault(conversation_id, asyncio.Lock())
+        if row_lock not in self.held:
+            await row_lock.acquire()
+            self.held.append(row_lock)
+        return self.db.conversations.get(conversation_id)
+
+    def release(self) -> None:
+        for row_lock in self.held:
+            row_lock.release()
+        self.held.clear()
 
     async def by_idempotency_key(self, key: str) -> Conversation | None:
         found = [c for c in self.db.conversations.values() if c.idempotency_key == key]
@@ -224,6 +244,8 @@ class FakeDeadLetters(DeadLetterRepository):
 
 
 class FakeUnitOfWork(UnitOfWork):
+    conversations: FakeConversations
+
     def __init__(self, db: FakeDatabase) -> None:
         super().__init__()
         self.db = db
@@ -240,6 +262,7 @@ class FakeUnitOfWork(UnitOfWork):
         for change in self.conversations.changes:
             change()
         self.conversations.changes.clear()
+        self.conversations.release()
         self.db.commits += 1
         self.db.outbox += [e for e in emitted if e.durable]
         for e in emitted:
@@ -252,6 +275,41 @@ class FakeUnitOfWork(UnitOfWork):
     async def rollback(self) -> None:
         if hasattr(self, "conversations"):
             self.conversations.changes.clear()
+            self.conversations.release()
+
+
+class FakeChunks(ChunkRepository):
+    """The transcriber's chunk rows: insert-once, visible to the own transaction at once."""
+
+    def __init__(self, db: FakeDatabase, changes: list[Any]) -> None:
+        self.db = db
+        self.changes = changes
+        self.pending: dict[tuple[uuid.UUID, int], PieceTranscript] = {}
+
+    def _visible(self, conversation_id: uuid.UUID) -> dict[int, PieceTranscript]:
+        rows = self.db.chunks | self.pending
+        return {i: p for (cid, i), p in rows.items() if cid == conversation_id}
+
+    async def add(self, conversation_id: uuid.UUID, count: int, piece: PieceTranscript) -> bool:
+        key = (conversation_id, piece.index)
+        if key in self.db.chunks or key in self.pending:
+            return False
+        self.pending[key] = piece
+        self.changes.append(lambda: self.db.chunks.setdefault(key, self.pending.pop(key)))
+        return True
+
+    async def indexes(self, conversation_id: uuid.UUID) -> set[int]:
+        return set(self._visible(conversation_id))
+
+    async def pieces(self, conversation_id: uuid.UUID) -> list[PieceTranscript]:
+        return [p for _, p in sorted(self._visible(conversation_id).items())]
+
+
+class FakeChunkedUnitOfWork(FakeUnitOfWork, ChunkedUnitOfWork):
+    async def __aenter__(self) -> FakeChunkedUnitOfWork:
+        await super().__aenter__()
+        self.chunks = FakeChunks(self.db, self.conversations.changes)
+        return self
 
 
 @dataclass

@@ -17,9 +17,16 @@ from callstream_common.contracts import (
     CallTranscribed,
     CallUploaded,
     CompactionRequested,
+    TranscriptionChunkRequested,
 )
 
-EVENT_CONTRACTS = (CallUploaded, CallTranscribed, CallAnalyzed, CompactionRequested)
+EVENT_CONTRACTS = (
+    CallUploaded,
+    CallTranscribed,
+    CallAnalyzed,
+    CompactionRequested,
+    TranscriptionChunkRequested,
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +67,7 @@ def test_each_channel_carries_its_topics_contract(served: dict[str, Any]) -> Non
         topics.CALLS_TRANSCRIBED: "CallTranscribed",
         topics.CALLS_ANALYZED: "CallAnalyzed",
         topics.COMPACTION_REQUESTED: "CompactionRequested",
+        topics.TRANSCRIPTION_CHUNK_REQUESTED: "TranscriptionChunkRequested",
     }
     for topic, contract in expected.items():
         for lane in (*topics.input_topics(topic), topics.retry_topic_for(topic)):

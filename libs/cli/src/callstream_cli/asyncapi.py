@@ -32,6 +32,7 @@ from callstream_common.contracts import (
     CallUploaded,
     CompactionRequested,
     ReanalysisRequested,
+    TranscriptionChunkRequested,
 )
 from callstream_common.lag import subscriptions
 from callstream_common.settings import VERSION
@@ -44,6 +45,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     topics.CALLS_ANALYZED: CallAnalyzed,
     topics.COMPACTION_REQUESTED: CompactionRequested,
     topics.ANALYSIS_REQUESTED: ReanalysisRequested,
+    topics.TRANSCRIPTION_CHUNK_REQUESTED: TranscriptionChunkRequested,
 }
 
 PRODUCERS: dict[str, tuple[str, ...]] = {
@@ -52,6 +54,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     topics.CALLS_ANALYZED: ("analyzer",),
     topics.COMPACTION_REQUESTED: ("ingest", "compactor"),
     topics.ANALYSIS_REQUESTED: ("ingest",),
+    topics.TRANSCRIPTION_CHUNK_REQUESTED: ("transcriber",),
 }
 """Who writes each stage topic (and its priority lane): the handlers' outputs, which
 publish with ``broker.publish`` and so are invisible to FastStream's generator."""

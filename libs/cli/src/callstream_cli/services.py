@@ -35,6 +35,10 @@ class ServiceSet:
     names: tuple[str, ...] = tuple(SERVICE_MODULES)
     endpoints: StackEndpoints | None = None
     """Where the stack answers; derived from ``settings`` unless given (containers)."""
+    replicas: tuple[tuple[str, int], ...] = ()
+    """Instances per service where more than one: ``(("transcriber", 2),)`` runs
+    ``transcriber`` and ``transcriber-2`` in one consumer group (the extra ones without a
+    metrics port), as a deployment scales a stage."""
 
     @property
     def base_url(self) -> str:
@@ -65,15 +69,31 @@ class ServiceSet:
     def metrics_url(self, name: str) -> str:
         return f"http://{self.settings.host}:{self.metrics_port(name)}/metrics"
 
+    @staticmethod
+    def service_of(instance: str) -> str:
+        """``transcriber-2`` → ``transcriber``; a service's own name stays as it is."""
+        base, _, number = instance.rpartition("-")
+        return base if number.isdigit() and base in SERVICE_MODULES else instance
+
+    def instances(self) -> list[str]:
+        """Every process to run: each available service, then its extra replicas."""
+        counts = dict(self.replicas)
+        out: list[str] = []
+        for name in self.available():
+            out += [name, *(f"{name}-{k}" for k in range(2, counts.get(name, 1) + 1))]
+        return out
+
     def process(self, name: str) -> ManagedProcess:
         home = Path(self.settings.stack_dir) / "services" / name
+        service = self.service_of(name)
         env = self.env()
-        env["CALLSTREAM_SERVICE_NAME"] = name
-        if name != "ingest":
-            env["CALLSTREAM_METRICS_PORT"] = str(self.metrics_port(name))
+        env["CALLSTREAM_SERVICE_NAME"] = service
+        if service != "ingest":
+            port = self.metrics_port(service) if name == service else 0
+            env["CALLSTREAM_METRICS_PORT"] = str(port)
         return ManagedProcess(
             name=name,
-            argv=[sys.executable, "-m", SERVICE_MODULES[name]],
+            argv=[sys.executable, "-m", SERVICE_MODULES[service]],
             log_path=home / f"{name}.log",
             pid_path=home / f"{name}.pid",
             env=env,
@@ -87,14 +107,14 @@ class ServiceSet:
         return [n for n in self.names if importlib.util.find_spec(f"{SERVICE_MODULES[n]}.__main__")]
 
     def up(self, timeout: float = 90.0) -> dict[str, int]:
-        pids = {name: self.process(name).start() for name in self.available()}
+        pids = {name: self.process(name).start() for name in self.instances()}
         self.wait_healthy(timeout)
         return pids
 
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            dead = [n for n in self.available() if not self.process(n).is_alive()]
+            dead = [n for n in self.instances() if not self.process(n).is_alive()]
             if dead:
                 logs = "\n".join(f"--- {n}\n{tail(self.process(n).log_path, 30)}" for n in dead)
                 raise ProcessError(f"service(s) exited: {', '.join(dead)}\n{logs}")
@@ -105,7 +125,7 @@ class ServiceSet:
             time.sleep(0.5)
 
     def consumers(self) -> list[str]:
-        return [n for n in self.available() if n != "ingest"]
+        return [n for n in self.instances() if n != "ingest"]
 
     def consumer_ready(self, name: str) -> bool:
         """A consumer logs FastStream's "started successfully" once its subscribers run."""
@@ -120,11 +140,11 @@ class ServiceSet:
             return False
 
     def down(self) -> list[str]:
-        return [n for n in reversed(self.available()) if self.process(n).stop()]
+        return [n for n in reversed(self.instances()) if self.process(n).stop()]
 
     def status(self) -> dict[str, str]:
         out = {}
-        for name in self.available():
+        for name in self.instances():
             proc = self.process(name)
             pid = proc.pid()
             out[name] = f"running (pid {pid})" if pid else "stopped"

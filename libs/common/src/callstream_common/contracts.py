@@ -5,8 +5,8 @@ Two families live here:
 * the *results* a call accumulates (``Transcript``, ``MeddicAnalysis``) — stored in
   PostgreSQL, returned by the read API, rendered by the notifier;
 * the *events* on Kafka (``CallUploaded``, ``CallTranscribed``, ``CallAnalyzed``,
-  ``CompactionRequested``) — small, carrying ids rather than payloads, so a 2-hour
-  transcript never travels through the broker.
+  ``CompactionRequested``, ``TranscriptionChunkRequested``) — small, carrying ids rather
+  than payloads, so a 2-hour transcript never travels through the broker.
 
 Every event carries ``schema_version``; a consumer that meets a version it does not know
 rejects the record as a permanent failure instead of guessing.
@@ -301,6 +301,23 @@ class CallAnalyzed(Event):
     overall_score: float
     qualification_status: QualificationStatus
     priority: Annotated[int, Field(ge=0, le=10)] = 5
+
+
+class TranscriptionChunkRequested(Event):
+    """One chunk of a long call for any transcriber instance to transcribe (internal: the
+    transcriber splits a call longer than its threshold and assembles the chunks)."""
+
+    event_type: Literal["transcription.chunk.requested"] = "transcription.chunk.requested"
+    chunk_index: Annotated[int, Field(ge=0)]
+    chunk_count: Annotated[int, Field(ge=1)]
+    start_seconds: Annotated[float, Field(ge=0)]
+    end_seconds: Annotated[float, Field(ge=0)]
+    object_key: str
+    """The chunk's audio (16 kHz mono FLAC) in the object store."""
+    vocabulary: list[str] = []
+    """Names the call is likely to contain (used by the first chunk's prompt)."""
+    priority: Annotated[int, Field(ge=0, le=10)] = 5
+    max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
 
 
 class ReanalysisRequested(Event):

@@ -14,6 +14,8 @@ CALLS_ANALYZED = "calls.analyzed"
 COMPACTION_REQUESTED = "compaction.requested"
 ANALYSIS_REQUESTED = "analysis.requested"
 """Re-analysis of a stored transcript, asked for through the API (consumed by the analyzer)."""
+TRANSCRIPTION_CHUNK_REQUESTED = "transcription.chunk.requested"
+"""One chunk of a long call, taken by any transcriber instance of the group (internal)."""
 DLQ = "callstream.dlq"
 
 STAGE_TOPICS = (
@@ -22,6 +24,7 @@ STAGE_TOPICS = (
     CALLS_ANALYZED,
     COMPACTION_REQUESTED,
     ANALYSIS_REQUESTED,
+    TRANSCRIPTION_CHUNK_REQUESTED,
 )
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from faststream import FastStream
 
 from callstream_common import topics
-from callstream_common.contracts import CallUploaded
+from callstream_common.contracts import CallUploaded, TranscriptionChunkRequested
 from callstream_common.runtime import build_runtime
+from callstream_transcriber.chunk_store import SqlChunkedUnitOfWork
+from callstream_transcriber.chunking import PieceTranscriber
 from callstream_transcriber.factory import build_transcriber
 from callstream_transcriber.handlers import STAGE, TranscriberHandlers
 from callstream_transcriber.instant import InstantTranscriber
+from callstream_transcriber.long_calls import LongCalls
+from callstream_transcriber.pieces import WholeFilePieces
 from callstream_transcriber.settings import TranscriberSettings
+from callstream_transcriber.splitter import ChunkSplitter
 from callstream_transcriber.transcription import Transcriber
 
 
@@ -31,13 +36,37 @@ def make_transcriber(settings: TranscriberSettings) -> Transcriber:
 def create_app(settings: TranscriberSettings | None = None) -> FastStream:
     settings = settings or TranscriberSettings()
     runtime = build_runtime(settings)
+    transcriber = make_transcriber(settings)
+    pieces = (
+        transcriber if isinstance(transcriber, PieceTranscriber) else WholeFilePieces(transcriber)
+    )
+    long_calls = LongCalls(
+        unit_of_work=lambda: SqlChunkedUnitOfWork(runtime.sessions, runtime.broker),
+        files=runtime.store,
+        pieces=pieces,
+        splitter=ChunkSplitter(
+            settings.transcriber_chunk_seconds, settings.transcriber_chunk_threshold_seconds
+        ),
+        partitions=settings.transcriber_chunk_partitions,
+        work_dir=settings.work_dir,
+    )
     handlers = TranscriberHandlers(
-        runtime.unit_of_work, runtime.store.download, make_transcriber(settings), settings.work_dir
+        runtime.unit_of_work,
+        runtime.store.download,
+        transcriber,
+        settings.work_dir,
+        long_calls if settings.transcriber_chunk_threshold_seconds > 0 else None,
     )
     runtime.consume(
         topics.CALLS_UPLOADED,
         CallUploaded,
         handlers.on_uploaded,
         runtime.fail_conversation_on_dead_letter(STAGE),
+    )
+    runtime.consume(
+        topics.TRANSCRIPTION_CHUNK_REQUESTED,
+        TranscriptionChunkRequested,
+        long_calls.on_chunk,
+        long_calls.on_dead_letter,
     )
     return runtime.application(on_shutdown=[runtime.shutdown])

@@ -11,9 +11,10 @@ PyAV bundles its own FFmpeg, so no system ``ffmpeg`` is needed at run time.
 
 from __future__ import annotations
 
+import io
 import logging
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -339,6 +340,20 @@ def channels_differ(path: Path, *, seconds: float = 120.0) -> bool:
     return float(np.corrcoef(a, b)[0, 1]) < 0.9
 
 
+def encode_flac(samples: FloatArray) -> bytes:
+    """16 kHz mono float32 → FLAC bytes (16-bit): lossless for ASR, about half of WAV."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).reshape(1, -1)
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="flac") as out:
+        stream = out.add_stream("flac", rate=SAMPLE_RATE, layout="mono", format="s16")
+        frame = AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buf.getvalue()
+
+
 # --------------------------------------------------------------------------- chunking
 
 
@@ -354,7 +369,23 @@ def iter_audio_chunks(
     search_seconds: float | None = None,
     channel: int | None = None,
 ) -> Iterator[AudioChunk]:
-    """Yield consecutive 16 kHz mono chunks of at most ``chunk_seconds`` with their offsets.
+    """Yield consecutive 16 kHz mono chunks of ``path`` (see :func:`plan_chunks`), decoded
+    as a stream in blocks of at most 5 s."""
+    if chunk_seconds <= 0:
+        raise ValueError("chunk_seconds must be positive")
+    blocks = iter_pcm(path, block_seconds=min(5.0, chunk_seconds), channel=channel)
+    yield from plan_chunks(blocks, chunk_seconds, search_seconds=search_seconds)
+
+
+def plan_chunks(
+    blocks: Iterable[FloatArray],
+    chunk_seconds: float = 600.0,
+    *,
+    search_seconds: float | None = None,
+) -> Iterator[AudioChunk]:
+    """Cut a stream of 16 kHz PCM blocks into consecutive chunks of at most
+    ``chunk_seconds`` with their offsets: pure planning, no I/O, so that the in-process
+    chunked decode and the split of a long call across transcribers cut at the same places.
 
     Chunks tile the recording exactly — no gap, no overlap — so offsets are simply running
     sums of chunk lengths and stitched timestamps are exact. Each cut is placed at the
@@ -367,7 +398,7 @@ def iter_audio_chunks(
     if the stream then ends with between one and 1.5 chunks left, that remainder is split
     into two near-equal halves, again at a pause; so every chunk is at least about half
     ``chunk_seconds`` long unless the whole call is shorter. Memory is bounded by 1.5
-    chunks plus one decode block, whatever the call's length.
+    chunks plus one block, whatever the call's length.
     """
     if chunk_seconds <= 0:
         raise ValueError("chunk_seconds must be positive")
@@ -380,7 +411,7 @@ def iter_audio_chunks(
     buffer: list[FloatArray] = []
     buffered = 0
     offset = 0  # samples already yielded
-    for block in iter_pcm(path, block_seconds=min(5.0, chunk_seconds), channel=channel):
+    for block in blocks:
         buffer.append(block)
         buffered += len(block)
         while buffered >= chunk_len + lookahead:

@@ -19,11 +19,15 @@ measures the diarization error rate (DER) against the all-one-speaker baseline.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from callstream_common.contracts import Diarization
+from callstream_transcriber.segments import TimedWord, label_words
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -120,6 +124,28 @@ class SpeechWindows:
             np.concatenate([self.features, other.features]),
             np.concatenate([self.speech_frames, other.speech_frames]),
         )
+
+    def to_bytes(self) -> bytes:
+        """Compact storage form (compressed ``.npz``, float32: 10-ms and feature precision
+        need no more) of a chunk's windows, so the speakers of a call split across
+        transcribers can be clustered over the whole call once its chunks are in."""
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf,
+            starts=self.starts.astype(np.float32),
+            features=self.features.astype(np.float32),
+            speech_frames=self.speech_frames.astype(np.float32),
+        )
+        return buf.getvalue()
+
+    @staticmethod
+    def from_bytes(data: bytes) -> SpeechWindows:
+        with np.load(io.BytesIO(data)) as arrays:
+            return SpeechWindows(
+                arrays["starts"].astype(np.float64),
+                arrays["features"].astype(np.float64).reshape(-1, _N_FEATURES),
+                arrays["speech_frames"].astype(np.float64),
+            )
 
 
 def speech_windows(samples: FloatArray, offset: float = 0.0) -> SpeechWindows:
@@ -257,3 +283,23 @@ def speaker_at(turns: Sequence[SpeakerTurn], start: float, end: float) -> int | 
 
 def speaker_label(index: int) -> str:
     return f"Speaker {index + 1}"
+
+
+def label_speakers(
+    words: list[TimedWord], speech: SpeechWindows, max_speakers: int = 4
+) -> tuple[list[TimedWord], Diarization]:
+    """Each word with the voice that covers it, the voices found by clustering every speech
+    window of the call at once (so a label means the same voice from start to end), or the
+    words unchanged when one voice (or none) is heard."""
+    if not words:
+        return words, Diarization.NONE
+    labels = cluster_windows(speech, max_speakers)
+    if len(set(labels.tolist())) < 2:
+        return words, Diarization.NONE
+    turns = speaker_turns(speech, labels.tolist())
+
+    def at(start: float, end: float) -> str | None:
+        index = speaker_at(turns, start, end)
+        return None if index is None else speaker_label(index)
+
+    return label_words(words, at), Diarization.CLUSTERING

@@ -3,6 +3,8 @@
 Idempotent by natural key: one transcript per conversation. A redelivery after the
 transcript was stored skips the transcription and re-emits the (same-id) event, so a
 crash between the database commit and the publish loses nothing and doubles nothing.
+A call longer than the configured threshold is not transcribed here but split into chunks
+for every transcriber instance of the group (:mod:`.long_calls`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ from pathlib import Path
 from opentelemetry import trace
 
 from callstream_common import topics
-from callstream_common.contracts import CallTranscribed, CallUploaded, Transcript
+from callstream_common.contracts import CallUploaded, Transcript
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import ConversationStatus
-from callstream_common.runtime import event_id_for
+from callstream_transcriber.long_calls import STAGE, LongCalls, transcribed
 from callstream_transcriber.transcription import Transcriber, vocabulary_of
 
 tracer = trace.get_tracer("callstream.transcriber")
-STAGE = "transcription"
+
+__all__ = ["STAGE", "Download", "TranscriberHandlers"]
 
 Download = Callable[[str, Path], object]
 """Copies an object of the store to a local path (blocking; run in a thread)."""
@@ -36,6 +39,8 @@ class TranscriberHandlers:
     download: Download
     transcriber: Transcriber
     work_dir: str | None = None
+    long_calls: LongCalls | None = None
+    """Splits calls over the threshold across the group's instances (None: never)."""
 
     async def on_uploaded(self, event: CallUploaded) -> None:
         started = datetime.now(UTC)
@@ -50,7 +55,16 @@ class TranscriberHandlers:
                 await uow.commit()
         fresh = transcript is None
         if transcript is None:
-            transcript = await self._transcribe(event)
+            with tempfile.TemporaryDirectory(prefix="callstream-", dir=self.work_dir) as tmp:
+                path = Path(tmp) / Path(event.object_key).name
+                await asyncio.to_thread(self.download, event.object_key, path)
+                long_calls = self.long_calls
+                if long_calls is not None and await asyncio.to_thread(
+                    long_calls.splitter.wants_split, path
+                ):
+                    await long_calls.split(event, path, started)
+                    return
+                transcript = await self._transcribe(event, path)
         async with self.unit_of_work() as uow:
             if fresh:
                 await uow.conversations.add_transcript(event.conversation_id, transcript)
@@ -62,33 +76,20 @@ class TranscriberHandlers:
                     provider=transcript.provider,
                     audio_seconds=round(transcript.duration_seconds, 2),
                 )
-            uow.emit_next(topics.CALLS_TRANSCRIBED, transcribed(event, transcript))
+            uow.emit_next(
+                topics.CALLS_TRANSCRIBED,
+                transcribed(event.conversation_id, event.priority, transcript),
+            )
             await uow.commit()
 
-    async def _transcribe(self, event: CallUploaded) -> Transcript:
-        with tempfile.TemporaryDirectory(prefix="callstream-", dir=self.work_dir) as tmp:
-            path = Path(tmp) / Path(event.object_key).name
-            await asyncio.to_thread(self.download, event.object_key, path)
-            with tracer.start_as_current_span(
-                "transcribe", attributes={"audio.bytes": event.size_bytes}
-            ) as span:
-                transcript = await asyncio.to_thread(
-                    self.transcriber.transcribe, path, vocabulary_of(event.metadata)
-                )
-                span.set_attribute("audio.seconds", transcript.duration_seconds)
-                span.set_attribute("transcript.segments", len(transcript.segments))
-                span.set_attribute("transcriber.provider", transcript.provider)
-                return transcript
-
-
-def transcribed(event: CallUploaded, transcript: Transcript) -> CallTranscribed:
-    """The next stage's event; its id derives from the conversation, so re-emitting it
-    after a crash is recognised downstream as the same event."""
-    return CallTranscribed(
-        event_id=event_id_for(event.conversation_id, "call.transcribed"),
-        conversation_id=event.conversation_id,
-        language=transcript.language,
-        duration_seconds=transcript.duration_seconds,
-        segment_count=len(transcript.segments),
-        priority=event.priority,
-    )
+    async def _transcribe(self, event: CallUploaded, path: Path) -> Transcript:
+        with tracer.start_as_current_span(
+            "transcribe", attributes={"audio.bytes": event.size_bytes}
+        ) as span:
+            transcript = await asyncio.to_thread(
+                self.transcriber.transcribe, path, vocabulary_of(event.metadata)
+            )
+            span.set_attribute("audio.seconds", transcript.duration_seconds)
+            span.set_attribute("transcript.segments", len(transcript.segments))
+            span.set_attribute("transcriber.provider", transcript.provider)
+            return transcript

@@ -26,10 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-import av
 import httpx
-import numpy as np
-from av.audio.frame import AudioFrame
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from tenacity import RetryCallState
 
@@ -42,8 +39,8 @@ from callstream_common.outbound_http import (
 )
 from callstream_transcriber.audio import (
     SAMPLE_RATE,
-    FloatArray,
     default_search_seconds,
+    encode_flac,
     iter_audio_chunks,
     probe_audio,
 )
@@ -368,17 +365,3 @@ def _upload(payload: Path | bytes) -> Iterator[IO[bytes]]:
 def _content_type(path: Path) -> str:
     guessed, _ = mimetypes.guess_type(path.name)
     return guessed or "application/octet-stream"
-
-
-def encode_flac(samples: FloatArray) -> bytes:
-    """16 kHz mono float32 → FLAC bytes (16-bit): lossless for ASR, about half of WAV."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16).reshape(1, -1)
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="flac") as out:
-        stream = out.add_stream("flac", rate=SAMPLE_RATE, layout="mono", format="s16")
-        frame = AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = 0
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return buf.getvalue()

@@ -2,9 +2,16 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
+from callstream_common import topics
 from callstream_common.settings import CommonSettings
+
+
+def chunk_topic_partitions() -> int:
+    """Partitions the chunk topic is created with (``callstream stack up``/``init-remote``)."""
+    specs = {t.name: t.partitions for t in topics.all_topics()}
+    return specs[topics.TRANSCRIPTION_CHUNK_REQUESTED]
 
 
 class TranscriberSettings(CommonSettings):
@@ -23,6 +30,14 @@ class TranscriberSettings(CommonSettings):
     transcriber_chunk_seconds: float = 300.0
     """Long calls are decoded in chunks of this length: peak memory follows the chunk,
     not the call (a 2-hour call peaks at about 0.7 GB with 300 s)."""
+    transcriber_chunk_threshold_seconds: float = Field(default=900.0, ge=0)
+    """A call longer than this (15 min) is split at pauses into chunks of
+    ``transcriber_chunk_seconds`` that every transcriber instance of the group takes from
+    the chunk topic, so its time to transcript falls with the number of instances; shorter
+    calls are transcribed whole by the instance that took them. 0: never split."""
+    transcriber_chunk_partitions: int = Field(default_factory=chunk_topic_partitions, ge=1)
+    """Partitions of ``transcription.chunk.requested`` (chunk i goes to partition i mod
+    this): at most the topic's partition count, at least the number of instances."""
     transcriber_cpu_threads: int = 2
     work_dir: str | None = None
 

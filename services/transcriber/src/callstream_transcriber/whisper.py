@@ -20,17 +20,11 @@ from callstream_transcriber.audio import (
     iter_audio_chunks,
     probe_audio,
 )
-from callstream_transcriber.diarization import (
-    SpeechWindows,
-    cluster_windows,
-    speaker_at,
-    speaker_label,
-    speaker_turns,
-    speech_windows,
-)
+from callstream_transcriber.chunking import PieceTranscript
+from callstream_transcriber.diarization import SpeechWindows, label_speakers, speech_windows
 from callstream_transcriber.models import MODEL_NAMES, TINY_EN
 from callstream_transcriber.models import model_path as bundled_model_path
-from callstream_transcriber.segments import TimedWord, build_segments, drop_loops, label_words
+from callstream_transcriber.segments import TimedWord, build_segments, drop_loops
 from callstream_transcriber.transcription import (
     DEFAULT_CHUNK_SECONDS,
     available_cpus,
@@ -167,31 +161,54 @@ class WhisperTranscriber:
             diarization=method,
         )
 
+    def transcribe_piece(
+        self, path: Path, index: int, start: float, vocabulary: Sequence[str] = ()
+    ) -> PieceTranscript:
+        """One chunk of a call split across transcribers (see :mod:`.chunking`): its words
+        and speech windows at call time; the speakers are found once all chunks are in.
+        The chunk file is one the splitter wrote (16 kHz mono FLAC), already validated."""
+        prompt = vocabulary_prompt(vocabulary) if index == 0 else None
+        started = time.perf_counter()
+        with self._lock:
+            words, heard = self._transcribe_stream(path, None, prompt, offset=start)
+        elapsed = time.perf_counter() - started
+        log.info(
+            "transcribed chunk",
+            extra={
+                "chunk": index,
+                "audio_seconds": round(heard.duration, 1),
+                "elapsed_seconds": round(elapsed, 1),
+            },
+        )
+        return PieceTranscript(
+            index=index,
+            start=start,
+            end=start + heard.duration,
+            words=tuple(words),
+            speech=heard.speech,
+            provider=self.provider,
+            model=self.model_name,
+            elapsed_seconds=round(elapsed, 3),
+        )
+
     def _label_speakers(
         self, words: list[TimedWord], speech: SpeechWindows
     ) -> tuple[list[TimedWord], Diarization]:
-        if not self.diarize or not words:
+        if not self.diarize:
             return words, Diarization.NONE
-        labels = cluster_windows(speech, self.max_speakers)
-        if len(set(labels.tolist())) < 2:
-            return words, Diarization.NONE
-        turns = speaker_turns(speech, labels.tolist())
-
-        def at(start: float, end: float) -> str | None:
-            index = speaker_at(turns, start, end)
-            return None if index is None else speaker_label(index)
-
-        return label_words(words, at), Diarization.CLUSTERING
+        return label_speakers(words, speech, self.max_speakers)
 
     def _transcribe_stream(
-        self, path: Path, channel: int | None, prompt: str | None
+        self, path: Path, channel: int | None, prompt: str | None, offset: float = 0.0
     ) -> tuple[list[TimedWord], _Heard]:
+        """Words and speech windows of ``path`` placed ``offset`` seconds into the call."""
         words: list[TimedWord] = []
         speech = SpeechWindows.empty()
         total_samples = 0
-        for chunk in iter_audio_chunks(
+        for piece in iter_audio_chunks(
             path, self.chunk_seconds, search_seconds=self.search_seconds, channel=channel
         ):
+            chunk = replace(piece, start=piece.start + offset)
             words.extend(self._transcribe_chunk(chunk, words, prompt if not words else None))
             if self.diarize and channel is None:
                 speech = speech + speech_windows(chunk.samples, chunk.start)

@@ -88,6 +88,11 @@ class SqlConversationRepository(ConversationRepository):
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None:
         return await self.session.get(Conversation, conversation_id)
 
+    async def lock(self, conversation_id: uuid.UUID) -> Conversation | None:
+        return await self.session.get(
+            Conversation, conversation_id, with_for_update=True, populate_existing=True
+        )
+
     async def by_idempotency_key(self, key: str) -> Conversation | None:
         query = select(Conversation).where(CONVERSATIONS.c.idempotency_key == key)
         return (await self.session.execute(query)).scalar_one_or_none()
@@ -332,7 +337,9 @@ class SqlUnitOfWork(UnitOfWork):
                 await self._publish(e)
 
     async def _publish(self, e: Emitted) -> None:
-        sending = self._broker.publish(e.body(), e.topic, key=e.key, headers=e.headers or None)
+        sending = self._broker.publish(
+            e.body(), e.topic, key=e.key, partition=e.partition, headers=e.headers or None
+        )
         try:
             if self._publish_timeout is None:
                 await sending

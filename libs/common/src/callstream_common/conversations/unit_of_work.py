@@ -49,10 +49,14 @@ class PublishFailed(RetryableError):
 class ConversationRepository(ABC):
     """A conversation with its transcript and analysis, stored as the pydantic contracts."""
 
-    async def load_for_stage(self, conversation_id: uuid.UUID) -> Conversation | None:
+    async def load_for_stage(
+        self, conversation_id: uuid.UUID, *, lock: bool = False
+    ) -> Conversation | None:
         """The conversation a stage's event is about; ``None`` when it already finished
-        (a redelivery or a late duplicate: nothing to do). A missing one is permanent."""
-        conversation = await self.get(conversation_id)
+        (a redelivery or a late duplicate: nothing to do). A missing one is permanent.
+        ``lock`` holds its row until the transaction ends, so a decision taken on it (e.g.
+        "this was the last chunk") cannot race the same decision in another replica."""
+        conversation = await (self.lock(conversation_id) if lock else self.get(conversation_id))
         if conversation is None:
             raise ConversationMissing(conversation_id)
         if conversation.status in FINISHED:
@@ -62,6 +66,10 @@ class ConversationRepository(ABC):
 
     @abstractmethod
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None: ...
+
+    @abstractmethod
+    async def lock(self, conversation_id: uuid.UUID) -> Conversation | None:
+        """Like :meth:`get`, and no other transaction locks the row until this one ends."""
 
     @abstractmethod
     async def by_idempotency_key(self, key: str) -> Conversation | None: ...
@@ -153,6 +161,8 @@ class Emitted:
     key: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     durable: bool = False
+    partition: int | None = None
+    """A partition of ``topic`` chosen by the emitter (None: the key's partition)."""
 
     def body(self) -> dict[str, Any] | bytes:
         return self.value if isinstance(self.value, bytes) else self.value.model_dump(mode="json")
@@ -191,11 +201,12 @@ class UnitOfWork(ABC):
         key: bytes | None = None,
         headers: dict[str, str] | None = None,
         durable: bool = False,
+        partition: int | None = None,
     ) -> None:
         """Publish ``event`` on ``topic`` once this unit of work commits (``durable``:
         through the transactional outbox, so not even a crash right after the commit
-        can lose it)."""
-        self._emitted.append(Emitted(topic, event, key, headers or {}, durable))
+        can lose it; ``partition``: there rather than where the key hashes to)."""
+        self._emitted.append(Emitted(topic, event, key, headers or {}, durable, partition))
 
     def emit_next(
         self,

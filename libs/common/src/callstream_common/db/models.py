@@ -165,6 +165,29 @@ class TranscriptRow(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class TranscriptChunkRow(SQLModel, table=True):
+    """One chunk of a long call split across transcribers, as its transcriber stored it:
+    inserted once per (conversation, chunk index), so a redelivered chunk adds nothing; the
+    transcript is assembled from all of them when the last one arrives."""
+
+    __tablename__ = "transcript_chunks"
+
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", primary_key=True)
+    chunk_index: int = Field(primary_key=True)
+    chunk_count: int
+    start_seconds: float
+    end_seconds: float
+    words: list[list[Any]] = _json(nullable=False)
+    """``[start, end, text]`` per word, at call time."""
+    speech: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    """The chunk's speech windows (compressed arrays) for diarization over the whole call."""
+    language: str = Field(max_length=16)
+    provider: str
+    model: str
+    elapsed_seconds: float = 0.0
+    created_at: datetime = _ts()
+
+
 class ReanalysisRequestRow(SQLModel, table=True):
     """The re-analysis requests already applied: a redelivered request adds no version."""
 
