@@ -12,7 +12,12 @@ from pydantic import ValidationError
 
 from callstream_common.contracts import MeddicDimension
 from callstream_common.org import ORG_VERSION_KEY
-from callstream_common.reads.conversations import TRACKER_SQL, filter_sql
+from callstream_common.reads.conversations import (
+    TRACKER_SQL,
+    ConversationItem,
+    ConversationPage,
+    filter_sql,
+)
 from callstream_common.reads.deals import CallSnapshot, DimensionSnapshot, deal_picture
 from callstream_common.reads.filters import (
     ConversationQuery,
@@ -24,14 +29,21 @@ from callstream_common.reads.filters import (
 )
 from callstream_common.reads.performance import PerfBucket, compare_reps, summarise
 from callstream_common.reads.scope import Scope, ScopeKind
+from callstream_ingest.cache import lists
+from callstream_ingest.cache.invalidation import RecentCommits, notification_scopes
 from callstream_ingest.cache.policy import (
     ORG,
     TRACKERS,
     CacheRequest,
     Entry,
+    Facet,
     Layer,
     changed_scopes,
+    current,
     list_scopes,
+    page_facets,
+    page_scopes,
+    stamped,
     version_key,
 )
 from callstream_ingest.cache.store import BreakerState, CircuitBreaker
@@ -100,20 +112,17 @@ def test_a_bad_query_names_its_field(data: dict[str, object], field: str) -> Non
     assert field in [str(e["loc"][0]) for e in err.value.errors()]
 
 
-def test_cache_keys_carry_scope_dependencies_and_versions() -> None:
+def test_cache_keys_carry_scope_and_inputs_and_entries_their_versions() -> None:
     one, two = uuid.uuid4(), uuid.uuid4()
     a = CacheRequest(Entry.CONVERSATION, USER, (f"conv:{one}",))
     b = CacheRequest(Entry.CONVERSATION, USER, (f"conv:{two}",))
     c = CacheRequest(Entry.CONVERSATION, ADMIN, (f"conv:{one}",))
-    keys = {
-        a.key(1, [0, 0]),
-        b.key(1, [0, 0]),
-        c.key(1, [0, 0]),
-        a.key(1, [1, 0]),
-        a.key(2, [0, 0]),
-    }
-    assert len(keys) == 5
+    assert len({a.key(1), b.key(1), c.key(1), a.key(2)}) == 4
     assert a.version_keys()[-1] == version_key(ORG) == ORG_VERSION_KEY
+    stored = stamped([3, 0], b"body")
+    assert current(stored, [3, 0]) == b"body"
+    assert current(stored, [4, 0]) is None, "a bump since it was computed: a miss"
+    assert current(stored, [3]) is None and current(None, [3, 0]) is None
 
 
 def test_ttls_and_layers_follow_the_policy() -> None:
@@ -128,19 +137,122 @@ def test_ttls_and_layers_follow_the_policy() -> None:
 
 def test_a_list_depends_on_its_narrowest_filter_and_a_change_reaches_every_scope() -> None:
     opp = uuid.uuid4()
-    assert list_scopes(ADMIN, rep_id="rep-a", opportunity_id=opp) == [f"opp:{opp}"]
-    assert list_scopes(ADMIN, rep_id="rep-a") == ["rep:rep-a"]
-    assert list_scopes(ADMIN) == ["all"]
-    assert list_scopes(MANAGER) == ["rep:rep-m", "team:team-east"]
-    assert list_scopes(USER) == ["rep:rep-a"]
+    every = ["#m", "#s", "#r"]
+    assert list_scopes(ADMIN, rep_id="rep-a", opportunity_id=opp) == [
+        f"opp:{opp}{f}" for f in every
+    ]
+    assert list_scopes(ADMIN, rep_id="rep-a") == [f"rep:rep-a{f}" for f in every]
+    assert list_scopes(ADMIN) == [f"all{f}" for f in every]
+    assert list_scopes(MANAGER) == [
+        f"{s}{f}" for s in ("rep:rep-m", "team:team-east") for f in every
+    ]
+    assert list_scopes(USER) == [f"rep:rep-a{f}" for f in every]
     conv = uuid.uuid4()
     changed = set(changed_scopes(conv, "rep-a", "team-east", opp))
-    assert changed == {f"conv:{conv}", "all", "rep:rep-a", "team:team-east", f"opp:{opp}"}
+    assert changed == {f"conv:{conv}"} | {
+        f"{s}{f}" for s in ("all", "rep:rep-a", "team:team-east", f"opp:{opp}") for f in every
+    }
     for scope in (ADMIN, USER, Scope.of("manager", None, "team-east")):
         assert set(list_scopes(scope)) & changed
     # Filtered by a tracker, a list also moves on when a tracker is created or deleted.
-    assert list_scopes(USER, tracker="pricing") == ["rep:rep-a", TRACKERS]
-    assert list_scopes(ADMIN, rep_id="rep-a", tracker="pricing") == ["rep:rep-a", TRACKERS]
+    assert list_scopes(USER, tracker="pricing")[-1] == TRACKERS
+    assert page_scopes(USER, ConversationQuery(tracker="pricing"))[-1] == TRACKERS
+
+
+def test_a_page_of_ids_depends_only_on_the_facets_its_filters_and_sort_read() -> None:
+    newest = ConversationQuery()
+    assert page_facets(newest) == {Facet.MEMBERSHIP}
+    assert page_facets(ConversationQuery(status="completed")) == {  # type: ignore[arg-type]
+        Facet.MEMBERSHIP,
+        Facet.STATUS,
+    }
+    for query in (
+        ConversationQuery(sort=Sort.SCORE),
+        ConversationQuery(min_score=3.5),
+        ConversationQuery(qualification_status="Strong"),  # type: ignore[arg-type]
+        ConversationQuery(q="pricing"),
+        ConversationQuery(tracker="pricing"),
+    ):
+        assert page_facets(query) == {Facet.MEMBERSHIP, Facet.RESULTS}, query
+    conv = uuid.uuid4()
+    status_change = set(changed_scopes(conv, "rep-a", "team-east", None, frozenset({Facet.STATUS})))
+    upload = set(changed_scopes(conv, "rep-a", "team-east", None, frozenset({Facet.MEMBERSHIP})))
+    for scope in (ADMIN, USER, MANAGER):
+        assert not set(page_scopes(scope, newest)) & status_change, scope
+        status_page = page_scopes(scope, ConversationQuery(status="completed"))  # type: ignore[arg-type]
+        assert set(status_page) & status_change, scope
+        assert set(page_scopes(scope, newest)) & upload, scope
+    assert f"conv:{conv}" in status_change, "the item and the detail always move on"
+    assert page_scopes(USER, ConversationQuery(rep_id="rep-b")) == ["rep:rep-b#m"]
+
+
+def test_a_composed_page_is_byte_for_byte_the_computed_one() -> None:
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    items = [
+        ConversationItem(
+            id=uuid.uuid4(),
+            title=f"call {n} \u00e9",
+            company_name=None if n else "Acme",
+            opportunity_id=None,
+            opportunity_name="deal",
+            rep_id="rep-a",
+            status="completed",
+            overall_score=3.25 if n else None,
+            qualification_status="Strong",
+            duration_seconds=61.5,
+            created_at=at,
+            completed_at=None,
+        )
+        for n in range(3)
+    ]
+    for cursor in (None, 'abc"d'):
+        page = ConversationPage(items=items, next_cursor=cursor, limit=3)
+        ids = lists.read_ids(lists.ids_of(page))
+        bodies = {str(i.id): lists.item_body(i) for i in items}
+        assert lists.compose(ids, bodies) == page.model_dump_json().encode()
+        assert json.loads(lists.compose(ids, {})) == {
+            "items": [],
+            "next_cursor": cursor,
+            "limit": 3,
+        }
+
+
+def test_a_commit_notification_bumps_the_facets_that_changed_and_the_scopes_left() -> None:
+    conv, opp = uuid.uuid4(), uuid.uuid4()
+    payload = {"id": str(conv), "rep_id": "rep-a", "team_id": "team-east", "at": 10.0}
+    status = notification_scopes(json.dumps(payload | {"facets": ["s"]}))
+    assert status is not None and status.facets == {Facet.STATUS} and status.at == 10.0
+    assert set(status.scopes) == {f"conv:{conv}", "all#s", "rep:rep-a#s", "team:team-east#s"}
+    moved = notification_scopes(
+        json.dumps(
+            payload
+            | {
+                "facets": ["m"],
+                "old_rep_id": "rep-c",
+                "old_team_id": "team-west",
+                "old_opportunity_id": str(opp),
+            }
+        )
+    )
+    assert moved is not None
+    assert {"rep:rep-c#m", "team:team-west#m", f"opp:{opp}#m", "rep:rep-a#m"} <= set(moved.scopes)
+    older = notification_scopes(json.dumps(payload))
+    assert older is not None and older.facets == set(Facet), "no facets named: all of them"
+    assert notification_scopes("not json") is None
+
+
+def test_an_event_the_commit_feed_already_invalidated_bumps_nothing_again() -> None:
+    commits = RecentCommits(max_entries=2)
+    both = frozenset({Facet.STATUS, Facet.RESULTS})
+    commits.saw("c1", frozenset({Facet.STATUS}), 10.0)
+    assert not commits.covers("c1", both, 9.5), "results not invalidated yet"
+    commits.saw("c1", frozenset({Facet.RESULTS}), 10.1)
+    assert commits.covers("c1", both, 9.5)
+    assert not commits.covers("c1", both, 10.05), "a change after the commit seen"
+    assert not commits.covers("c1", both, None)
+    commits.saw("c2", both, 1.0)
+    commits.saw("c3", both, 1.0)
+    assert not commits.covers("c1", both, 9.5), "forgotten: an extra bump, never a missed one"
 
 
 def test_the_tracker_filter_is_one_containment_test_bound_into_the_cursor() -> None:

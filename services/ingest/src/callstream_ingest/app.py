@@ -20,7 +20,12 @@ from callstream_common.settings import VERSION
 from callstream_common.telemetry import setup_telemetry, shutdown_telemetry
 from callstream_ingest.asyncapi.api import asyncapi_router
 from callstream_ingest.auth import Authenticator
-from callstream_ingest.cache.invalidation import asyncpg_dsn, listen_for_changes, subscribe_events
+from callstream_ingest.cache.invalidation import (
+    RecentCommits,
+    asyncpg_dsn,
+    listen_for_changes,
+    subscribe_events,
+)
 from callstream_ingest.cache.store import build_read_cache
 from callstream_ingest.compaction.api import compaction_router
 from callstream_ingest.console import install_console
@@ -51,7 +56,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     kafka = KafkaRouter(**broker_options(settings), include_in_schema=False)
     producer_recovery.install(kafka.broker)
     read_cache = build_read_cache(settings)
-    subscribe_events(kafka, read_cache, sessions)
+    commits = RecentCommits()
+    subscribe_events(kafka, read_cache, sessions, commits)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,7 +74,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             await read_cache.start()
             listener = asyncio.create_task(
                 listen_for_changes(
-                    asyncpg_dsn(settings.database_url.get_secret_value()), read_cache
+                    asyncpg_dsn(settings.database_url.get_secret_value()), read_cache, commits
                 ),
                 name="read-cache-listener",
             )

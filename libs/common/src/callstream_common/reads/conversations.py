@@ -85,6 +85,13 @@ class ConversationItem(BaseModel):
     completed_at: datetime | None
 
 
+ITEM_SQL = (
+    "SELECT c.id, c.title, c.company_name, c.opportunity_id, c.opportunity_name, c.rep_id, "
+    f"c.status, {SCORE_SQL} AS overall_score, {QUALIFICATION_SQL} AS qualification_status, "
+    "c.duration_seconds, c.created_at, c.completed_at FROM conversations c"
+)
+
+
 class ConversationPage(BaseModel):
     items: list[ConversationItem]
     next_cursor: str | None
@@ -152,12 +159,7 @@ def list_sql(scope: Scope, query: ConversationQuery) -> tuple[str, dict[str, Any
             value, last_id = decode_cursor(query.cursor, fingerprint, query.sort)
             where.append("(c.created_at, c.id) < (:after_value, :after_id)")
             params |= {"after_value": value, "after_id": last_id}
-    sql = (
-        "SELECT c.id, c.title, c.company_name, c.opportunity_id, c.opportunity_name, c.rep_id, "
-        f"c.status, {SCORE_SQL} AS overall_score, {QUALIFICATION_SQL} AS qualification_status, "
-        "c.duration_seconds, c.created_at, c.completed_at "
-        f"FROM conversations c WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit_plus"
-    )
+    sql = f"{ITEM_SQL} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit_plus"
     params["limit_plus"] = query.limit + 1
     return sql, params
 
@@ -174,6 +176,22 @@ async def list_conversations(
         value: Any = last.overall_score if query.sort == Sort.SCORE else last.created_at
         next_cursor = encode_cursor(query.fingerprint(scope.key), query.sort, value, last.id)
     return ConversationPage(items=items, next_cursor=next_cursor, limit=query.limit)
+
+
+async def conversation_items(
+    session: AsyncSession, scope: Scope, ids: list[uuid.UUID]
+) -> list[ConversationItem]:
+    """The list items of ``ids`` inside ``scope``, by primary key in one query (a cached
+    page's items whose own cache entries are missing or out of date)."""
+    scope_where, params = scope_sql(scope)
+    rows = (
+        await mapped(
+            session,
+            f"{ITEM_SQL} WHERE c.id = ANY(CAST(:ids AS uuid[])) AND {scope_where}",
+            params | {"ids": ids},
+        )
+    ).all()
+    return [ConversationItem.model_validate(dict(r)) for r in rows]
 
 
 class AnalysisVersionView(BaseModel):

@@ -1,16 +1,20 @@
 """What invalidates the read cache: the pipeline's changes, as soon as they are committed.
 
 Two feeds, both only ever bump versions (idempotent, so seeing a change twice costs one
-extra miss and nothing else):
+extra miss and nothing else), each naming the facets that changed (membership, status,
+results: see :mod:`callstream_ingest.cache.policy`):
 
 * the pipeline's events, consumed by ingest in its own consumer group (``ingest-cache``):
-  a new upload, a stored transcript, a stored analysis, a dead letter;
-* PostgreSQL's notification at commit of every status or analysis change of a
-  conversation (a trigger, ``callstream_conversation_changed``), which also covers the
-  transitions no event announces: processing, completed (written by the notifier after
-  delivery), failed (written after the dead letter), a replay's reopening and a
-  re-analysis. If the listening connection is lost, the cache moves to a new epoch on
-  reconnection, so changes missed meanwhile cannot leave stale entries behind.
+  a new upload (membership), a stored transcript or analysis (status and results), a
+  dead letter (status);
+* PostgreSQL's notification at commit of every change of a conversation a read shows
+  (triggers, ``callstream_conversation_changed``): an insert or delete, a reassignment
+  (membership, in the old scopes too), a status change, an analysis summary or a stored
+  transcript (results). It also covers the transitions no event announces: processing,
+  completed (written by the notifier after delivery), failed (written after the dead
+  letter), a replay's reopening and a re-analysis. If the listening connection is lost,
+  the cache moves to a new epoch on reconnection, so changes missed meanwhile cannot
+  leave stale entries behind.
 """
 
 from __future__ import annotations
@@ -20,29 +24,71 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+from faststream.kafka import KafkaMessage
 from faststream.kafka.fastapi import KafkaRouter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callstream_common import topics
 from callstream_common.stage import raw_decoder
-from callstream_ingest.cache.policy import changed_scopes
+from callstream_ingest.cache.policy import ALL_FACETS, Facet, changed_scopes
 from callstream_ingest.cache.store import ReadCache
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "callstream_conversation_changed"
 CONSUMER_GROUP = "ingest-cache"
-EVENT_TOPICS = (
-    *topics.input_topics(topics.CALLS_UPLOADED),
-    *topics.input_topics(topics.CALLS_TRANSCRIBED),
-    *topics.input_topics(topics.CALLS_ANALYZED),
-    topics.DLQ,
-)
+EVENT_FACETS = {
+    **dict.fromkeys(topics.input_topics(topics.CALLS_UPLOADED), frozenset({Facet.MEMBERSHIP})),
+    **dict.fromkeys(
+        topics.input_topics(topics.CALLS_TRANSCRIBED), frozenset({Facet.STATUS, Facet.RESULTS})
+    ),
+    **dict.fromkeys(
+        topics.input_topics(topics.CALLS_ANALYZED), frozenset({Facet.STATUS, Facet.RESULTS})
+    ),
+    topics.DLQ: frozenset({Facet.STATUS}),
+}
+"""What each event tells has changed about its call."""
+EVENT_TOPICS = tuple(EVENT_FACETS)
+
+
+@dataclass
+class RecentCommits:
+    """When each facet of each recently changed conversation was last invalidated from a
+    commit notification, so an event announcing a change the commit feed has already
+    invalidated does not bump the same versions again (each bump of a scope's facet
+    drops every entry that reads it: a second one for the same change is a wasted miss
+    for everyone in that scope). Bounded: the oldest conversations are forgotten, which
+    only means an extra bump."""
+
+    max_entries: int = 10_000
+    _seen: OrderedDict[str, dict[Facet, float]] = field(default_factory=OrderedDict)
+
+    def saw(self, conversation_id: str, facets: frozenset[Facet], at: float | None) -> None:
+        if at is None:
+            return
+        entry = self._seen.setdefault(conversation_id, {})
+        for f in facets:
+            entry[f] = max(at, entry.get(f, at))
+        self._seen.move_to_end(conversation_id)
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
+
+    def covers(
+        self, conversation_id: str, facets: frozenset[Facet], occurred_at: float | None
+    ) -> bool:
+        """True if every facet was invalidated by a commit at or after ``occurred_at``
+        (the event is published only after its change was committed)."""
+        entry = self._seen.get(conversation_id)
+        if entry is None or occurred_at is None:
+            return False
+        return all(entry.get(f, float("-inf")) >= occurred_at for f in facets)
 
 
 def event_conversation(body: bytes) -> tuple[uuid.UUID, float | None] | None:
@@ -61,7 +107,9 @@ def event_conversation(body: bytes) -> tuple[uuid.UUID, float | None] | None:
 
 
 async def scopes_of(
-    sessions: async_sessionmaker[AsyncSession], conversation_id: uuid.UUID
+    sessions: async_sessionmaker[AsyncSession],
+    conversation_id: uuid.UUID,
+    facets: frozenset[Facet] = ALL_FACETS,
 ) -> list[str]:
     async with sessions() as session:
         row = (
@@ -74,12 +122,15 @@ async def scopes_of(
             )
         ).first()
     if row is None:
-        return changed_scopes(conversation_id, None, None, None)
-    return changed_scopes(conversation_id, row[0], row[1], row[2])
+        return changed_scopes(conversation_id, None, None, None, facets)
+    return changed_scopes(conversation_id, row[0], row[1], row[2], facets)
 
 
 def subscribe_events(
-    kafka: KafkaRouter, cache: ReadCache, sessions: async_sessionmaker[AsyncSession]
+    kafka: KafkaRouter,
+    cache: ReadCache,
+    sessions: async_sessionmaker[AsyncSession],
+    commits: RecentCommits,
 ) -> None:
     @kafka.subscriber(
         *EVENT_TOPICS,
@@ -88,13 +139,17 @@ def subscribe_events(
         decoder=raw_decoder,
         include_in_schema=False,
     )
-    async def on_pipeline_event(body: bytes) -> None:
+    async def on_pipeline_event(body: bytes, message: KafkaMessage) -> None:
         found = event_conversation(body)
         if found is None:
             return
         conversation_id, at = found
+        facets = EVENT_FACETS.get(message.raw_message.topic, ALL_FACETS)  # type: ignore[union-attr]
+        if commits.covers(str(conversation_id), facets, at):
+            cache.stats.record_invalidation("event:covered", None)
+            return
         try:
-            scopes = await scopes_of(sessions, conversation_id)
+            scopes = await scopes_of(sessions, conversation_id, facets)
         except Exception as exc:
             # Which scopes the call belongs to is unknown (PostgreSQL unreachable): drop
             # everything by moving to a new epoch rather than leave one stale answer.
@@ -104,22 +159,51 @@ def subscribe_events(
         await cache.invalidate(scopes, "event", None if at is None else time.time() - at)
 
 
-def notification_scopes(payload: str) -> tuple[list[str], float | None] | None:
+@dataclass(frozen=True)
+class Committed:
+    """A committed change as its notification tells it."""
+
+    conversation_id: str
+    facets: frozenset[Facet]
+    scopes: list[str]
+    at: float | None
+
+
+def notification_scopes(payload: str) -> Committed | None:
+    """The versions a committed change bumps: the facets the trigger saw change, in the
+    call's scopes and, when it moved (reassigned, deleted), in the scopes it left. A
+    payload without facets (an older trigger) bumps every facet."""
     try:
         data = json.loads(payload)
         conversation_id = uuid.UUID(str(data["id"]))
     except (ValueError, KeyError, TypeError):
         return None
+    named = data.get("facets")
+    try:
+        facets = ALL_FACETS if named is None else frozenset(Facet(f) for f in named)
+    except ValueError:
+        facets = ALL_FACETS
+    scopes = changed_scopes(
+        conversation_id, data.get("rep_id"), data.get("team_id"), data.get("opportunity_id"), facets
+    )
+    if Facet.MEMBERSHIP in facets:
+        left = changed_scopes(
+            conversation_id,
+            data.get("old_rep_id"),
+            data.get("old_team_id"),
+            data.get("old_opportunity_id"),
+            frozenset({Facet.MEMBERSHIP}),
+        )
+        scopes += [s for s in left if s not in scopes]
     at = data.get("at")
-    return (
-        changed_scopes(
-            conversation_id, data.get("rep_id"), data.get("team_id"), data.get("opportunity_id")
-        ),
-        float(at) if isinstance(at, int | float) else None,
+    return Committed(
+        str(conversation_id), facets, scopes, float(at) if isinstance(at, int | float) else None
     )
 
 
-async def listen_for_changes(dsn: str, cache: ReadCache, retry_seconds: float = 1.0) -> None:
+async def listen_for_changes(
+    dsn: str, cache: ReadCache, commits: RecentCommits, retry_seconds: float = 1.0
+) -> None:
     """LISTEN on the change channel for the life of the process, reconnecting forever."""
     first = True
     while True:
@@ -132,9 +216,10 @@ async def listen_for_changes(dsn: str, cache: ReadCache, retry_seconds: float = 
             def on_notify(_c: object, _pid: int, _channel: str, payload: str) -> None:
                 found = notification_scopes(payload)
                 if found is not None:
-                    scopes, at = found
+                    lag = None if found.at is None else time.time() - found.at
+                    commits.saw(found.conversation_id, found.facets, found.at)
                     asyncio.get_running_loop().create_task(
-                        cache.invalidate(scopes, "commit", None if at is None else time.time() - at)
+                        cache.invalidate(found.scopes, "commit", lag)
                     )
 
             await conn.add_listener(CHANNEL, on_notify)

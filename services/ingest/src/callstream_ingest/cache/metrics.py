@@ -68,6 +68,18 @@ class CacheStats:
         LOOKUPS.labels(layer.value, result).inc()
         LATENCY.labels(layer.value, "hit" if result == "hit" else "miss").observe(seconds)
 
+    def record_many(self, layer: Layer, hits: int, misses: int, seconds: float) -> None:
+        """Lookups of several entries answered in one go (a page's items): counted one by
+        one, timed once."""
+        self.counts[layer.value]["hit"] += hits
+        self.counts[layer.value]["miss"] += misses
+        self.latencies[layer.value].append(seconds)
+        if not misses:
+            self.hit_latencies[layer.value].append(seconds)
+        LOOKUPS.labels(layer.value, "hit").inc(hits)
+        LOOKUPS.labels(layer.value, "miss").inc(misses)
+        LATENCY.labels(layer.value, "miss" if misses else "hit").observe(seconds)
+
     def record_invalidation(self, source: str, lag_seconds: float | None) -> None:
         self.invalidations[source] += 1
         INVALIDATIONS.labels(source).inc()

@@ -23,7 +23,19 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from callstream_ingest.cache.metrics import CacheStats
-from callstream_ingest.cache.policy import PREFIX, CacheRequest, Layer, version_key
+from callstream_ingest.cache.policy import (
+    PREFIX,
+    CacheRequest,
+    Entry,
+    Layer,
+    conversation_scope,
+    current,
+    item_key,
+    stamp,
+    stamped,
+    version_key,
+    versions_of,
+)
 from callstream_ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +52,8 @@ class Outcome(StrEnum):
     """The cache is off or its breaker open: computed, not stored."""
     ERROR = "error"
     """Redis failed during the lookup: computed, not stored."""
+    PARTIAL = "partial"
+    """A list whose page of ids was cached but some items were read from PostgreSQL."""
 
 
 class Lookup(NamedTuple):
@@ -144,49 +158,111 @@ class ReadCache:
     async def get_or_compute(
         self, request: CacheRequest, compute: Callable[[], Awaitable[bytes]]
     ) -> Lookup:
-        """The cached answer of ``request`` or, on a miss, ``compute()`` once per key even
-        under concurrent misses (the others await the same result)."""
+        """The cached answer of ``request`` or, on a miss, ``compute()`` once per key and
+        versions even under concurrent misses (the others await the same result).
+
+        One round trip: the versions the entry depends on and the entry itself, in one
+        ``MGET``; the entry is taken only if it was computed at those very versions. A
+        miss stores the result with the versions read *before* computing, so a change
+        committed during the computation leaves an entry that no lookup will take."""
         layer = request.entry.layer
         started = time.perf_counter()
+        key = request.key(self.epoch)
         if not self.enabled or not self.breaker.allow():
-            body = await self._single_flight(request.key(self.epoch, []), compute, None)
+            body = await self._single_flight(key, compute, None)
             return self._looked_up(layer, Outcome.BYPASS, started, body)
         try:
-            versions = await self._call(self.redis.mget(request.version_keys()))
-            key = request.key(self.epoch, [int(v or 0) for v in versions])  # type: ignore[attr-defined]
-            cached = await self._call(self.redis.get(key))
+            raw = await self._call(self.redis.mget([*request.version_keys(), key]))
         except (RedisError, OSError, TimeoutError):
             return self._looked_up(layer, Outcome.ERROR, started, await compute())
-        if isinstance(cached, bytes):
+        found: list[bytes | None] = raw  # type: ignore[assignment]
+        versions = versions_of(found[:-1])
+        cached = current(found[-1], versions)
+        if cached is not None:
             return self._looked_up(layer, Outcome.HIT, started, cached)
-        body = await self._single_flight(key, compute, request.entry.ttl_seconds)
+        body = await self._single_flight(key, compute, request.entry.ttl_seconds, versions=versions)
         return self._looked_up(layer, Outcome.MISS, started, body)
+
+    async def items(
+        self, ids: list[str], load: Callable[[list[str]], Awaitable[dict[str, bytes]]]
+    ) -> tuple[dict[str, bytes], Outcome]:
+        """The list items of ``ids`` (conversation id → JSON), each valid only at its
+        conversation's current version; those missing or out of date come from ``load``
+        (one query by primary key) and are stored with the version read *before* it, so
+        a change committed meanwhile can never bring an out-of-date item back.
+
+        One round trip when every item is cached: the versions and the items in one
+        ``MGET``. HIT if every item came from Redis, MISS otherwise."""
+        started = time.perf_counter()
+        if not ids:
+            return {}, Outcome.HIT
+        if not self.enabled or not self.breaker.allow():
+            return await load(ids), Outcome.BYPASS
+        keys = [item_key(self.epoch, i) for i in ids]
+        try:
+            raw = await self._call(
+                self.redis.mget([*(version_key(conversation_scope(i)) for i in ids), *keys])
+            )
+        except (RedisError, OSError, TimeoutError):
+            return await load(ids), Outcome.ERROR
+        found: list[bytes | None] = raw  # type: ignore[assignment]
+        versions = versions_of(found[: len(ids)])
+        items: dict[str, bytes] = {}
+        missing: list[int] = []
+        for n, (i, stored) in enumerate(zip(ids, found[len(ids) :], strict=True)):
+            body = current(stored, [versions[n]])
+            if body is None:
+                missing.append(n)
+            else:
+                items[i] = body
+        if missing:
+            loaded = await load([ids[n] for n in missing])
+            items |= loaded
+            with suppress(RedisError, OSError, TimeoutError):
+                pipe = self.redis.pipeline(transaction=False)
+                for n in missing:
+                    if ids[n] in loaded:
+                        pipe.set(
+                            keys[n],
+                            stamped([versions[n]], loaded[ids[n]]),
+                            ex=Entry.ITEM.ttl_seconds,
+                        )
+                await self._call(pipe.execute())
+        elapsed = time.perf_counter() - started
+        self.stats.record_many(Layer.ITEMS, len(ids) - len(missing), len(missing), elapsed)
+        return items, Outcome.MISS if missing else Outcome.HIT
 
     def _looked_up(self, layer: Layer, outcome: Outcome, started: float, body: bytes) -> Lookup:
         self.stats.record(layer, outcome.value, time.perf_counter() - started)
         return Lookup(body, outcome)
 
     async def _single_flight(
-        self, key: str, compute: Callable[[], Awaitable[bytes]], ttl: int | None
+        self,
+        key: str,
+        compute: Callable[[], Awaitable[bytes]],
+        ttl: int | None,
+        versions: list[int] | None = None,
     ) -> bytes:
-        """One ``compute()`` per key at a time; concurrent callers await its result. The
-        result is stored with ``ttl`` (None: not stored, Redis is being bypassed).
+        """One ``compute()`` per key and versions at a time; concurrent callers await its
+        result. The result is stored with ``ttl`` (None: not stored, Redis is being
+        bypassed), stamped with ``versions``.
 
         The key stays claimed until the result is in Redis: a request that missed just as
         the computation finished finds either the claim or the stored result, never
         neither (which would compute the same answer a second time)."""
-        running = self._inflight.get(key)
+        flight = key if versions is None else f"{key}@{stamp(versions).decode()}"
+        running = self._inflight.get(flight)
         if running is not None:
             return await asyncio.shield(running)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        self._inflight[flight] = future
         try:
             body = await compute()
             self.stats.computed += 1
             future.set_result(body)
-            if ttl is not None:
+            if ttl is not None and versions is not None:
                 with suppress(RedisError, OSError, TimeoutError):
-                    await self._call(self.redis.set(key, body, ex=ttl))
+                    await self._call(self.redis.set(key, stamped(versions, body), ex=ttl))
             return body
         except BaseException as exc:
             if not future.done():
@@ -194,7 +270,7 @@ class ReadCache:
                 future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
             raise
         finally:
-            self._inflight.pop(key, None)
+            self._inflight.pop(flight, None)
 
     async def invalidate(
         self, scopes: Iterable[str], source: str, lag_seconds: float | None = None

@@ -24,7 +24,9 @@ from callstream_ingest.auth import Principal
 from callstream_ingest.cache.policy import (
     CacheRequest,
     Entry,
+    Facet,
     caller_scopes,
+    faceted,
     rep_scope,
     team_scope,
 )
@@ -35,6 +37,9 @@ from callstream_ingest.read.scope_checks import check_rep, check_team
 analytics_router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 Caller = Annotated[Principal, Depends(principal)]
 DEFAULT_PERIOD_DAYS = 90
+PERFORMANCE_FACETS = frozenset({Facet.MEMBERSHIP, Facet.RESULTS})
+"""Performance counts calls by creation date and averages their results; their status
+is not part of it."""
 MAX_PERIOD_DAYS = 366 * 2
 
 
@@ -49,7 +54,9 @@ async def dashboard(request: Request, who: Caller) -> Response:
             return model_body(await q.dashboard(session, scope))
 
     return await cached(
-        request, CacheRequest(Entry.DASHBOARD, scope, tuple(caller_scopes(scope))), compute
+        request,
+        CacheRequest(Entry.DASHBOARD, scope, tuple(faceted(caller_scopes(scope)))),
+        compute,
     )
 
 
@@ -127,7 +134,10 @@ async def subject_performance(
     return await cached(
         request,
         CacheRequest(
-            Entry.PERFORMANCE, scope, (subject.cache_scope,), [subject.id, span.model_dump()]
+            Entry.PERFORMANCE,
+            scope,
+            tuple(faceted([subject.cache_scope], PERFORMANCE_FACETS)),
+            [subject.id, span.model_dump()],
         ),
         compute,
     )

@@ -19,15 +19,23 @@ from callstream_common.reads import conversations as q
 from callstream_common.reads.filters import ConversationQuery, CursorError
 from callstream_common.reads.scope import Scope
 from callstream_ingest.auth import Principal
-from callstream_ingest.cache.policy import CacheRequest, Entry, conversation_scope, list_scopes
+from callstream_ingest.cache import lists
+from callstream_ingest.cache.policy import CacheRequest, Entry, conversation_scope, page_scopes
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.errors import ApiError
 from callstream_ingest.read.common import (
     JSON,
+    answer,
     cached,
+    composed_outcome,
+    decode_outcome,
+    encode_outcome,
+    guarded,
     invalid,
     model_body,
+    model_body_json,
     not_found,
+    read_cache,
     scope_of,
 )
 from callstream_ingest.read.ranges import UnsatisfiableRange, parse_range
@@ -56,22 +64,36 @@ async def list_conversations(
     ``next_cursor`` with the same filters for the next page."""
     scope = scope_of(who)
     query = query.within(scope)
+    computed: list[q.ConversationPage] = []
 
-    async def compute() -> bytes:
+    async def compute_page() -> bytes:
         async with state(request).sessions() as session:
             resolved = await checked_query(session, scope, query)
             try:
                 page = await q.list_conversations(session, scope, resolved)
             except CursorError as exc:
                 raise invalid("query.cursor", str(exc)) from exc
-        return model_body(page)
+        computed.append(page)
+        return encode_outcome(200, lists.ids_of(page))
 
-    depends = list_scopes(scope, query.rep_id, query.team_id, query.opportunity_id, query.tracker)
-    return await cached(
-        request,
-        CacheRequest(Entry.CONVERSATIONS, scope, tuple(depends), query.model_dump(mode="json")),
-        compute,
+    async def load_items(ids: list[str]) -> dict[str, bytes]:
+        async with state(request).sessions() as session:
+            found = await q.conversation_items(session, scope, [uuid.UUID(i) for i in ids])
+        return {str(item.id): lists.item_body(item) for item in found}
+
+    cache = read_cache(request)
+    page_request = CacheRequest(
+        Entry.CONVERSATIONS, scope, tuple(page_scopes(scope, query)), query.model_dump(mode="json")
     )
+    page = await cache.get_or_compute(page_request, guarded(compute_page))
+    status, body = decode_outcome(page.body)
+    if status != 200:
+        return answer(status, body, page.outcome)
+    if computed:
+        return answer(200, model_body_json(computed[0]), page.outcome)
+    ids = lists.read_ids(body)
+    items, items_outcome = await cache.items(ids.ids, load_items)
+    return answer(200, lists.compose(ids, items), composed_outcome(page.outcome, items_outcome))
 
 
 def detail_view(request: Request, detail: q.ConversationDetail) -> ConversationDetailView:

@@ -3,6 +3,7 @@ and turning a pydantic validation failure into a 422 that names the field."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from callstream_common.reads.scope import Scope
 from callstream_ingest.auth import Principal
 from callstream_ingest.cache.policy import CacheRequest
-from callstream_ingest.cache.store import ReadCache
+from callstream_ingest.cache.store import Outcome, ReadCache
 from callstream_ingest.errors import ApiError, error_body
 
 JSON = "application/json"
@@ -60,27 +61,26 @@ def decode_outcome(raw: bytes) -> tuple[int, bytes]:
     return int(status), body
 
 
+def model_body_json(model: BaseModel) -> bytes:
+    return model.model_dump_json().encode()
+
+
 def model_body(model: BaseModel) -> bytes:
-    return encode_outcome(200, model.model_dump_json().encode())
+    return encode_outcome(200, model_body_json(model))
 
 
 def error_outcome(exc: ApiError) -> bytes:
-    import json
-
     return encode_outcome(
         exc.status, json.dumps(error_body(exc.code, exc.message, exc.details)).encode()
     )
 
 
-async def cached(
-    request: Request, cache_request: CacheRequest, compute: Callable[[], Awaitable[bytes]]
-) -> Response:
-    """The answer of ``compute`` (an encoded outcome) through the read cache.
+def guarded(compute: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:
+    """``compute`` with its 404 and 422 answers turned into outcomes, so they are cached
+    like any other answer: a probe for someone else's data costs no database round trip
+    either."""
 
-    Out-of-scope answers (404) are cached like any other, under the caller's scope, so a
-    probe for someone else's data costs no database round trip either."""
-
-    async def guarded() -> bytes:
+    async def guarded_compute() -> bytes:
         try:
             return await compute()
         except ApiError as exc:
@@ -88,11 +88,29 @@ async def cached(
                 return error_outcome(exc)
             raise
 
-    lookup = await read_cache(request).get_or_compute(cache_request, guarded)
-    status, body = decode_outcome(lookup.body)
+    return guarded_compute
+
+
+def answer(status: int, body: bytes, outcome: Outcome) -> Response:
+    """The response as it is: bytes from the cache (or just computed) are not parsed or
+    validated again."""
     return Response(
-        content=body,
-        status_code=status,
-        media_type=JSON,
-        headers={CACHE_HEADER: lookup.outcome.value},
+        content=body, status_code=status, media_type=JSON, headers={CACHE_HEADER: outcome.value}
     )
+
+
+def composed_outcome(page: Outcome, items: Outcome) -> Outcome:
+    """How a composed list was answered: a hit only if the page and every item came from
+    the cache, partial if the page did but some items were read from PostgreSQL."""
+    if page == Outcome.HIT:
+        return Outcome.HIT if items == Outcome.HIT else Outcome.PARTIAL
+    return page
+
+
+async def cached(
+    request: Request, cache_request: CacheRequest, compute: Callable[[], Awaitable[bytes]]
+) -> Response:
+    """The answer of ``compute`` (an encoded outcome) through the read cache."""
+    lookup = await read_cache(request).get_or_compute(cache_request, guarded(compute))
+    status, body = decode_outcome(lookup.body)
+    return answer(status, body, lookup.outcome)

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from callstream_common.reads import opportunities as q
 from callstream_common.reads.filters import MAX_LIMIT, CursorError
 from callstream_ingest.auth import Principal
-from callstream_ingest.cache.policy import CacheRequest, Entry, list_scopes, opportunity_scope
+from callstream_ingest.cache.policy import (
+    CacheRequest,
+    Entry,
+    faceted,
+    list_scopes,
+    opportunity_scope,
+)
 from callstream_ingest.dependencies import principal, state
 from callstream_ingest.read.common import cached, invalid, model_body, not_found, scope_of
 from callstream_ingest.read.scope_checks import check_rep
@@ -69,6 +75,6 @@ async def get_opportunity(request: Request, opportunity_id: uuid.UUID, who: Call
 
     return await cached(
         request,
-        CacheRequest(Entry.OPPORTUNITY, scope, (opportunity_scope(opportunity_id),)),
+        CacheRequest(Entry.OPPORTUNITY, scope, tuple(faceted([opportunity_scope(opportunity_id)]))),
         compute,
     )
