@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 
-from bench.read_seed import Seeded, SeedPlan, seed
+from bench.read_seed import Seeded
+from tests.support.read_data import assert_one_computation_per_burst, seed_completed_calls
 
 pytestmark = pytest.mark.stack
 
@@ -25,18 +27,7 @@ def auth(token: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 async def seeded(services: Any, tokens: dict[str, str], endpoints: Any) -> Seeded:
-    dsn = endpoints.database_url.get_secret_value().replace("+asyncpg", "")
-    return await seed(
-        dsn,
-        SeedPlan(
-            reps=REPS,
-            opportunities=6,
-            conversations=30,
-            days=20,
-            prefix=f"t{uuid.uuid4().hex[:6]} ",
-            completed_share=1.0,
-        ),
-    )
+    return await seed_completed_calls(endpoints, REPS, 30)
 
 
 def pick(seeded: Seeded, rep: str) -> tuple[uuid.UUID, uuid.UUID]:
@@ -264,20 +255,11 @@ def test_single_flight_under_concurrent_misses(
             )
         return [r.status_code for r in rs]
 
-    def counters() -> tuple[int, int]:
-        summary = get(services, tokens["admin"], "/v1/ops/cache").json()
-        return summary["computed"], sum(summary["invalidations"].values())
-
-    computations = []
-    for day in range(1, 6):
-        computed, invalidated = counters()
-        assert asyncio.run(burst(f"2026-01-0{day}")) == [200] * 20
-        computed_after, invalidated_after = counters()
-        if invalidated_after == invalidated:
-            assert computed_after - computed == 1, "20 concurrent misses, one computation"
-            return
-        computations.append(computed_after - computed)
-    raise AssertionError(f"every burst overlapped an invalidation: computations {computations}")
+    assert_one_computation_per_burst(
+        services.base_url,
+        tokens["admin"],
+        [partial(burst, f"2026-01-0{day}") for day in range(1, 6)],
+    )
 
 
 def test_redis_killed_mid_run_every_request_still_answers(

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.read_seed import Seeded, SeedPlan, seed
+from bench.read_seed import Seeded
+from tests.support.read_data import seed_completed_calls
 
 pytestmark = pytest.mark.stack
 
@@ -62,19 +63,7 @@ async def tracker(services: Any, tokens: dict[str, str]) -> AsyncIterator[dict[s
 async def seeded(
     services: Any, tokens: dict[str, str], endpoints: Any, tracker: dict[str, Any]
 ) -> Seeded:
-    dsn = endpoints.database_url.get_secret_value().replace("+asyncpg", "")
-    return await seed(
-        dsn,
-        SeedPlan(
-            reps=REPS,
-            opportunities=6,
-            conversations=48,
-            days=20,
-            prefix=f"t{uuid.uuid4().hex[:6]} ",
-            completed_share=1.0,
-            tracker=tracker["name"],
-        ),
-    )
+    return await seed_completed_calls(endpoints, REPS, 48, tracker=tracker["name"])
 
 
 def every_page(services: Any, token: str, **params: Any) -> list[str]:
