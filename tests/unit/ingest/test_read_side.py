@@ -46,7 +46,8 @@ from callstream_ingest.cache.policy import (
     stamped,
     version_key,
 )
-from callstream_ingest.cache.store import BreakerState, CircuitBreaker
+from callstream_ingest.cache.store import BreakerState, CircuitBreaker, Outcome
+from callstream_ingest.read.common import composed_outcome
 from callstream_ingest.read.ranges import UnsatisfiableRange, parse_range
 
 ADMIN = Scope.of("admin", None, None)
@@ -383,3 +384,11 @@ def test_performance_weights_by_analysed_calls() -> None:
     assert [w.week for w in perf.trend] == [week1, week2]
     assert [r.rep_id for r in compare_reps(buckets)] == ["a", "b"]
     assert summarise([]).average_overall is None
+
+
+def test_a_composed_list_is_a_hit_only_if_the_page_and_every_item_were() -> None:
+    assert composed_outcome(Outcome.HIT, Outcome.HIT) == Outcome.HIT
+    assert composed_outcome(Outcome.HIT, Outcome.MISS) == Outcome.PARTIAL
+    assert composed_outcome(Outcome.MISS, Outcome.HIT) == Outcome.MISS
+    assert composed_outcome(Outcome.HIT, Outcome.ERROR) == Outcome.ERROR
+    assert composed_outcome(Outcome.MISS, Outcome.BYPASS) == Outcome.BYPASS

@@ -101,7 +101,10 @@ def answer(status: int, body: bytes, outcome: Outcome) -> Response:
 
 def composed_outcome(page: Outcome, items: Outcome) -> Outcome:
     """How a composed list was answered: a hit only if the page and every item came from
-    the cache, partial if the page did but some items were read from PostgreSQL."""
+    the cache, partial if the page did but some items were read from PostgreSQL, and
+    bypass or error if Redis was skipped or failed for the items."""
+    if items in (Outcome.BYPASS, Outcome.ERROR):
+        return items
     if page == Outcome.HIT:
         return Outcome.HIT if items == Outcome.HIT else Outcome.PARTIAL
     return page
