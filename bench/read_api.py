@@ -88,12 +88,13 @@ class Outcomes:
         self.counts[(role, endpoint)][outcome] += 1
 
     def hit_rates(self, outcome: str = "hit") -> dict[str, float]:
-        """The share answered with ``outcome``: per endpoint, per role (``role:<name>``) and
-        ``all``."""
+        """The share answered with ``outcome``: per endpoint, per role (``role:<name>``),
+        per role and endpoint (``<role>:<endpoint>``) and ``all``."""
         groups: dict[str, list[dict[str, int]]] = defaultdict(list)
         for (role, endpoint), counts in self.counts.items():
             groups[endpoint].append(counts)
             groups[f"role:{role}"].append(counts)
+            groups[f"{role}:{endpoint}"].append(counts)
             groups["all"].append(counts)
         return {
             name: sum(c[outcome] for c in members) / max(1, sum(sum(c.values()) for c in members))
