@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
-from faststream.kafka import KafkaMessage
-from faststream.kafka.fastapi import KafkaRouter
+from faststream.kafka.fastapi import KafkaMessage, KafkaRouter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
