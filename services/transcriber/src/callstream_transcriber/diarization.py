@@ -20,7 +20,7 @@ measures the diarization error rate (DER) against the all-one-speaker baseline.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,8 @@ _HOP = 160  # 10 ms hop: 100 frames per second
 _N_FFT = 512
 _N_MELS = 40
 _N_MFCC = 20
+_BLOCK_FRAMES = 1000
+"""Frames analysed at once (10 s): bounds the spectra's memory to tens of megabytes."""
 _N_FEATURES = _N_MFCC  # MFCC 1..19 and the median log pitch
 PITCH_WEIGHT = 1.0
 """Weight of the pitch among the standardised features (the MFCCs count one each)."""
@@ -81,31 +83,44 @@ def log_pitch(samples: FloatArray, n_frames: int) -> npt.NDArray[np.float64]:
     length = 640  # 40 ms: two periods of a 70-Hz voice
     n = min(n_frames, 1 + (len(samples) - length) // _HOP if len(samples) >= length else 0)
     out = np.full(n_frames, np.nan)
-    if n <= 0:
-        return out
-    idx = np.arange(length)[None, :] + _HOP * np.arange(n)[:, None]
-    frames = samples[idx].astype(np.float64)
-    frames -= frames.mean(axis=1, keepdims=True)
-    ac = np.fft.irfft(np.abs(np.fft.rfft(frames, 2048)) ** 2)[:, :length]
     lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 70
-    lag = lo + np.argmax(ac[:, lo:hi], axis=1)
-    strength = ac[np.arange(n), lag] / (ac[:, 0] + 1e-12)
-    out[:n] = np.where(strength > 0.5, np.log(SAMPLE_RATE / lag), np.nan)
+    for first, frames in _framed(samples, n, length):
+        frames -= frames.mean(axis=1, keepdims=True)
+        ac = np.fft.irfft(np.abs(np.fft.rfft(frames, 2048)) ** 2)[:, :length]
+        lag = lo + np.argmax(ac[:, lo:hi], axis=1)
+        strength = ac[np.arange(len(frames)), lag] / (ac[:, 0] + 1e-12)
+        out[first : first + len(frames)] = np.where(
+            strength > 0.5, np.log(SAMPLE_RATE / lag), np.nan
+        )
     return out
 
 
 def mfcc_frames(samples: FloatArray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(frames, 19) MFCCs without c0 and (frames,) log energy, at 100 frames per second."""
     n = 1 + (len(samples) - _FRAME) // _HOP if len(samples) >= _FRAME else 0
-    if n == 0:
-        return np.zeros((0, _N_FEATURES)), np.zeros(0)
-    idx = np.arange(_FRAME)[None, :] + _HOP * np.arange(n)[:, None]
-    frames = samples[idx].astype(np.float64) * np.hamming(_FRAME)
-    power = np.abs(np.fft.rfft(frames, _N_FFT)) ** 2
-    log_mel = np.log(power @ _MEL.T + 1e-10)
-    ceps = log_mel @ _DCT.T
-    energy = np.log(np.mean(frames**2, axis=1) + 1e-12)
-    return ceps[:, 1:], energy
+    ceps = np.zeros((n, _N_MFCC - 1))
+    energy = np.zeros(n)
+    window = np.hamming(_FRAME)
+    for first, frames in _framed(samples, n, _FRAME):
+        frames *= window
+        power = np.abs(np.fft.rfft(frames, _N_FFT)) ** 2
+        log_mel = np.log(power @ _MEL.T + 1e-10)
+        rows = slice(first, first + len(frames))
+        ceps[rows] = (log_mel @ _DCT.T)[:, 1:]
+        energy[rows] = np.log(np.mean(frames**2, axis=1) + 1e-12)
+    return ceps, energy
+
+
+def _framed(
+    samples: FloatArray, n: int, length: int
+) -> Iterator[tuple[int, npt.NDArray[np.float64]]]:
+    """The first ``n`` frames of ``length`` samples every 10 ms, ``_BLOCK_FRAMES`` at a time
+    (index of the first, frames as rows): the spectra of a 5-minute chunk's frames at once
+    would take over a gigabyte."""
+    for first in range(0, n, _BLOCK_FRAMES):
+        count = min(_BLOCK_FRAMES, n - first)
+        idx = np.arange(length)[None, :] + _HOP * np.arange(first, first + count)[:, None]
+        yield first, samples[idx].astype(np.float64)
 
 
 @dataclass(frozen=True)
