@@ -4,11 +4,17 @@
 
 1. Latency: raw-body uploads of a 5 MB WAV (``POST /v1/conversations``) at concurrency 1, 8
    and 32, timed from the first byte of the request to the 202's headers (httpcore's trace
-   events). Baseline in the same run: a bare ``put_object`` of the same bytes to the same S3
-   endpoint with the minio client, at the same concurrencies; the table prints the ratio.
-2. Memory: one 1 GB upload streamed from a generator (chunked transfer encoding) while the
-   ingest process's VmRSS is sampled from /proc; it must stay flat. Baseline: the same
-   stream put straight into the object store.
+   events). Baseline in the same run, at the same concurrencies: the bare PUT ingest itself
+   sends for such an upload (:meth:`ObjectStore.put_streamed`: one PUT, minio's SigV4
+   signer with ``UNSIGNED-PAYLOAD``, urllib3 through a pool of kept-alive connections as
+   ingest's) of the same 5 MB, from memory as one block, each thread reusing its
+   connection; the table prints the ratio. For reference the run also times minio's own
+   ``put_object`` of the same bytes (which hashes the payload into its signature over
+   plain HTTP).
+2. Memory: one 1 GB upload streamed from a generator (chunked transfer encoding, so no
+   length is known: ingest sends it as a multipart upload of 8 MiB parts) while the ingest
+   process's VmRSS is sampled from /proc; it must stay flat. Baseline: the same stream put
+   straight into the object store with minio's ``put_object`` (the same multipart upload).
 
 Only ingest runs on the bench stack (no transcriber consuming the uploads), with
 ``CALLSTREAM_MAX_UPLOAD_BYTES`` raised above 1 GB. Everything the run stored is removed.
@@ -111,6 +117,7 @@ class LatencyRow:
     baseline: Summary
     ingest_seconds: float
     baseline_seconds: float
+    minio_put: Summary | None = None
 
 
 @dataclass
@@ -132,6 +139,7 @@ class IngestResult:
                     "ratio_p50": ratio(r.ingest.p50, r.baseline.p50),
                     "ratio_p95": ratio(r.ingest.p95, r.baseline.p95),
                     "ratio_p99": ratio(r.ingest.p99, r.baseline.p99),
+                    "minio_put_object_seconds": r.minio_put.to_dict() if r.minio_put else None,
                 }
                 for r in self.latency
             ],
@@ -272,11 +280,31 @@ class _Reader:
 
 
 def measure_bare_puts(
-    endpoints: StackEndpoints, body: bytes, concurrency: int, count: int, warmup: int
+    endpoints: StackEndpoints,
+    body: bytes,
+    concurrency: int,
+    count: int,
+    warmup: int,
+    minio_put_object: bool = False,
 ) -> tuple[list[float], float, list[str]]:
-    """``count`` bare PUTs of ``body`` from ``concurrency`` threads; (durations, wall, keys)."""
+    """``count`` bare PUTs of ``body`` from ``concurrency`` threads; (durations, wall, keys).
+
+    The PUT is ingest's own (:meth:`ObjectStore.put_streamed`, one connection pool as
+    ingest's), or with ``minio_put_object`` minio's ``put_object`` (payload hashed into
+    the signature)."""
     import io
 
+    from callstream_common.objectstore import ObjectStore
+    from callstream_common.settings import CommonSettings
+
+    store = ObjectStore(
+        CommonSettings(
+            s3_endpoint=endpoints.s3_endpoint,
+            s3_access_key=endpoints.s3_access_key,
+            s3_secret_key=endpoints.s3_secret_key,
+            s3_bucket=endpoints.s3_bucket,
+        )
+    )
     client = s3_client(endpoints, concurrency)
     bucket = endpoints.s3_bucket
     keys: list[str] = []
@@ -285,7 +313,10 @@ def measure_bare_puts(
         key = f"bench/baseline/{uuid.uuid4()}.wav"
         keys.append(key)
         t0 = time.perf_counter()
-        client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="audio/wav")
+        if minio_put_object:
+            client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="audio/wav")
+        else:
+            store.put_streamed(key, [body], len(body), "audio/wav")
         return time.perf_counter() - t0
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bare-put") as pool:
@@ -397,8 +428,15 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
             base, base_wall, bkeys = await asyncio.to_thread(
                 measure_bare_puts, target.endpoints, body, c, config.uploads, config.warmup
             )
-            baseline_keys += bkeys
-            rows.append(LatencyRow(c, summarize(durations), summarize(base), wall, base_wall))
+            minio_put, _, mkeys = await asyncio.to_thread(
+                measure_bare_puts, target.endpoints, body, c, config.uploads, config.warmup, True
+            )
+            baseline_keys += bkeys + mkeys
+            rows.append(
+                LatencyRow(
+                    c, summarize(durations), summarize(base), wall, base_wall, summarize(minio_put)
+                )
+            )
     finally:
         await asyncio.to_thread(
             remove_objects,
@@ -427,6 +465,7 @@ def print_ingest_tables(result: IngestResult) -> None:
             "ratio p99",
             "ingest MB/s",
             "PUT MB/s",
+            "minio put_object p50",
         ],
         [
             (
@@ -442,6 +481,7 @@ def print_ingest_tables(result: IngestResult) -> None:
                 fmt_ratio(ratio(r.ingest.p99, r.baseline.p99)),
                 f"{r.ingest.n * result.config.upload_bytes / MiB / r.ingest_seconds:,.0f}",
                 f"{r.baseline.n * result.config.upload_bytes / MiB / r.baseline_seconds:,.0f}",
+                fmt_ms(r.minio_put.p50) if r.minio_put else "—",
             )
             for r in result.latency
         ],
