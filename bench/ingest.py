@@ -23,6 +23,7 @@ Only ingest runs on the bench stack (no transcriber consuming the uploads), with
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -100,6 +101,7 @@ class StreamResult:
     hwm_after_kib: int
     baseline_seconds: float
     samples: list[tuple[float, int]] = field(default_factory=list)
+    load_average: float | None = None
 
     @property
     def growth_bytes(self) -> int:
@@ -118,6 +120,8 @@ class LatencyRow:
     ingest_seconds: float
     baseline_seconds: float
     minio_put: Summary | None = None
+    load_average: float | None = None
+    """The 1-minute load average when the level finished (the machine is shared)."""
 
 
 @dataclass
@@ -140,6 +144,7 @@ class IngestResult:
                     "ratio_p95": ratio(r.ingest.p95, r.baseline.p95),
                     "ratio_p99": ratio(r.ingest.p99, r.baseline.p99),
                     "minio_put_object_seconds": r.minio_put.to_dict() if r.minio_put else None,
+                    "load_average": r.load_average,
                 }
                 for r in self.latency
             ],
@@ -157,6 +162,7 @@ class IngestResult:
                 "vm_hwm_before_kib": s.hwm_before_kib,
                 "vm_hwm_after_kib": s.hwm_after_kib,
                 "flat": s.flat,
+                "load_average": s.load_average,
                 "rss_samples": s.samples,
             }
         return out
@@ -394,6 +400,7 @@ async def measure_stream(target: Target, config: IngestConfig) -> tuple[StreamRe
         hwm_after_kib=after["VmHWM"],
         baseline_seconds=baseline_seconds,
         samples=sampler.samples,
+        load_average=os.getloadavg()[0],
     )
     return result, [*keys, baseline_key]
 
@@ -434,7 +441,13 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
             baseline_keys += bkeys + mkeys
             rows.append(
                 LatencyRow(
-                    c, summarize(durations), summarize(base), wall, base_wall, summarize(minio_put)
+                    c,
+                    summarize(durations),
+                    summarize(base),
+                    wall,
+                    base_wall,
+                    summarize(minio_put),
+                    os.getloadavg()[0],
                 )
             )
     finally:
@@ -466,6 +479,7 @@ def print_ingest_tables(result: IngestResult) -> None:
             "ingest MB/s",
             "PUT MB/s",
             "minio put_object p50",
+            "load",
         ],
         [
             (
@@ -482,6 +496,7 @@ def print_ingest_tables(result: IngestResult) -> None:
                 f"{r.ingest.n * result.config.upload_bytes / MiB / r.ingest_seconds:,.0f}",
                 f"{r.baseline.n * result.config.upload_bytes / MiB / r.baseline_seconds:,.0f}",
                 fmt_ms(r.minio_put.p50) if r.minio_put else "—",
+                f"{r.load_average:.1f}" if r.load_average is not None else "—",
             )
             for r in result.latency
         ],
@@ -498,6 +513,7 @@ def print_ingest_tables(result: IngestResult) -> None:
                     f"{s.baseline_seconds:,.1f} s ({s.bytes / MiB / s.baseline_seconds:,.0f} MB/s)",
                 ),
                 ("ratio", fmt_ratio(ratio(s.seconds, s.baseline_seconds))),
+                ("load average (1 min)", f"{s.load_average:.1f}" if s.load_average else "—"),
                 ("ingest VmRSS before", fmt_mb(s.rss_before_kib * 1024)),
                 (
                     f"ingest VmRSS peak ({len(s.samples)} samples)",

@@ -14,13 +14,19 @@ from types import TracebackType
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callstream_common import outbox
-from callstream_common.contracts import MeddicAnalysis, Transcript, TranscriptSegment, utcnow
+from callstream_common import outbox, topics
+from callstream_common.contracts import (
+    CallUploaded,
+    MeddicAnalysis,
+    Transcript,
+    TranscriptSegment,
+    utcnow,
+)
 from callstream_common.conversations.status import (
     ConversationMissing,
     moves_from,
@@ -34,12 +40,16 @@ from callstream_common.conversations.unit_of_work import (
     Emitted,
     PublishFailed,
     UnitOfWork,
+    lane_and_key,
+    uploaded_headers,
 )
 from callstream_common.db.models import (
     Conversation,
     ConversationStatus,
     DlqEntry,
     MeddicAnalysisRow,
+    Opportunity,
+    OutboxEvent,
     ReanalysisRequestRow,
     TranscriptRow,
 )
@@ -58,6 +68,8 @@ TRANSCRIPTS = _table(TranscriptRow)
 ANALYSES = _table(MeddicAnalysisRow)
 DLQ_ENTRIES = _table(DlqEntry)
 REANALYSIS_REQUESTS = _table(ReanalysisRequestRow)
+OPPORTUNITIES = _table(Opportunity)
+OUTBOX = _table(OutboxEvent)
 ARCHIVE_CURRENT = """
 INSERT INTO analysis_versions (id, conversation_id, version, overall_score,
   qualification_status, dimensions, key_findings, next_steps, risks, agent_outputs,
@@ -79,6 +91,61 @@ ANALYSIS_COLUMNS = (
     "provider",
     "model",
 )
+
+
+def call_registration(conversation: Conversation, event: OutboxEvent) -> Any:
+    """:meth:`SqlUnitOfWork.add_call` as one statement (one round trip): the opportunity
+    found or created from (rep, name, company) — or the one the call names, touched — the
+    conversation's row joined to it, and the outbox row announcing it, which is only
+    written with the row. Returns the opportunity's id."""
+    now = func.now()
+    if conversation.opportunity_id is None:
+        opportunity = (
+            insert(OPPORTUNITIES)
+            .values(
+                id=uuid.uuid4(),
+                rep_id=conversation.rep_id,
+                name=conversation.opportunity_name.strip(),
+                company_name=conversation.company_name,
+                match_key=opportunities.match_key(
+                    conversation.rep_id, conversation.opportunity_name, conversation.company_name
+                ),
+                last_call_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=[OPPORTUNITIES.c.match_key],
+                set_={"last_call_at": now, "updated_at": now},
+            )
+            .returning(OPPORTUNITIES.c.id)
+            .cte("opportunity")
+        )
+    else:
+        opportunity = (
+            update(OPPORTUNITIES)
+            .where(OPPORTUNITIES.c.id == conversation.opportunity_id)
+            .values(last_call_at=now, updated_at=now)
+            .returning(OPPORTUNITIES.c.id)
+            .cte("opportunity")
+        )
+    row = {
+        column.name: value
+        for column in CONVERSATIONS.columns
+        if (value := getattr(conversation, column.name)) is not None
+    }
+    if conversation.opportunity_id is None:
+        row["opportunity_id"] = select(opportunity.c.id).scalar_subquery()
+    registered = insert(CONVERSATIONS).values(**row).returning(CONVERSATIONS.c.id).cte("registered")
+    announced = select(
+        *(
+            literal(getattr(event, name), OUTBOX.c[name].type)
+            for name in ("id", "topic", "key", "payload", "headers")
+        )
+    ).select_from(registered)
+    return (
+        insert(OUTBOX)
+        .from_select(["id", "topic", "key", "payload", "headers"], announced)
+        .returning(select(opportunity.c.id).scalar_subquery())
+    )
 
 
 class SqlConversationRepository(ConversationRepository):
@@ -297,9 +364,11 @@ class SqlUnitOfWork(UnitOfWork):
         self._publish_timeout = publish_timeout
         self._background = durable_in_background
         self._session: AsyncSession | None = None
+        self._announced: list[OutboxEvent] = []
 
     async def __aenter__(self) -> SqlUnitOfWork:
         await super().__aenter__()
+        self._announced = []
         self._session = self._sessions()
         self.conversations = SqlConversationRepository(self._session)
         self.dead_letters = SqlDeadLetterRepository(self._session)
@@ -313,14 +382,30 @@ class SqlUnitOfWork(UnitOfWork):
     ) -> None:
         await super().__aexit__(exc_type, exc, tb)
         self._session = None
+        self._announced = []
+
+    async def add_call(self, conversation: Conversation, event: CallUploaded) -> None:
+        """In one statement (:func:`call_registration`); the event is published after the
+        commit like any durable one."""
+        assert self._session is not None, "add_call outside `async with`"
+        lane, key = lane_and_key(topics.CALLS_UPLOADED, event)
+        payload = event.model_dump(mode="json")
+        staged = OutboxEvent(topic=lane, key=key, payload=payload, headers=uploaded_headers(event))
+        try:
+            result = await self._session.execute(call_registration(conversation, staged))
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+        conversation.opportunity_id = result.scalar_one() or conversation.opportunity_id
+        self._announced.append(staged)
 
     async def _commit(self, emitted: list[Emitted]) -> None:
         assert self._session is not None, "commit outside `async with`"
-        staged = [
+        staged = self._announced + [
             outbox.stage_event(self._session, e.topic, e.body(), e.key, e.headers)  # type: ignore[arg-type]
             for e in emitted
             if e.durable
         ]
+        self._announced = []
         try:
             await self._session.commit()
         except IntegrityError as exc:
