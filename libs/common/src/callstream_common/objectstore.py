@@ -172,7 +172,8 @@ class _Handoff:
             self._buf += chunk
         if size < 0:
             size = len(self._buf)
-        out = bytes(self._buf[:size])
+        with memoryview(self._buf) as view:
+            out = bytes(view[:size])
         del self._buf[:size]
         return out
 
