@@ -26,15 +26,12 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-import urllib3
-from minio import Minio
 
 from bench.common import (
     REP_ID,
@@ -59,13 +56,19 @@ from bench.common import (
     synth_wav,
     wav_header,
 )
-from callstream_cli.stack.endpoints import StackEndpoints
+from bench.ingest_baseline import (
+    PHASE_TIMEOUT,
+    _Reader,
+    measure_bare_puts,
+    remove_objects,
+    s3_client,
+)
+from bench.ingest_phases import PHASES, upload_phases
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 #: Growth of the ingest process's RSS during the streamed upload still called "flat".
 FLAT_LIMIT_BYTES = 100 * MiB
-PHASE_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ class LatencyRow:
     minio_put: Summary | None = None
     load_average: float | None = None
     """The 1-minute load average when the level finished (the machine is shared)."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """p50 ms per phase inside ingest (:mod:`bench.ingest_phases`)."""
 
 
 @dataclass
@@ -145,6 +150,7 @@ class IngestResult:
                     "ratio_p99": ratio(r.ingest.p99, r.baseline.p99),
                     "minio_put_object_seconds": r.minio_put.to_dict() if r.minio_put else None,
                     "load_average": r.load_average,
+                    "phases_p50_ms": r.phases,
                 }
                 for r in self.latency
             ],
@@ -243,105 +249,13 @@ async def run_concurrently(count: int, concurrency: int, one: Any) -> tuple[list
 
 async def measure_uploads(
     target: Target, body: bytes, concurrency: int, count: int, warmup: int
-) -> tuple[list[float], float, list[str]]:
+) -> tuple[list[float], float, list[str], tuple[float, float]]:
+    """(durations, wall, keys stored, the measured uploads' window in Unix seconds)."""
     async with Uploader(target, concurrency) as up:
         await run_concurrently(max(warmup, concurrency), concurrency, lambda: up.upload(body))
+        since = time.time()
         durations, wall = await run_concurrently(count, concurrency, lambda: up.upload(body))
-        return durations, wall, up.object_keys()
-
-
-# --------------------------------------------------------------------------- bare S3 baseline
-
-
-def s3_client(endpoints: StackEndpoints, pool: int) -> Minio:
-    """A minio client as ingest builds it (same endpoint and credentials)."""
-    return Minio(
-        endpoints.s3_endpoint,
-        access_key=endpoints.s3_access_key.get_secret_value(),
-        secret_key=endpoints.s3_secret_key.get_secret_value(),
-        secure=False,
-        http_client=urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=3, read=120), maxsize=max(pool, 1)
-        ),
-    )
-
-
-class _Reader:
-    """A file-like object over an iterable of chunks (minio only calls ``read``)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._it = iter(chunks)
-        self._buf = bytearray()
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
-            chunk = next(self._it, None)
-            if chunk is None:
-                break
-            self._buf += chunk
-        n = len(self._buf) if size < 0 else size
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
-
-
-def measure_bare_puts(
-    endpoints: StackEndpoints,
-    body: bytes,
-    concurrency: int,
-    count: int,
-    warmup: int,
-    minio_put_object: bool = False,
-) -> tuple[list[float], float, list[str]]:
-    """``count`` bare PUTs of ``body`` from ``concurrency`` threads; (durations, wall, keys).
-
-    The PUT is ingest's own (:meth:`ObjectStore.put_streamed`, one connection pool as
-    ingest's), or with ``minio_put_object`` minio's ``put_object`` (payload hashed into
-    the signature)."""
-    import io
-
-    from callstream_common.objectstore import ObjectStore
-    from callstream_common.settings import CommonSettings
-
-    store = ObjectStore(
-        CommonSettings(
-            s3_endpoint=endpoints.s3_endpoint,
-            s3_access_key=endpoints.s3_access_key,
-            s3_secret_key=endpoints.s3_secret_key,
-            s3_bucket=endpoints.s3_bucket,
-        )
-    )
-    client = s3_client(endpoints, concurrency)
-    bucket = endpoints.s3_bucket
-    keys: list[str] = []
-
-    def put() -> float:
-        key = f"bench/baseline/{uuid.uuid4()}.wav"
-        keys.append(key)
-        t0 = time.perf_counter()
-        if minio_put_object:
-            client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="audio/wav")
-        else:
-            store.put_streamed(key, [body], len(body), "audio/wav")
-        return time.perf_counter() - t0
-
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bare-put") as pool:
-        list(pool.map(lambda _: put(), range(max(warmup, concurrency))))
-        began = time.perf_counter()
-        durations = list(pool.map(lambda _: put(), range(count), timeout=PHASE_TIMEOUT))
-        wall = time.perf_counter() - began
-    return durations, wall, keys
-
-
-def remove_objects(endpoints: StackEndpoints, keys: Sequence[str]) -> None:
-    """Delete ``keys`` (missing ones are fine: S3 deletes are idempotent)."""
-    from minio.deleteobjects import DeleteObject
-
-    client = s3_client(endpoints, 4)
-    for start in range(0, len(keys), 500):
-        batch = [DeleteObject(k) for k in keys[start : start + 500]]
-        for error in client.remove_objects(endpoints.s3_bucket, batch):
-            console.print(f"[yellow]could not remove[/] {error.name}: {error.message}")
+        return durations, wall, up.object_keys(), (since, time.time())
 
 
 # --------------------------------------------------------------------------- 1 GB stream
@@ -416,6 +330,7 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
     baseline_keys: list[str] = []
     stream: StreamResult | None = None
     rows: list[LatencyRow] = []
+    windows: list[tuple[float, float]] = []
     try:
         async with Uploader(target, 1) as up:  # warm-up: connections, auth cache, JIT-free paths
             for _ in range(config.warmup):
@@ -428,9 +343,10 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
             baseline_keys += keys[-1:]
         for c in config.concurrencies:
             console.print(f"concurrency {c}: {config.uploads} uploads + {config.uploads} bare PUTs")
-            durations, wall, keys = await measure_uploads(
+            durations, wall, keys, window = await measure_uploads(
                 target, body, c, config.uploads, config.warmup
             )
+            windows.append(window)
             stored += keys
             base, base_wall, bkeys = await asyncio.to_thread(
                 measure_bare_puts, target.endpoints, body, c, config.uploads, config.warmup
@@ -456,6 +372,10 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
             target.endpoints,
             baseline_keys + (stored if config.remove_uploads else []),
         )
+        for row, (since, until) in zip(rows, windows, strict=True):
+            row.phases = await asyncio.to_thread(
+                upload_phases, target.endpoints.zipkin_url, since, until, config.uploads
+            )
     result = IngestResult(config, rows, stream)
     print_ingest_tables(result)
     return result
@@ -501,6 +421,19 @@ def print_ingest_tables(result: IngestResult) -> None:
             for r in result.latency
         ],
     )
+    if any(r.phases for r in result.latency):
+        print_table(
+            "Inside ingest: p50 ms per phase of the measured uploads (their spans in Zipkin)",
+            ["concurrency", "traces", *PHASES],
+            [
+                (
+                    r.concurrency,
+                    int(r.phases.get("traces", 0)),
+                    *(f"{r.phases[p]:,.1f}" if p in r.phases else "—" for p in PHASES),
+                )
+                for r in result.latency
+            ],
+        )
     s = result.stream
     if s is not None:
         print_table(
