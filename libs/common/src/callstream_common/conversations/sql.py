@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Table, func, literal, select, text, update
+from sqlalchemy import Table, TextClause, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -93,59 +93,75 @@ ANALYSIS_COLUMNS = (
 )
 
 
-def call_registration(conversation: Conversation, event: OutboxEvent) -> Any:
-    """:meth:`SqlUnitOfWork.add_call` as one statement (one round trip): the opportunity
-    found or created from (rep, name, company) — or the one the call names, touched — the
-    conversation's row joined to it, and the outbox row announcing it, which is only
-    written with the row. Returns the opportunity's id."""
-    now = func.now()
-    if conversation.opportunity_id is None:
+def _registration(joins_by_name: bool) -> TextClause:
+    """The statement of :func:`call_registration`, built once from the tables' columns (a
+    ``text`` construct, so SQLAlchemy compiles it once; the equivalent Core statement of
+    CTEs over DML has no cache key and costs a compilation per upload)."""
+    if joins_by_name:
         opportunity = (
-            insert(OPPORTUNITIES)
-            .values(
-                id=uuid.uuid4(),
-                rep_id=conversation.rep_id,
-                name=conversation.opportunity_name.strip(),
-                company_name=conversation.company_name,
-                match_key=opportunities.match_key(
-                    conversation.rep_id, conversation.opportunity_name, conversation.company_name
-                ),
-                last_call_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=[OPPORTUNITIES.c.match_key],
-                set_={"last_call_at": now, "updated_at": now},
-            )
-            .returning(OPPORTUNITIES.c.id)
-            .cte("opportunity")
+            "INSERT INTO opportunities (id, rep_id, name, company_name, match_key, last_call_at) "
+            "VALUES (:o_id, :o_rep_id, :o_name, :o_company_name, :o_match_key, now()) "
+            "ON CONFLICT (match_key) DO UPDATE SET last_call_at = now(), updated_at = now()"
         )
     else:
         opportunity = (
-            update(OPPORTUNITIES)
-            .where(OPPORTUNITIES.c.id == conversation.opportunity_id)
-            .values(last_call_at=now, updated_at=now)
-            .returning(OPPORTUNITIES.c.id)
-            .cte("opportunity")
+            "UPDATE opportunities SET last_call_at = now(), updated_at = now() WHERE id = :o_id"
         )
-    row = {
-        column.name: value
-        for column in CONVERSATIONS.columns
-        if (value := getattr(conversation, column.name)) is not None
-    }
-    if conversation.opportunity_id is None:
-        row["opportunity_id"] = select(opportunity.c.id).scalar_subquery()
-    registered = insert(CONVERSATIONS).values(**row).returning(CONVERSATIONS.c.id).cte("registered")
-    announced = select(
-        *(
-            literal(getattr(event, name), OUTBOX.c[name].type)
-            for name in ("id", "topic", "key", "payload", "headers")
-        )
-    ).select_from(registered)
-    return (
-        insert(OUTBOX)
-        .from_select(["id", "topic", "key", "payload", "headers"], announced)
-        .returning(select(opportunity.c.id).scalar_subquery())
+    columns = [
+        c for c in CONVERSATIONS.columns if not (joins_by_name and c.name == "opportunity_id")
+    ]
+    names = [c.name for c in columns]
+    values = [f":c_{c.name}" for c in columns]
+    if joins_by_name:
+        names.append("opportunity_id")
+        values.append("(SELECT id FROM opportunity)")
+    binds = [bindparam("o_id", type_=OPPORTUNITIES.c.id.type)]
+    binds += [bindparam(f"c_{c.name}", type_=c.type) for c in columns]
+    binds += [bindparam(f"e_{name}", type_=OUTBOX.c[name].type) for name in OUTBOX_COLUMNS]
+    statement = " ".join(
+        [
+            f"WITH opportunity AS ({opportunity} RETURNING id),",
+            "registered AS (INSERT INTO conversations (" + ", ".join(names) + ")",
+            "VALUES (" + ", ".join(values) + ") RETURNING id)",
+            "INSERT INTO event_outbox (" + ", ".join(OUTBOX_COLUMNS) + ")",
+            "SELECT " + ", ".join(f":e_{n}" for n in OUTBOX_COLUMNS) + " FROM registered",  # noqa: S608
+            "RETURNING (SELECT id FROM opportunity)",
+        ]
     )
+    return text(statement).bindparams(*binds)
+
+
+OUTBOX_COLUMNS = ("id", "topic", "key", "payload", "headers")
+REGISTRATION = {joins: _registration(joins) for joins in (True, False)}
+
+
+def call_registration(
+    conversation: Conversation, event: OutboxEvent
+) -> tuple[TextClause, dict[str, Any]]:
+    """:meth:`SqlUnitOfWork.add_call` as one statement (one round trip) and its parameters:
+    the opportunity found or created from (rep, name, company) — or the one the call names,
+    touched — the conversation's row joined to it, and the outbox row announcing it, which
+    is only written with the row. The statement returns the opportunity's id."""
+    joins_by_name = conversation.opportunity_id is None
+    params: dict[str, Any] = {
+        f"c_{c.name}": getattr(conversation, c.name)
+        for c in CONVERSATIONS.columns
+        if not (joins_by_name and c.name == "opportunity_id")
+    }
+    params |= {f"e_{name}": getattr(event, name) for name in OUTBOX_COLUMNS}
+    if joins_by_name:
+        params |= {
+            "o_id": uuid.uuid4(),
+            "o_rep_id": conversation.rep_id,
+            "o_name": conversation.opportunity_name.strip(),
+            "o_company_name": conversation.company_name,
+            "o_match_key": opportunities.match_key(
+                conversation.rep_id, conversation.opportunity_name, conversation.company_name
+            ),
+        }
+    else:
+        params["o_id"] = conversation.opportunity_id
+    return REGISTRATION[joins_by_name], params
 
 
 class SqlConversationRepository(ConversationRepository):
@@ -392,7 +408,7 @@ class SqlUnitOfWork(UnitOfWork):
         payload = event.model_dump(mode="json")
         staged = OutboxEvent(topic=lane, key=key, payload=payload, headers=uploaded_headers(event))
         try:
-            result = await self._session.execute(call_registration(conversation, staged))
+            result = await self._session.execute(*call_registration(conversation, staged))
         except IntegrityError as exc:
             raise Conflict(str(exc.orig)) from exc
         conversation.opportunity_id = result.scalar_one() or conversation.opportunity_id
