@@ -195,16 +195,16 @@ async def test_a_new_call_is_one_statement_joining_its_deal_with_its_outbox_even
                 {"ids": ids},
             )
         ).all()
-        async with session.begin():
-            events = (
-                await session.execute(
-                    text(
-                        "DELETE FROM event_outbox WHERE payload->>'conversation_id' = ANY(:ids) "
-                        "RETURNING topic, headers, payload->>'conversation_id' AS conv"
-                    ),
-                    {"ids": [str(i) for i in ids]},
-                )
-            ).all()
+    async with sessions() as session, session.begin():
+        events = (
+            await session.execute(
+                text(
+                    "DELETE FROM event_outbox WHERE payload->>'conversation_id' = ANY(:ids) "
+                    "RETURNING topic, headers, payload->>'conversation_id' AS conv"
+                ),
+                {"ids": [str(i) for i in ids]},
+            )
+        ).all()
     assert first.opportunity_id is not None
     assert {r.id: r.opportunity_id for r in rows} == {
         first.id: first.opportunity_id,
