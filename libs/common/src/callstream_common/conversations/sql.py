@@ -14,8 +14,8 @@ from types import TracebackType
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Table, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, Table, cast, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +23,7 @@ from callstream_common import outbox
 from callstream_common.contracts import MeddicAnalysis, Transcript, TranscriptSegment, utcnow
 from callstream_common.conversations.status import (
     ConversationMissing,
+    StageTiming,
     moves_from,
     status_fields,
     timing_entry,
@@ -81,6 +82,16 @@ ANALYSIS_COLUMNS = (
 )
 
 
+def with_timing(timing: StageTiming) -> Any:
+    """``timings`` with the stage's entry merged in, as the value of an UPDATE's column
+    (what :meth:`SqlConversationRepository.record_timing` writes, without a statement
+    of its own)."""
+    entries = cast(literal(json.dumps(timing.entries()), String), JSONB)
+    return func.coalesce(CONVERSATIONS.c.timings, cast(literal("{}", String), JSONB)).op("||")(
+        entries
+    )
+
+
 class SqlConversationRepository(ConversationRepository):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -121,9 +132,12 @@ class SqlConversationRepository(ConversationRepository):
         stage: str | None = None,
         reason: str | None = None,
         reopen: bool = False,
+        timing: StageTiming | None = None,
     ) -> bool:
         allowed = [s.value for s in moves_from(target, reopen=reopen)]
         fields = status_fields(target, utcnow(), stage=stage, reason=reason, reopen=reopen)
+        if timing is not None:
+            fields["timings"] = with_timing(timing)
         moved = await self.session.execute(
             update(CONVERSATIONS)
             .where(CONVERSATIONS.c.id == conversation_id, CONVERSATIONS.c.status.in_(allowed))
@@ -168,10 +182,15 @@ class SqlConversationRepository(ConversationRepository):
         )
 
     async def _add_once(
-        self, table: Table, conversation_id: uuid.UUID, row: dict[str, Any], **also: Any
+        self,
+        table: Table,
+        conversation_id: uuid.UUID,
+        row: dict[str, Any],
+        timing: StageTiming | None,
+        **also: Any,
     ) -> bool:
         """Insert the conversation's one row of ``table`` (a no-op if it is there) and copy
-        ``also`` onto the conversation in the same transaction."""
+        ``also`` (and ``timing``) onto the conversation in the same transaction."""
         inserted = await self.session.execute(
             insert(table)
             .values(id=uuid.uuid4(), conversation_id=conversation_id, **row)
@@ -180,12 +199,19 @@ class SqlConversationRepository(ConversationRepository):
         )
         if inserted.first() is None:
             return False
+        if timing is not None:
+            also |= {"timings": with_timing(timing), "updated_at": utcnow()}
         await self.session.execute(
             update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(**also)
         )
         return True
 
-    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
+    async def add_transcript(
+        self,
+        conversation_id: uuid.UUID,
+        transcript: Transcript,
+        timing: StageTiming | None = None,
+    ) -> bool:
         row = {
             "language": transcript.language,
             "duration_seconds": transcript.duration_seconds,
@@ -196,7 +222,7 @@ class SqlConversationRepository(ConversationRepository):
             "diarization": transcript.diarization.value,
         }
         return await self._add_once(
-            TRANSCRIPTS, conversation_id, row, duration_seconds=transcript.duration_seconds
+            TRANSCRIPTS, conversation_id, row, timing, duration_seconds=transcript.duration_seconds
         )
 
     async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None:
@@ -207,11 +233,16 @@ class SqlConversationRepository(ConversationRepository):
         fields = {name: getattr(row, name) for name in ANALYSIS_COLUMNS}
         return MeddicAnalysis.model_validate(fields | {"trackers": row.trackers or []})
 
-    async def add_analysis(self, conversation_id: uuid.UUID, analysis: MeddicAnalysis) -> bool:
+    async def add_analysis(
+        self,
+        conversation_id: uuid.UUID,
+        analysis: MeddicAnalysis,
+        timing: StageTiming | None = None,
+    ) -> bool:
         data = analysis.model_dump(mode="json")
         row = {name: data[name] for name in ANALYSIS_COLUMNS}
         return await self._add_once(
-            ANALYSES, conversation_id, row, analysis_summary=analysis.summary()
+            ANALYSES, conversation_id, row, timing, analysis_summary=analysis.summary()
         )
 
     async def add_analysis_version(
