@@ -37,7 +37,11 @@ class AnalyzerHandlers:
             conversation = await uow.conversations.load_for_stage(event.conversation_id)
             if conversation is None:
                 return
-            analysis = await uow.conversations.analysis(conversation.id)
+            analysis = (
+                None  # its first delivery: the summary is stored with the analysis, always
+                if conversation.analysis_summary is None
+                else await uow.conversations.analysis(conversation.id)
+            )
             transcript = (
                 None
                 if analysis is not None

@@ -55,7 +55,11 @@ class TranscriberHandlers:
             conversation = await uow.conversations.load_for_stage(event.conversation_id)
             if conversation is None:
                 return
-            transcript = await uow.conversations.transcript(conversation.id)
+            transcript = (
+                None  # its first delivery: a transcript is stored only after the move below
+                if conversation.status == ConversationStatus.PENDING
+                else await uow.conversations.transcript(conversation.id)
+            )
             if transcript is None:
                 await uow.conversations.move(
                     conversation.id,
