@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import String, Table, cast, func, literal, select, text, update
+from sqlalchemy import String, Table, cast, exists, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -190,21 +190,28 @@ class SqlConversationRepository(ConversationRepository):
         **also: Any,
     ) -> bool:
         """Insert the conversation's one row of ``table`` (a no-op if it is there) and copy
-        ``also`` (and ``timing``) onto the conversation in the same transaction."""
-        inserted = await self.session.execute(
+        ``also`` (and ``timing``) onto the conversation, in one statement: the update reads
+        the insert's RETURNING (a data-modifying CTE), so it applies exactly when the row
+        was new."""
+        inserted = (
             insert(table)
             .values(id=uuid.uuid4(), conversation_id=conversation_id, **row)
             .on_conflict_do_nothing(index_elements=["conversation_id"])
-            .returning(table.c.id)
+            .returning(table.c.conversation_id)
+            .cte("inserted")
         )
-        if inserted.first() is None:
-            return False
         if timing is not None:
             also |= {"timings": with_timing(timing), "updated_at": utcnow()}
-        await self.session.execute(
-            update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(**also)
+        copied = await self.session.execute(
+            update(CONVERSATIONS)
+            .where(
+                CONVERSATIONS.c.id == conversation_id,
+                exists(select(inserted.c.conversation_id)),
+            )
+            .values(**also)
+            .returning(CONVERSATIONS.c.id)
         )
-        return True
+        return copied.first() is not None
 
     async def add_transcript(
         self,
