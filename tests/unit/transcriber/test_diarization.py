@@ -11,6 +11,9 @@ import pytest
 from callstream_common.contracts import Diarization
 from callstream_transcriber.audio import channels_differ, iter_pcm
 from callstream_transcriber.diarization import (
+    HOP_SECONDS,
+    MAX_CLUSTERED_WINDOWS,
+    SpeechWindows,
     cluster_windows,
     speaker_label,
     speaker_turns,
@@ -129,3 +132,19 @@ def test_vocabulary_prompt_keeps_the_first_names_when_many_are_given() -> None:
     assert prompt is not None and len(prompt) <= PROMPT_MAX_CHARS + 1
     assert prompt.startswith("Acme Analytics, Acme renewal, Participant Number 00 ")
     assert prompt.endswith("x.") and "Participant Number 19" not in prompt
+
+
+def test_a_long_call_is_clustered_on_a_bounded_sample_and_every_window_labelled() -> None:
+    """Two hours of speech windows of two voices (~14,000 windows, far above what is
+    clustered at once): both voices found, every window labelled with its own voice."""
+    rng = np.random.default_rng(7)
+    n = 14_000
+    voice = (np.arange(n) // 40) % 2  # turns of 20 s
+    centres = rng.normal(0.0, 1.0, (2, 20))
+    features = centres[voice] + rng.normal(0.0, 0.35, (n, 20))
+    windows = SpeechWindows(np.arange(n) * HOP_SECONDS, features, np.zeros(0))
+    assert n > 5 * MAX_CLUSTERED_WINDOWS
+    labels = cluster_windows(windows)
+    assert len(labels) == n
+    agreement = float((labels == voice).mean())
+    assert max(agreement, 1 - agreement) > 0.99

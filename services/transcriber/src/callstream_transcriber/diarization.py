@@ -20,7 +20,7 @@ measures the diarization error rate (DER) against the all-one-speaker baseline.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,8 @@ _HOP = 160  # 10 ms hop: 100 frames per second
 _N_FFT = 512
 _N_MELS = 40
 _N_MFCC = 20
+_BLOCK_FRAMES = 1000
+"""Frames analysed at once (10 s): bounds the spectra's memory to tens of megabytes."""
 _N_FEATURES = _N_MFCC  # MFCC 1..19 and the median log pitch
 PITCH_WEIGHT = 1.0
 """Weight of the pitch among the standardised features (the MFCCs count one each)."""
@@ -46,6 +48,9 @@ SPLIT_RATIO = 1.3
 """The dendrogram's last merge must cost this many times the one before for two voices."""
 SPLIT_MARGIN = 0.02
 """Silhouette a third (fourth) speaker must add over one fewer."""
+MAX_CLUSTERED_WINDOWS = 2400
+"""Windows clustered at most (20 minutes of speech at one window per 0.5 s): bounds the
+quadratic memory of the agglomeration for a call of any length."""
 
 
 def _mel_filterbank() -> npt.NDArray[np.float64]:
@@ -78,31 +83,44 @@ def log_pitch(samples: FloatArray, n_frames: int) -> npt.NDArray[np.float64]:
     length = 640  # 40 ms: two periods of a 70-Hz voice
     n = min(n_frames, 1 + (len(samples) - length) // _HOP if len(samples) >= length else 0)
     out = np.full(n_frames, np.nan)
-    if n <= 0:
-        return out
-    idx = np.arange(length)[None, :] + _HOP * np.arange(n)[:, None]
-    frames = samples[idx].astype(np.float64)
-    frames -= frames.mean(axis=1, keepdims=True)
-    ac = np.fft.irfft(np.abs(np.fft.rfft(frames, 2048)) ** 2)[:, :length]
     lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 70
-    lag = lo + np.argmax(ac[:, lo:hi], axis=1)
-    strength = ac[np.arange(n), lag] / (ac[:, 0] + 1e-12)
-    out[:n] = np.where(strength > 0.5, np.log(SAMPLE_RATE / lag), np.nan)
+    for first, frames in _framed(samples, n, length):
+        frames -= frames.mean(axis=1, keepdims=True)
+        ac = np.fft.irfft(np.abs(np.fft.rfft(frames, 2048)) ** 2)[:, :length]
+        lag = lo + np.argmax(ac[:, lo:hi], axis=1)
+        strength = ac[np.arange(len(frames)), lag] / (ac[:, 0] + 1e-12)
+        out[first : first + len(frames)] = np.where(
+            strength > 0.5, np.log(SAMPLE_RATE / lag), np.nan
+        )
     return out
 
 
 def mfcc_frames(samples: FloatArray) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(frames, 19) MFCCs without c0 and (frames,) log energy, at 100 frames per second."""
     n = 1 + (len(samples) - _FRAME) // _HOP if len(samples) >= _FRAME else 0
-    if n == 0:
-        return np.zeros((0, _N_FEATURES)), np.zeros(0)
-    idx = np.arange(_FRAME)[None, :] + _HOP * np.arange(n)[:, None]
-    frames = samples[idx].astype(np.float64) * np.hamming(_FRAME)
-    power = np.abs(np.fft.rfft(frames, _N_FFT)) ** 2
-    log_mel = np.log(power @ _MEL.T + 1e-10)
-    ceps = log_mel @ _DCT.T
-    energy = np.log(np.mean(frames**2, axis=1) + 1e-12)
-    return ceps[:, 1:], energy
+    ceps = np.zeros((n, _N_MFCC - 1))
+    energy = np.zeros(n)
+    window = np.hamming(_FRAME)
+    for first, frames in _framed(samples, n, _FRAME):
+        frames *= window
+        power = np.abs(np.fft.rfft(frames, _N_FFT)) ** 2
+        log_mel = np.log(power @ _MEL.T + 1e-10)
+        rows = slice(first, first + len(frames))
+        ceps[rows] = (log_mel @ _DCT.T)[:, 1:]
+        energy[rows] = np.log(np.mean(frames**2, axis=1) + 1e-12)
+    return ceps, energy
+
+
+def _framed(
+    samples: FloatArray, n: int, length: int
+) -> Iterator[tuple[int, npt.NDArray[np.float64]]]:
+    """The first ``n`` frames of ``length`` samples every 10 ms, ``_BLOCK_FRAMES`` at a time
+    (index of the first, frames as rows): the spectra of a 5-minute chunk's frames at once
+    would take over a gigabyte."""
+    for first in range(0, n, _BLOCK_FRAMES):
+        count = min(_BLOCK_FRAMES, n - first)
+        idx = np.arange(length)[None, :] + _HOP * np.arange(first, first + count)[:, None]
+        yield first, samples[idx].astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -188,24 +206,45 @@ def cluster_windows(windows: SpeechWindows, max_speakers: int = 4) -> npt.NDArra
     two voices leave a gap, one voice merges smoothly); then the number of speakers is the
     2..``max_speakers`` with the best silhouette, a further speaker having to beat the
     previous count by ``SPLIT_MARGIN``.
-    """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from sklearn.metrics import silhouette_score
 
+    Ward's linkage and the silhouette hold every pair of windows in memory (quadratic): a
+    2-hour call has ~10,000 speech windows, 0.4 GB of distances and over 1 GB of silhouette
+    work. So at most ``MAX_CLUSTERED_WINDOWS`` windows, evenly spread over the call, are
+    clustered, and every window then takes the speaker whose centre is nearest.
+    """
     n = len(windows.starts)
     if n < 6:
         return np.zeros(n, np.int64)
-    x = windows.features.copy()
+    x = _standardised(windows.features)
+    sample = np.unique(np.linspace(0, n - 1, min(n, MAX_CLUSTERED_WINDOWS)).astype(np.int64))
+    sampled = _ward_speakers(x[sample], max_speakers)
+    labels = sampled if len(sample) == n else _nearest_centre(x, x[sample], sampled)
+    return _smooth(_first_come_order(labels))
+
+
+def _standardised(features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Zero mean, unit variance per feature; an unknown pitch takes the mean pitch."""
+    x = features.copy()
     pitch = x[:, -1]
     known = ~np.isnan(pitch)
     x[:, -1] = np.where(known, pitch, pitch[known].mean() if known.any() else 0.0)
     x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
     x[:, -1] *= PITCH_WEIGHT
+    return x
+
+
+def _ward_speakers(x: npt.NDArray[np.float64], max_speakers: int) -> npt.NDArray[np.int64]:
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import silhouette_score
+
+    n = len(x)
+    best_labels = np.zeros(n, np.int64)
+    if n < 6:
+        return best_labels
     tree = linkage(x, method="ward")
     heights = tree[:, 2]
     if heights[-1] < SPLIT_RATIO * heights[-2]:
-        return np.zeros(n, np.int64)
-    best_labels = np.zeros(n, np.int64)
+        return best_labels
     best_score = -1.0
     for k in range(2, min(max_speakers, n - 1) + 1):
         labels = fcluster(tree, t=k, criterion="maxclust").astype(np.int64) - 1
@@ -214,7 +253,17 @@ def cluster_windows(windows: SpeechWindows, max_speakers: int = 4) -> npt.NDArra
         score = float(silhouette_score(x, labels))
         if score > best_score + (SPLIT_MARGIN if k > 2 else 0.0):
             best_score, best_labels = score, labels
-    return _smooth(_first_come_order(best_labels))
+    return best_labels
+
+
+def _nearest_centre(
+    x: npt.NDArray[np.float64], sample: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Each row of ``x`` labelled with the cluster of ``sample`` whose mean is nearest."""
+    ids = np.unique(labels)
+    centres = np.stack([sample[labels == i].mean(axis=0) for i in ids])
+    distances = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    return ids[distances.argmin(axis=1)].astype(np.int64)
 
 
 def _first_come_order(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
