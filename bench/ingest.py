@@ -4,11 +4,17 @@
 
 1. Latency: raw-body uploads of a 5 MB WAV (``POST /v1/conversations``) at concurrency 1, 8
    and 32, timed from the first byte of the request to the 202's headers (httpcore's trace
-   events). Baseline in the same run: a bare ``put_object`` of the same bytes to the same S3
-   endpoint with the minio client, at the same concurrencies; the table prints the ratio.
-2. Memory: one 1 GB upload streamed from a generator (chunked transfer encoding) while the
-   ingest process's VmRSS is sampled from /proc; it must stay flat. Baseline: the same
-   stream put straight into the object store.
+   events). Baseline in the same run, at the same concurrencies: the bare PUT ingest itself
+   sends for such an upload (:meth:`ObjectStore.put_streamed`: one PUT, minio's SigV4
+   signer with ``UNSIGNED-PAYLOAD``, urllib3 through a pool of kept-alive connections as
+   ingest's) of the same 5 MB, from memory as one block, each thread reusing its
+   connection; the table prints the ratio. For reference the run also times minio's own
+   ``put_object`` of the same bytes (which hashes the payload into its signature over
+   plain HTTP).
+2. Memory: one 1 GB upload streamed from a generator (chunked transfer encoding, so no
+   length is known: ingest sends it as a multipart upload of 8 MiB parts) while the ingest
+   process's VmRSS is sampled from /proc; it must stay flat. Baseline: the same stream put
+   straight into the object store with minio's ``put_object`` (the same multipart upload).
 
 Only ingest runs on the bench stack (no transcriber consuming the uploads), with
 ``CALLSTREAM_MAX_UPLOAD_BYTES`` raised above 1 GB. Everything the run stored is removed.
@@ -17,17 +23,15 @@ Only ingest runs on the bench stack (no transcriber consuming the uploads), with
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-import urllib3
-from minio import Minio
 
 from bench.common import (
     REP_ID,
@@ -52,13 +56,19 @@ from bench.common import (
     synth_wav,
     wav_header,
 )
-from callstream_cli.stack.endpoints import StackEndpoints
+from bench.ingest_baseline import (
+    PHASE_TIMEOUT,
+    _Reader,
+    measure_bare_puts,
+    remove_objects,
+    s3_client,
+)
+from bench.ingest_phases import PHASES, upload_phases
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 #: Growth of the ingest process's RSS during the streamed upload still called "flat".
 FLAT_LIMIT_BYTES = 100 * MiB
-PHASE_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class StreamResult:
     hwm_after_kib: int
     baseline_seconds: float
     samples: list[tuple[float, int]] = field(default_factory=list)
+    load_average: float | None = None
 
     @property
     def growth_bytes(self) -> int:
@@ -111,6 +122,11 @@ class LatencyRow:
     baseline: Summary
     ingest_seconds: float
     baseline_seconds: float
+    minio_put: Summary | None = None
+    load_average: float | None = None
+    """The 1-minute load average when the level finished (the machine is shared)."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """p50 ms per phase inside ingest (:mod:`bench.ingest_phases`)."""
 
 
 @dataclass
@@ -132,6 +148,9 @@ class IngestResult:
                     "ratio_p50": ratio(r.ingest.p50, r.baseline.p50),
                     "ratio_p95": ratio(r.ingest.p95, r.baseline.p95),
                     "ratio_p99": ratio(r.ingest.p99, r.baseline.p99),
+                    "minio_put_object_seconds": r.minio_put.to_dict() if r.minio_put else None,
+                    "load_average": r.load_average,
+                    "phases_p50_ms": r.phases,
                 }
                 for r in self.latency
             ],
@@ -149,6 +168,7 @@ class IngestResult:
                 "vm_hwm_before_kib": s.hwm_before_kib,
                 "vm_hwm_after_kib": s.hwm_after_kib,
                 "flat": s.flat,
+                "load_average": s.load_average,
                 "rss_samples": s.samples,
             }
         return out
@@ -229,82 +249,13 @@ async def run_concurrently(count: int, concurrency: int, one: Any) -> tuple[list
 
 async def measure_uploads(
     target: Target, body: bytes, concurrency: int, count: int, warmup: int
-) -> tuple[list[float], float, list[str]]:
+) -> tuple[list[float], float, list[str], tuple[float, float]]:
+    """(durations, wall, keys stored, the measured uploads' window in Unix seconds)."""
     async with Uploader(target, concurrency) as up:
         await run_concurrently(max(warmup, concurrency), concurrency, lambda: up.upload(body))
+        since = time.time()
         durations, wall = await run_concurrently(count, concurrency, lambda: up.upload(body))
-        return durations, wall, up.object_keys()
-
-
-# --------------------------------------------------------------------------- bare S3 baseline
-
-
-def s3_client(endpoints: StackEndpoints, pool: int) -> Minio:
-    """A minio client as ingest builds it (same endpoint and credentials)."""
-    return Minio(
-        endpoints.s3_endpoint,
-        access_key=endpoints.s3_access_key.get_secret_value(),
-        secret_key=endpoints.s3_secret_key.get_secret_value(),
-        secure=False,
-        http_client=urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=3, read=120), maxsize=max(pool, 1)
-        ),
-    )
-
-
-class _Reader:
-    """A file-like object over an iterable of chunks (minio only calls ``read``)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._it = iter(chunks)
-        self._buf = bytearray()
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
-            chunk = next(self._it, None)
-            if chunk is None:
-                break
-            self._buf += chunk
-        n = len(self._buf) if size < 0 else size
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
-
-
-def measure_bare_puts(
-    endpoints: StackEndpoints, body: bytes, concurrency: int, count: int, warmup: int
-) -> tuple[list[float], float, list[str]]:
-    """``count`` bare PUTs of ``body`` from ``concurrency`` threads; (durations, wall, keys)."""
-    import io
-
-    client = s3_client(endpoints, concurrency)
-    bucket = endpoints.s3_bucket
-    keys: list[str] = []
-
-    def put() -> float:
-        key = f"bench/baseline/{uuid.uuid4()}.wav"
-        keys.append(key)
-        t0 = time.perf_counter()
-        client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="audio/wav")
-        return time.perf_counter() - t0
-
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bare-put") as pool:
-        list(pool.map(lambda _: put(), range(max(warmup, concurrency))))
-        began = time.perf_counter()
-        durations = list(pool.map(lambda _: put(), range(count), timeout=PHASE_TIMEOUT))
-        wall = time.perf_counter() - began
-    return durations, wall, keys
-
-
-def remove_objects(endpoints: StackEndpoints, keys: Sequence[str]) -> None:
-    """Delete ``keys`` (missing ones are fine: S3 deletes are idempotent)."""
-    from minio.deleteobjects import DeleteObject
-
-    client = s3_client(endpoints, 4)
-    for start in range(0, len(keys), 500):
-        batch = [DeleteObject(k) for k in keys[start : start + 500]]
-        for error in client.remove_objects(endpoints.s3_bucket, batch):
-            console.print(f"[yellow]could not remove[/] {error.name}: {error.message}")
+        return durations, wall, up.object_keys(), (since, time.time())
 
 
 # --------------------------------------------------------------------------- 1 GB stream
@@ -363,6 +314,7 @@ async def measure_stream(target: Target, config: IngestConfig) -> tuple[StreamRe
         hwm_after_kib=after["VmHWM"],
         baseline_seconds=baseline_seconds,
         samples=sampler.samples,
+        load_average=os.getloadavg()[0],
     )
     return result, [*keys, baseline_key]
 
@@ -378,6 +330,7 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
     baseline_keys: list[str] = []
     stream: StreamResult | None = None
     rows: list[LatencyRow] = []
+    windows: list[tuple[float, float]] = []
     try:
         async with Uploader(target, 1) as up:  # warm-up: connections, auth cache, JIT-free paths
             for _ in range(config.warmup):
@@ -390,21 +343,39 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
             baseline_keys += keys[-1:]
         for c in config.concurrencies:
             console.print(f"concurrency {c}: {config.uploads} uploads + {config.uploads} bare PUTs")
-            durations, wall, keys = await measure_uploads(
+            durations, wall, keys, window = await measure_uploads(
                 target, body, c, config.uploads, config.warmup
             )
+            windows.append(window)
             stored += keys
             base, base_wall, bkeys = await asyncio.to_thread(
                 measure_bare_puts, target.endpoints, body, c, config.uploads, config.warmup
             )
-            baseline_keys += bkeys
-            rows.append(LatencyRow(c, summarize(durations), summarize(base), wall, base_wall))
+            minio_put, _, mkeys = await asyncio.to_thread(
+                measure_bare_puts, target.endpoints, body, c, config.uploads, config.warmup, True
+            )
+            baseline_keys += bkeys + mkeys
+            rows.append(
+                LatencyRow(
+                    c,
+                    summarize(durations),
+                    summarize(base),
+                    wall,
+                    base_wall,
+                    summarize(minio_put),
+                    os.getloadavg()[0],
+                )
+            )
     finally:
         await asyncio.to_thread(
             remove_objects,
             target.endpoints,
             baseline_keys + (stored if config.remove_uploads else []),
         )
+        for row, (since, until) in zip(rows, windows, strict=True):
+            row.phases = await asyncio.to_thread(
+                upload_phases, target.endpoints.zipkin_url, since, until, config.uploads
+            )
     result = IngestResult(config, rows, stream)
     print_ingest_tables(result)
     return result
@@ -418,34 +389,47 @@ def print_ingest_tables(result: IngestResult) -> None:
             "concurrency",
             "n",
             "ingest p50",
-            "p95",
             "p99",
             "bare PUT p50",
-            "p95",
             "p99",
             "ratio p50",
             "ratio p99",
             "ingest MB/s",
             "PUT MB/s",
+            "minio put_object p50",
+            "load",
         ],
         [
             (
                 r.concurrency,
                 r.ingest.n,
                 fmt_ms(r.ingest.p50),
-                fmt_ms(r.ingest.p95),
                 fmt_ms(r.ingest.p99),
                 fmt_ms(r.baseline.p50),
-                fmt_ms(r.baseline.p95),
                 fmt_ms(r.baseline.p99),
                 fmt_ratio(ratio(r.ingest.p50, r.baseline.p50)),
                 fmt_ratio(ratio(r.ingest.p99, r.baseline.p99)),
                 f"{r.ingest.n * result.config.upload_bytes / MiB / r.ingest_seconds:,.0f}",
                 f"{r.baseline.n * result.config.upload_bytes / MiB / r.baseline_seconds:,.0f}",
+                fmt_ms(r.minio_put.p50) if r.minio_put else "—",
+                f"{r.load_average:.1f}" if r.load_average is not None else "—",
             )
             for r in result.latency
         ],
     )
+    if any(r.phases for r in result.latency):
+        print_table(
+            "Inside ingest: p50 ms per phase of the measured uploads (their spans in Zipkin)",
+            ["concurrency", "traces", *PHASES],
+            [
+                (
+                    r.concurrency,
+                    int(r.phases.get("traces", 0)),
+                    *(f"{r.phases[p]:,.1f}" if p in r.phases else "—" for p in PHASES),
+                )
+                for r in result.latency
+            ],
+        )
     s = result.stream
     if s is not None:
         print_table(
@@ -458,6 +442,7 @@ def print_ingest_tables(result: IngestResult) -> None:
                     f"{s.baseline_seconds:,.1f} s ({s.bytes / MiB / s.baseline_seconds:,.0f} MB/s)",
                 ),
                 ("ratio", fmt_ratio(ratio(s.seconds, s.baseline_seconds))),
+                ("load average (1 min)", f"{s.load_average:.1f}" if s.load_average else "—"),
                 ("ingest VmRSS before", fmt_mb(s.rss_before_kib * 1024)),
                 (
                     f"ingest VmRSS peak ({len(s.samples)} samples)",

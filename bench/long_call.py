@@ -7,7 +7,9 @@ and 2 transcriber instances (one CPU thread each), and a projection for more mac
 The recording is a synthesized dialogue (the eval scripts spoken by espeak-ng, a few minutes)
 repeated by ffmpeg to ``--minutes`` and encoded as MP3 like a real upload (cached under
 ``bench/results/cache/long_call/``; nothing is downloaded). Ingest, the transcriber
-(built-in Whisper tiny.en, ``CALLSTREAM_TRANSCRIBER_CPU_THREADS=1``), the analyzer (``instant``,
+(built-in Whisper tiny.en, ``CALLSTREAM_TRANSCRIBER_CPU_THREADS=1`` and
+``CALLSTREAM_STAGE_CONCURRENCY=1``: an instance is one thread on one record at a time, otherwise
+it would take as many chunks at once as the machine has cores), the analyzer (``instant``,
 so that the figure is the transcription's) and the notifier run on the bench stack.
 
 Each configuration restarts the services and uploads the recording once:
@@ -322,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     env = {
         "CALLSTREAM_ANALYZER_PROVIDER": "instant",
         "CALLSTREAM_TRANSCRIBER_CPU_THREADS": "1",
+        "CALLSTREAM_STAGE_CONCURRENCY": "1",
         "CALLSTREAM_TRANSCRIBER_CHUNK_SECONDS": f"{args.chunk_seconds:g}",
         "CALLSTREAM_LOG_LEVEL": "INFO",
     }

@@ -203,6 +203,67 @@ async def test_a_failed_stream_leaves_no_object(common_settings: Any) -> None:
     assert not store.exists(key)
 
 
+@pytest.mark.parametrize("size", [3 * 1024 * 1024 + 7, 9 * 1024 * 1024 + 5])
+async def test_a_stream_of_known_length_is_one_put_sent_as_it_arrives(
+    common_settings: Any, size: int
+) -> None:
+    """Up to STREAMED_PUT_MAX one PUT streams the bytes; with no length, what fits one part
+    is one PUT after all, more a multipart upload (the 20 MB round trip above)."""
+    import hashlib
+
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
+    data = os.urandom(size)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 64 * 1024):
+            yield data[i : i + 64 * 1024]
+
+    for length in (size, None):
+        key = f"it/{uuid.uuid4()}.bin"
+        stored = await store.put_stream(key, chunks(), length=length)
+        assert (stored.size, stored.sha256) == (size, hashlib.sha256(data).hexdigest())
+        assert store.get_bytes(key) == data
+        store.remove(key)
+
+
+@pytest.mark.parametrize("declared", [5 * 1024 * 1024, 1024 * 1024])
+async def test_a_stream_that_breaks_its_declared_length_leaves_no_object(
+    common_settings: Any, declared: int
+) -> None:
+    from callstream_common.objectstore import ObjectStore, UploadAborted
+
+    store = ObjectStore(common_settings)
+
+    async def two_mb() -> AsyncIterator[bytes]:
+        for _ in range(32):
+            yield b"x" * 64 * 1024
+
+    key = f"it/{uuid.uuid4()}.bin"
+    with pytest.raises(UploadAborted, match="declared"):
+        await store.put_stream(key, two_mb(), length=declared)
+    assert not store.exists(key)
+
+
+async def test_a_stream_failing_midway_through_its_put_leaves_no_object(
+    common_settings: Any,
+) -> None:
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * (3 * 1024 * 1024)
+        await asyncio.sleep(0.2)
+        raise RuntimeError("client went away")
+
+    key = f"it/{uuid.uuid4()}.bin"
+    with pytest.raises(RuntimeError, match="client went away"):
+        await store.put_stream(key, broken(), length=5 * 1024 * 1024)
+    assert not store.exists(key)
+
+
 async def test_outbox_relay_publishes_what_a_crash_left_behind(
     common_settings: Any, sessions: Any
 ) -> None:

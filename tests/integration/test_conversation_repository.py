@@ -183,3 +183,87 @@ async def test_a_stage_timing_is_written_with_its_change_and_only_with_it(sessio
     assert transcription["started_at"] == began.isoformat()
     assert stored.timings["notification"]["started_at"] == ended.isoformat()
     assert stored.duration_seconds == TRANSCRIPT.duration_seconds
+
+
+async def test_a_new_call_is_one_statement_joining_its_deal_with_its_outbox_event(
+    sessions: Any,
+) -> None:
+    """``SqlUnitOfWork.add_call`` (opportunity upsert, row and outbox row in one statement)
+    leaves what the fake's default (join, add, emit) leaves: the second call of a deal
+    joins the first's opportunity, each row has its event, a reused ``Idempotency-Key``
+    is a Conflict that writes nothing, and an explicit opportunity is kept. (The outbox
+    rows are taken out at the end: no relay publishes events for these fake calls.)"""
+    from callstream_common import topics
+    from callstream_common.contracts import CallUploaded, ConversationMetadata
+    from callstream_common.conversations.sql import SqlUnitOfWork
+    from callstream_common.conversations.unit_of_work import Conflict
+
+    published: list[Any] = []
+
+    class Background:
+        def publish(self, event: Any) -> None:
+            published.append(event)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions, None, 1.0, durable_in_background=Background())  # type: ignore[arg-type]
+
+    def event(conv: Any) -> CallUploaded:
+        return CallUploaded(
+            conversation_id=conv.id,
+            object_key=conv.object_key,
+            content_type=conv.content_type,
+            size_bytes=conv.size_bytes,
+            sha256=conv.sha256,
+            metadata=ConversationMetadata(opportunity_name=conv.opportunity_name, rep_id="r"),
+            priority=7,
+        )
+
+    rep, key = f"rep-{uuid.uuid4().hex[:8]}", f"key-{uuid.uuid4()}"
+    first, second = conversation(rep_id=rep, idempotency_key=key), conversation(rep_id=rep)
+    for conv in (first, second):
+        async with uow() as unit:
+            await unit.add_call(conv, event(conv))
+            await unit.commit()
+    again = conversation(rep_id=rep, idempotency_key=key)
+    with pytest.raises(Conflict):
+        async with uow() as unit:
+            await unit.add_call(again, event(again))
+            await unit.commit()
+    named = conversation(rep_id=rep, opportunity_name="", opportunity_id=first.opportunity_id)
+    async with uow() as unit:
+        await unit.add_call(named, event(named))
+        await unit.commit()
+
+    ids = [first.id, second.id, again.id, named.id]
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                text("SELECT id, opportunity_id FROM conversations WHERE id = ANY(:ids)"),
+                {"ids": ids},
+            )
+        ).all()
+    async with sessions() as session, session.begin():
+        events = (
+            await session.execute(
+                text(
+                    "DELETE FROM event_outbox WHERE payload->>'conversation_id' = ANY(:ids) "
+                    "RETURNING topic, headers, payload->>'conversation_id' AS conv"
+                ),
+                {"ids": [str(i) for i in ids]},
+            )
+        ).all()
+    assert first.opportunity_id is not None
+    assert {r.id: r.opportunity_id for r in rows} == {
+        first.id: first.opportunity_id,
+        second.id: first.opportunity_id,
+        named.id: first.opportunity_id,
+    }
+    assert sorted(e.conv for e in events) == sorted(str(i) for i in (first.id, second.id, named.id))
+    assert {(e.topic, e.headers["x-callstream-priority"]) for e in events} == {
+        (topics.lane_for(topics.CALLS_UPLOADED, 7), "7")
+    }
+    assert [e.payload["conversation_id"] for e in published] == [
+        str(first.id),
+        str(second.id),
+        str(named.id),
+    ]

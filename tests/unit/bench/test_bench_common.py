@@ -27,7 +27,8 @@ from bench.common import (
     synth_wav,
     wav_header,
 )
-from bench.ingest import _Reader, _stream_chunks
+from bench.ingest import _stream_chunks
+from bench.ingest_baseline import _Reader
 from bench.pipeline import (
     SEGMENTS,
     Step,

@@ -29,7 +29,7 @@ class TranscriberSettings(CommonSettings):
     transcriber_beam_size: int = 1
     transcriber_chunk_seconds: float = 300.0
     """Long calls are decoded in chunks of this length: peak memory follows the chunk,
-    not the call (a 2-hour call peaks at about 0.7 GB with 300 s)."""
+    not the call (a 2-hour call peaks at about 1 GB with 300 s, model included)."""
     transcriber_chunk_threshold_seconds: float = Field(default=900.0, ge=0)
     """A call longer than this (15 min) is split at pauses into chunks of
     ``transcriber_chunk_seconds`` that every transcriber instance of the group takes from

@@ -28,8 +28,14 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callstream_common import outbox
-from callstream_common.contracts import MeddicAnalysis, Transcript, TranscriptSegment, utcnow
+from callstream_common import outbox, topics
+from callstream_common.contracts import (
+    CallUploaded,
+    MeddicAnalysis,
+    Transcript,
+    TranscriptSegment,
+    utcnow,
+)
 from callstream_common.conversations.status import (
     ConversationMissing,
     StageTiming,
@@ -44,12 +50,16 @@ from callstream_common.conversations.unit_of_work import (
     Emitted,
     PublishFailed,
     UnitOfWork,
+    lane_and_key,
+    uploaded_headers,
 )
 from callstream_common.db.models import (
     Conversation,
     ConversationStatus,
     DlqEntry,
     MeddicAnalysisRow,
+    Opportunity,
+    OutboxEvent,
     ReanalysisRequestRow,
     TranscriptRow,
 )
@@ -68,6 +78,8 @@ TRANSCRIPTS = _table(TranscriptRow)
 ANALYSES = _table(MeddicAnalysisRow)
 DLQ_ENTRIES = _table(DlqEntry)
 REANALYSIS_REQUESTS = _table(ReanalysisRequestRow)
+OPPORTUNITIES = _table(Opportunity)
+OUTBOX = _table(OutboxEvent)
 ARCHIVE_CURRENT = """
 INSERT INTO analysis_versions (id, conversation_id, version, overall_score,
   qualification_status, dimensions, key_findings, next_steps, risks, agent_outputs,
@@ -155,6 +167,77 @@ def move_statement(columns: tuple[str, ...], timed: bool) -> TextClause:
     if timed:
         types.append(bindparam("timing", type_=JSONB))
     return text(sql).bindparams(*types)
+
+
+def _registration(joins_by_name: bool) -> TextClause:
+    """The statement of :func:`call_registration`, built once from the tables' columns (a
+    ``text`` construct, so SQLAlchemy compiles it once; the equivalent Core statement of
+    CTEs over DML has no cache key and costs a compilation per upload)."""
+    if joins_by_name:
+        opportunity = (
+            "INSERT INTO opportunities (id, rep_id, name, company_name, match_key, last_call_at) "
+            "VALUES (:o_id, :o_rep_id, :o_name, :o_company_name, :o_match_key, now()) "
+            "ON CONFLICT (match_key) DO UPDATE SET last_call_at = now(), updated_at = now()"
+        )
+    else:
+        opportunity = (
+            "UPDATE opportunities SET last_call_at = now(), updated_at = now() WHERE id = :o_id"
+        )
+    columns = [
+        c for c in CONVERSATIONS.columns if not (joins_by_name and c.name == "opportunity_id")
+    ]
+    names = [c.name for c in columns]
+    values = [f":c_{c.name}" for c in columns]
+    if joins_by_name:
+        names.append("opportunity_id")
+        values.append("(SELECT id FROM opportunity)")
+    binds = [bindparam("o_id", type_=OPPORTUNITIES.c.id.type)]
+    binds += [bindparam(f"c_{c.name}", type_=c.type) for c in columns]
+    binds += [bindparam(f"e_{name}", type_=OUTBOX.c[name].type) for name in OUTBOX_COLUMNS]
+    statement = " ".join(
+        [
+            f"WITH opportunity AS ({opportunity} RETURNING id),",
+            "registered AS (INSERT INTO conversations (" + ", ".join(names) + ")",
+            "VALUES (" + ", ".join(values) + ") RETURNING id)",
+            "INSERT INTO event_outbox (" + ", ".join(OUTBOX_COLUMNS) + ")",
+            "SELECT " + ", ".join(f":e_{n}" for n in OUTBOX_COLUMNS) + " FROM registered",  # noqa: S608
+            "RETURNING (SELECT id FROM opportunity)",
+        ]
+    )
+    return text(statement).bindparams(*binds)
+
+
+OUTBOX_COLUMNS = ("id", "topic", "key", "payload", "headers")
+REGISTRATION = {joins: _registration(joins) for joins in (True, False)}
+
+
+def call_registration(
+    conversation: Conversation, event: OutboxEvent
+) -> tuple[TextClause, dict[str, Any]]:
+    """:meth:`SqlUnitOfWork.add_call` as one statement (one round trip) and its parameters:
+    the opportunity found or created from (rep, name, company) — or the one the call names,
+    touched — the conversation's row joined to it, and the outbox row announcing it, which
+    is only written with the row. The statement returns the opportunity's id."""
+    joins_by_name = conversation.opportunity_id is None
+    params: dict[str, Any] = {
+        f"c_{c.name}": getattr(conversation, c.name)
+        for c in CONVERSATIONS.columns
+        if not (joins_by_name and c.name == "opportunity_id")
+    }
+    params |= {f"e_{name}": getattr(event, name) for name in OUTBOX_COLUMNS}
+    if joins_by_name:
+        params |= {
+            "o_id": uuid.uuid4(),
+            "o_rep_id": conversation.rep_id,
+            "o_name": conversation.opportunity_name.strip(),
+            "o_company_name": conversation.company_name,
+            "o_match_key": opportunities.match_key(
+                conversation.rep_id, conversation.opportunity_name, conversation.company_name
+            ),
+        }
+    else:
+        params["o_id"] = conversation.opportunity_id
+    return REGISTRATION[joins_by_name], params
 
 
 class SqlConversationRepository(ConversationRepository):
@@ -383,9 +466,11 @@ class SqlUnitOfWork(UnitOfWork):
         self._publish_timeout = publish_timeout
         self._background = durable_in_background
         self._session: AsyncSession | None = None
+        self._announced: list[OutboxEvent] = []
 
     async def __aenter__(self) -> SqlUnitOfWork:
         await super().__aenter__()
+        self._announced = []
         self._session = self._sessions()
         self.conversations = SqlConversationRepository(self._session)
         self.dead_letters = SqlDeadLetterRepository(self._session)
@@ -399,14 +484,30 @@ class SqlUnitOfWork(UnitOfWork):
     ) -> None:
         await super().__aexit__(exc_type, exc, tb)
         self._session = None
+        self._announced = []
+
+    async def add_call(self, conversation: Conversation, event: CallUploaded) -> None:
+        """In one statement (:func:`call_registration`); the event is published after the
+        commit like any durable one."""
+        assert self._session is not None, "add_call outside `async with`"
+        lane, key = lane_and_key(topics.CALLS_UPLOADED, event)
+        payload = event.model_dump(mode="json")
+        staged = OutboxEvent(topic=lane, key=key, payload=payload, headers=uploaded_headers(event))
+        try:
+            result = await self._session.execute(*call_registration(conversation, staged))
+        except IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from exc
+        conversation.opportunity_id = result.scalar_one() or conversation.opportunity_id
+        self._announced.append(staged)
 
     async def _commit(self, emitted: list[Emitted]) -> None:
         assert self._session is not None, "commit outside `async with`"
-        staged = [
+        staged = self._announced + [
             outbox.stage_event(self._session, e.topic, e.body(), e.key, e.headers)  # type: ignore[arg-type]
             for e in emitted
             if e.durable
         ]
+        self._announced = []
         try:
             await self._session.commit()
         except IntegrityError as exc:

@@ -166,6 +166,18 @@ class DeadLetterRepository(ABC):
         """Undo a resolution whose replay could not be published."""
 
 
+def lane_and_key(
+    topic: str, event: CallUploaded | CallTranscribed | CallAnalyzed
+) -> tuple[str, bytes]:
+    """Where a call's next event goes (:meth:`UnitOfWork.emit_next`)."""
+    return topics.lane_for(topic, event.priority), str(event.conversation_id).encode()
+
+
+def uploaded_headers(event: CallUploaded) -> dict[str, str]:
+    """The record headers of a ``CallUploaded``: its priority, for the stages' lanes."""
+    return {"x-callstream-priority": str(event.priority)}
+
+
 @dataclass(frozen=True)
 class Emitted:
     """An event waiting for its unit of work to commit."""
@@ -232,13 +244,16 @@ class UnitOfWork(ABC):
     ) -> None:
         """Emit a call's next event: in its priority lane of ``topic``, keyed by the
         conversation so that one call's events stay in order on one partition."""
-        self.emit(
-            topics.lane_for(topic, event.priority),
-            event,
-            key=str(event.conversation_id).encode(),
-            headers=headers,
-            durable=durable,
-        )
+        lane, key = lane_and_key(topic, event)
+        self.emit(lane, event, key=key, headers=headers, durable=durable)
+
+    async def add_call(self, conversation: Conversation, event: CallUploaded) -> None:
+        """A new call: its row, joined to its opportunity (found or created from rep, name
+        and company, or the one it names), and its ``CallUploaded`` through the outbox, all
+        committed by :meth:`commit`. An adapter may write the three in one statement."""
+        await self.conversations.join_opportunity(conversation)
+        await self.conversations.add(conversation)
+        self.emit_next(topics.CALLS_UPLOADED, event, headers=uploaded_headers(event), durable=True)
 
     async def commit(self) -> None:
         """Commit the transaction, then publish what was emitted (each acknowledged before

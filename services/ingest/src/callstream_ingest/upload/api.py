@@ -89,10 +89,17 @@ async def upload_conversation(
             "send the recording as multipart/form-data (field 'file') or as a raw body",
         )
     body: UploadBody
+    length: int | None = None
     if ctype == "multipart/form-data":
         body = await read_multipart(request.stream(), content_type, limit)
     else:
         body = await read_raw(request.stream(), limit)
+        if (
+            declared is not None
+            and declared.isdigit()
+            and "transfer-encoding" not in request.headers
+        ):
+            length = int(declared)
     if not body.head:
         raise ApiError(400, "empty_body", "the recording is empty")
     fmt = sniff_audio(body.head)
@@ -133,6 +140,7 @@ async def upload_conversation(
         idempotency_key=scoped,
         who=who,
         same_request=ensure_same_request,
+        length=length,
     )
     if not replayed:
         log.info("accepted conversation %s (%d bytes, %s)", conv.id, conv.size_bytes, fmt.name)

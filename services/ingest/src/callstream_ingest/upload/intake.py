@@ -43,8 +43,12 @@ async def accept_recording(
     who: Principal,
     slack_thread: dict[str, Any] | None = None,
     same_request: Callable[[Conversation, CallDetails, str], None] | None = None,
+    length: int | None = None,
 ) -> tuple[Conversation, bool]:
     """Store the recording and announce it; ``(conversation, replayed)``.
+
+    ``length`` (the recording's size, when the request declared it) lets the object store
+    receive the bytes as they arrive rather than once they are all in.
 
     ``details`` is called once the bytes are stored (multipart fields after the file part
     are only known then); an error it raises removes the stored bytes.
@@ -52,7 +56,7 @@ async def accept_recording(
     conv_id = uuid.uuid4()
     started = datetime.now(UTC)
     key = f"recordings/{started:%Y/%m/%d}/{conv_id}.{fmt.extension}"
-    stored = await st.store.put_stream(key, rest, fmt.content_type, first=head)
+    stored = await st.store.put_stream(key, rest, fmt.content_type, first=head, length=length)
     try:
         meta = await details()
         recording = Recording(key, fmt.content_type, stored.size, stored.sha256, filename)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from callstream_common import topics
 from callstream_common.contracts import CallUploaded, ConversationMetadata
 from callstream_common.conversations.unit_of_work import Conflict, UnitOfWork
 from callstream_common.db.models import Conversation, ConversationStatus
@@ -153,14 +152,7 @@ async def register_call(
     an earlier upload with the same ``Idempotency-Key`` (which won a concurrent race)."""
     try:
         async with unit_of_work() as uow:
-            await uow.conversations.join_opportunity(conversation)
-            await uow.conversations.add(conversation)
-            uow.emit_next(
-                topics.CALLS_UPLOADED,
-                event,
-                headers={"x-callstream-priority": str(event.priority)},
-                durable=True,
-            )
+            await uow.add_call(conversation, event)
             await uow.commit()
     except Conflict:
         key = conversation.idempotency_key
