@@ -8,7 +8,8 @@ HTTP upload and object store, PostgreSQL writes, three Kafka hops, telemetry, lo
 
 Load is open-loop: at each offered rate, calls are uploaded on a fixed schedule for
 ``--step-seconds`` (small WAVs, raw body), whatever the pipeline's answers. A call's latency is
-its ``completed_at`` (read from ``GET /v1/conversations/{id}``) minus the moment its upload
+its ``completed_at`` (read from its row once PostgreSQL notifies that it finished: the
+benchmark does not poll the API, which would load ingest) minus the moment its upload
 started; the output rate is how fast completions came. A step is *sustained* when every call
 completed, within the drain time, at ≥ 90 % of the offered rate; the ramp stops at the first
 step that is not (saturation).
@@ -58,6 +59,7 @@ from bench.common import (
     summarize,
     synth_wav,
 )
+from bench.completions import CompletionWatcher
 from bench.kafka_hop import bench_topics
 from callstream_common import topics
 from callstream_common.contracts import (
@@ -287,11 +289,14 @@ class PipelineDriver:
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
         )
+        self.completions = CompletionWatcher(target.endpoints.database_url.get_secret_value())
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.completions.close()
 
     async def upload(self, call: Call) -> None:
+        await self.completions.start()
         try:
             response = await self.client.post(
                 "/v1/conversations",
@@ -309,30 +314,10 @@ class PipelineDriver:
         call.status = "pending"
 
     async def wait_done(self, calls: list[Call], deadline: float) -> None:
-        """Poll the oldest unfinished calls (completions come roughly in order), a few at a
-        time, until all are completed or failed or the deadline passes."""
-        window = 8
-        while time.monotonic() < deadline:
-            pending = [
-                c for c in calls if c.id is not None and c.status in ("pending", "processing")
-            ]
-            if not pending:
-                return
-            batch = pending[:window]
-            views = await asyncio.gather(
-                *(self.client.get(f"/v1/conversations/{c.id}") for c in batch),
-                return_exceptions=True,
-            )
-            progressed = 0
-            for call, resp in zip(batch, views, strict=True):
-                if isinstance(resp, httpx.Response) and resp.status_code == 200:
-                    view = resp.json()
-                    call.status = view["status"]
-                    if call.status in ("completed", "failed"):
-                        call.view = view
-                        progressed += 1
-            if progressed < len(batch):
-                await asyncio.sleep(0.25)
+        """Until all are completed or failed or the deadline passes: learned from
+        PostgreSQL's change notifications, not by polling the API (which would make ingest
+        spend the pipeline's CPU on the benchmark, see :mod:`bench.completions`)."""
+        await self.completions.wait(calls, deadline)
 
     async def step(self, rate: float, count: int) -> Step:
         calls = [Call(started=0.0) for _ in range(count)]

@@ -248,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = arg_parser(__doc__.splitlines()[0] if __doc__ else "stage profile")
     parser.add_argument("--rate", type=float, default=4.0)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--samples", type=Path, default=None, help="keep py-spy's raw stacks in this folder"
+    )
     args = parser.parse_args(argv)
     rate, seconds = (2.0, 3.0) if args.smoke else (args.rate, args.seconds)
 
@@ -258,7 +261,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         tempfile.TemporaryDirectory(prefix="stage-profile-") as tmp,
         bench_services(PIPELINE_SERVICES, PIPELINE_ENV, keep=args.keep, prepare=prepare) as target,
     ):
-        result = run_profile(target, rate, seconds, Path(tmp))
+        out_dir = args.samples or Path(tmp)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result = run_profile(target, rate, seconds, out_dir)
         print_profile(result)
     paths = save_results("stage_profile", result, [])
     console.print("saved " + ", ".join(str(p) for p in paths if "latest" not in p.name))

@@ -139,8 +139,53 @@ async def test_object_round_trips_through_the_store(common_settings: Any, tmp_pa
     path = tmp_path / "back.bin"
     store.download(key, path)
     assert path.read_bytes() == data
+    assert store.confirm(key) == len(data)
     store.remove(key)
     assert not store.exists(key)
+
+
+async def test_confirming_a_missing_object_fails_as_its_download_would(
+    common_settings: Any, tmp_path: Any
+) -> None:
+    from minio.error import S3Error
+
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
+    key = f"it/{uuid.uuid4()}.wav"
+    with pytest.raises(S3Error) as confirmed:
+        store.confirm(key)
+    with pytest.raises(S3Error) as downloaded:
+        store.download(key, tmp_path / "missing.wav")
+    assert confirmed.value.code == downloaded.value.code == "NoSuchKey"
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
+    common_settings: Any,
+) -> None:
+    """What a PostgreSQL restart does to a pool, without restarting it: the server ends
+    the pooled connection's backend; the next transaction gets a new connection instead
+    of failing on the dead one (and no ping was needed to find out)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from callstream_common.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(common_settings.model_copy(update={"database_pool_size": 1}))
+    killer = create_async_engine(common_settings.database_url.get_secret_value())
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session:
+            first = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with killer.begin() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first})
+        await asyncio.sleep(0.5)
+        async with sessions() as session:
+            second = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert second != first
+    finally:
+        await engine.dispose()
+        await killer.dispose()
 
 
 async def test_a_failed_stream_leaves_no_object(common_settings: Any) -> None:

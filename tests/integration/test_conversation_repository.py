@@ -138,6 +138,53 @@ async def test_a_log_notification_is_recorded_sent_once(sessions: Any) -> None:
     assert [tuple(r) for r in rows] == [("sent", 1, True)]
 
 
+async def test_a_stage_timing_is_written_with_its_change_and_only_with_it(sessions: Any) -> None:
+    """``timing=`` rides on the move or the insert it goes with (no statement of its own):
+    written when the change is made, left alone when it is refused, earlier entries kept."""
+    from datetime import UTC, datetime, timedelta
+
+    from callstream_common.conversations.status import StageTiming
+    from callstream_common.db.models import Conversation, ConversationStatus
+
+    conv = conversation()
+    began = datetime.now(UTC)
+    ended = began + timedelta(seconds=1.5)
+    async with sessions() as session, session.begin():
+        repo = SqlConversationRepository(session)
+        await repo.join_opportunity(conv)
+        await repo.add(conv)
+        await session.flush()
+        assert await repo.move(
+            conv.id,
+            ConversationStatus.PROCESSING,
+            timing=StageTiming("transcription", began),
+        )
+    async with sessions() as session, session.begin():
+        repo = SqlConversationRepository(session)
+        timing = StageTiming("transcription", began, ended, {"provider": "fake"})
+        assert await repo.add_transcript(conv.id, TRANSCRIPT, timing=timing)
+        late = StageTiming("transcription", ended, ended)
+        assert not await repo.add_transcript(conv.id, TRANSCRIPT, timing=late)
+    async with sessions() as session, session.begin():
+        repo = SqlConversationRepository(session)
+        assert await repo.move(
+            conv.id,
+            ConversationStatus.COMPLETED,
+            timing=StageTiming("notification", ended, ended),
+        )
+        refused = StageTiming("notification", began, began)
+        assert not await repo.move(conv.id, ConversationStatus.COMPLETED, timing=refused)
+    async with sessions() as session:
+        stored = await session.get(Conversation, conv.id)
+    assert stored is not None and stored.timings is not None
+    assert set(stored.timings) == {"transcription", "notification"}
+    transcription = stored.timings["transcription"]
+    assert transcription["provider"] == "fake" and transcription["seconds"] == 1.5
+    assert transcription["started_at"] == began.isoformat()
+    assert stored.timings["notification"]["started_at"] == ended.isoformat()
+    assert stored.duration_seconds == TRANSCRIPT.duration_seconds
+
+
 async def test_a_new_call_is_one_statement_joining_its_deal_with_its_outbox_event(
     sessions: Any,
 ) -> None:

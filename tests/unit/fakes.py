@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from callstream_common.contracts import MeddicAnalysis, Transcript
-from callstream_common.conversations.status import can_move, status_fields, timing_entry
+from callstream_common.conversations.status import (
+    StageTiming,
+    can_move,
+    status_fields,
+    timing_entry,
+)
 from callstream_common.conversations.unit_of_work import (
     ConversationRepository,
     DeadLetterRepository,
@@ -142,13 +147,22 @@ class FakeConversations(ConversationRepository):
         stage: str | None = None,
         reason: str | None = None,
         reopen: bool = False,
+        timing: StageTiming | None = None,
     ) -> bool:
         conv = self.db.conversations.get(conversation_id)
         if conv is None or not can_move(ConversationStatus(conv.status), target, reopen=reopen):
             return False
         fields = status_fields(target, datetime.now(UTC), stage=stage, reason=reason, reopen=reopen)
         self.changes.append(lambda: [setattr(conv, k, v) for k, v in fields.items()])
+        self._stamp(conv, timing)
         return True
+
+    def _stamp(self, conv: Conversation, timing: StageTiming | None) -> None:
+        if timing is not None:
+            entries = timing.entries()
+            self.changes.append(
+                lambda: setattr(conv, "timings", {**(conv.timings or {}), **entries})
+            )
 
     async def record_timing(
         self,
@@ -168,7 +182,12 @@ class FakeConversations(ConversationRepository):
         return self.db.transcripts.get(conversation_id)
 
     def _add_once(
-        self, table: dict[uuid.UUID, Any], conversation_id: uuid.UUID, value: Any, **also: Any
+        self,
+        table: dict[uuid.UUID, Any],
+        conversation_id: uuid.UUID,
+        value: Any,
+        timing: StageTiming | None,
+        **also: Any,
     ) -> bool:
         """Insert once per conversation, copying ``also`` onto the conversation with it."""
         if conversation_id in table:
@@ -181,22 +200,38 @@ class FakeConversations(ConversationRepository):
                 setattr(conv, name, copied)
 
         self.changes.append(apply)
+        self._stamp(conv, timing)
         return True
 
-    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
+    async def add_transcript(
+        self,
+        conversation_id: uuid.UUID,
+        transcript: Transcript,
+        timing: StageTiming | None = None,
+    ) -> bool:
         return self._add_once(
             self.db.transcripts,
             conversation_id,
             transcript,
+            timing,
             duration_seconds=transcript.duration_seconds,
         )
 
     async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None:
         return self.db.analyses.get(conversation_id)
 
-    async def add_analysis(self, conversation_id: uuid.UUID, analysis: MeddicAnalysis) -> bool:
+    async def add_analysis(
+        self,
+        conversation_id: uuid.UUID,
+        analysis: MeddicAnalysis,
+        timing: StageTiming | None = None,
+    ) -> bool:
         return self._add_once(
-            self.db.analyses, conversation_id, analysis, analysis_summary=analysis.summary()
+            self.db.analyses,
+            conversation_id,
+            analysis,
+            timing,
+            analysis_summary=analysis.summary(),
         )
 
     async def add_analysis_version(

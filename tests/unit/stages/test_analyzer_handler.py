@@ -92,7 +92,8 @@ async def test_a_redelivery_re_emits_without_analysing_again(
     db: FakeDatabase, uow: Callable[[], UnitOfWork]
 ) -> None:
     conv_id = processing(db)
-    db.analyses[conv_id] = ANALYSIS
+    db.analyses[conv_id] = ANALYSIS  # stored as add_analysis stores it: with its summary
+    db.conversations[conv_id].analysis_summary = ANALYSIS.summary()
     analyzer = ScriptedAnalyzer()
     await AnalyzerHandlers(uow, analyzer).on_transcribed(transcribed(conv_id))
     assert analyzer.seen == [] and len(db.published) == 1

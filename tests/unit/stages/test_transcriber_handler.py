@@ -178,3 +178,59 @@ async def test_a_publish_failure_after_the_commit_is_retried_without_a_second_tr
     db.publish_error = None
     await handlers(uow, transcriber).on_uploaded(uploaded(conv.id))
     assert len(transcriber.paths) == 1 and len(db.published) == 1
+
+
+class UnreadingTranscriber(ScriptedTranscriber):
+    """Like the ``instant`` engine: its answer does not depend on the recording."""
+
+    reads_audio = False
+
+    def transcribe(self, path: Path, vocabulary: Sequence[str] = ()) -> object:
+        self.paths.append(path)
+        return TRANSCRIPT
+
+
+async def test_an_engine_that_does_not_read_the_audio_only_confirms_the_recording(
+    db: FakeDatabase, uow: Callable[[], UnitOfWork]
+) -> None:
+    conv = db.add(conversation())
+    confirmed: list[str] = []
+
+    def no_download(key: str, path: Path) -> None:
+        raise AssertionError("downloaded")
+
+    stage = TranscriberHandlers(uow, no_download, UnreadingTranscriber(), confirm=confirmed.append)  # type: ignore[arg-type]
+    await stage.on_uploaded(uploaded(conv.id))
+    assert confirmed == ["recordings/2026/11/02/call.wav"]
+    assert db.transcripts[conv.id] == TRANSCRIPT and len(db.published) == 1
+    assert (conv.timings or {})["transcription"]["provider"] == "fake"
+
+
+async def test_a_recording_missing_from_the_store_fails_even_an_engine_that_does_not_read_it(
+    db: FakeDatabase, uow: Callable[[], UnitOfWork]
+) -> None:
+    conv = db.add(conversation())
+    transcriber = UnreadingTranscriber()
+
+    def missing(key: str) -> None:
+        raise RetryableError(f"NoSuchKey: {key}")
+
+    stage = TranscriberHandlers(uow, download, transcriber, confirm=missing)  # type: ignore[arg-type]
+    with pytest.raises(RetryableError):
+        await stage.on_uploaded(uploaded(conv.id))
+    assert transcriber.paths == [] and conv.id not in db.transcripts and db.published == []
+    assert db.status(conv.id) == ConversationStatus.PROCESSING
+
+
+async def test_an_engine_that_reads_the_audio_downloads_it_even_with_confirm_wired(
+    db: FakeDatabase, uow: Callable[[], UnitOfWork]
+) -> None:
+    conv = db.add(conversation())
+    transcriber = ScriptedTranscriber()
+
+    def unexpected(key: str) -> None:
+        raise AssertionError("confirmed instead of downloaded")
+
+    stage = TranscriberHandlers(uow, download, transcriber, confirm=unexpected)  # type: ignore[arg-type]
+    await stage.on_uploaded(uploaded(conv.id))
+    assert len(transcriber.paths) == 1 and db.transcripts[conv.id] == TRANSCRIPT

@@ -385,6 +385,14 @@ class ObjectStore:
         caller reads it in chunks and must ``close()`` and ``release_conn()`` it."""
         return self.client.get_object(self.bucket, key, offset=offset, length=length)
 
+    def confirm(self, key: str) -> int:
+        """The object's size, read from its metadata (no download); raises ``S3Error``
+        (``NoSuchKey``) when it is not there, as a download of it would."""
+        with tracer.start_as_current_span("s3 stat", attributes={"s3.key": key}) as span:
+            size: int = self.client.stat_object(self.bucket, key).size or 0
+            span.set_attribute("s3.size", size)
+            return size
+
     def exists(self, key: str) -> bool:
         try:
             self.client.stat_object(self.bucket, key)

@@ -57,6 +57,18 @@ def is_permanent(exc: BaseException) -> bool:
     return isinstance(exc, _PERMANENT_TYPES)
 
 
+def is_stale_connection(exc: BaseException) -> bool:
+    """A pooled database connection died under the statement (the server restarted since
+    it was checked): SQLAlchemy flags the error ``connection_invalidated`` and replaces
+    the pool's older connections, so running the record again at once succeeds."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "connection_invalidated", False) is True:
+            return True
+        seen = seen.__cause__
+    return False
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff: the n-th retry waits ``base ** n`` seconds, capped."""

@@ -59,6 +59,11 @@ class CommonSettings(BaseSettings):
         "postgresql+asyncpg://callstream:callstream@127.0.0.1:15432/callstream"
     )
     database_pool_size: int = 5
+    trace_database_statements: bool = False
+    """One tracing span per SQL statement (SQLAlchemy's instrumentation). Off by default:
+    on the cheap path it was a span, its attributes and its export for each of a record's
+    statements; a stage's own span still covers its database time. Turn it on to find a
+    slow query."""
 
     s3_endpoint: str = "127.0.0.1:18333"
     s3_access_key: SecretStr = SecretStr("callstream")

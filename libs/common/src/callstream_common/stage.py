@@ -51,6 +51,7 @@ from callstream_common.retry import (
     RetryPolicy,
     UnknownSchemaVersion,
     decide,
+    is_stale_connection,
 )
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class Stage(Generic[EventT]):
                 outcome = "deferred"
                 await self._defer(body, message, headers, not_before)
                 return
-            await handler(event)
+            await self._handle(handler, event)
         except Exception as exc:
             limit = getattr(event, "max_attempts", None) if event is not None else None
             decision = decide(exc, attempt, self.clock(), self.policy, limit)
@@ -202,6 +203,18 @@ class Stage(Generic[EventT]):
             metrics.STAGE_MESSAGES.labels(self.service, _record(message).topic, outcome).observe(
                 time.perf_counter() - started
             )
+
+    async def _handle(self, handler: Callable[[EventT], Awaitable[None]], event: EventT) -> None:
+        """Run the handler; once more at once if a pooled database connection turned out
+        dead (the pool then holds fresh ones), instead of spending an attempt and the
+        retry topic's delay on it. Handlers are idempotent, so a second run is safe."""
+        try:
+            await handler(event)
+        except Exception as exc:
+            if not is_stale_connection(exc):
+                raise
+            log.warning("stage %s: database connection was gone; running again", self.service)
+            await handler(event)
 
     async def _route_failure(
         self,

@@ -17,6 +17,7 @@ from opentelemetry import trace
 from callstream_analyzer.meddic import Analyzer
 from callstream_common import topics
 from callstream_common.contracts import CallAnalyzed, CallTranscribed, MeddicAnalysis, Transcript
+from callstream_common.conversations.status import StageTiming
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.retry import PermanentError
 from callstream_common.runtime import event_id_for
@@ -36,7 +37,11 @@ class AnalyzerHandlers:
             conversation = await uow.conversations.load_for_stage(event.conversation_id)
             if conversation is None:
                 return
-            analysis = await uow.conversations.analysis(conversation.id)
+            analysis = (
+                None  # its first delivery: the summary is stored with the analysis, always
+                if conversation.analysis_summary is None
+                else await uow.conversations.analysis(conversation.id)
+            )
             transcript = (
                 None
                 if analysis is not None
@@ -48,13 +53,13 @@ class AnalyzerHandlers:
                 raise PermanentError(f"conversation {event.conversation_id} has no transcript")
             analysis = await self._analyze(transcript)
         async with self.unit_of_work() as uow:
-            if fresh and await uow.conversations.add_analysis(event.conversation_id, analysis):
-                await uow.conversations.record_timing(
+            if fresh:
+                await uow.conversations.add_analysis(
                     event.conversation_id,
-                    STAGE,
-                    started,
-                    datetime.now(UTC),
-                    provider=analysis.provider,
+                    analysis,
+                    timing=StageTiming(
+                        STAGE, started, datetime.now(UTC), {"provider": analysis.provider}
+                    ),
                 )
             uow.emit_next(topics.CALLS_ANALYZED, analyzed(event, analysis))
             await uow.commit()

@@ -16,12 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, select, text
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from callstream_common.contracts import utcnow
 from callstream_common.db.models import AlertRow, AlertRuleRow, Notification
 from callstream_notifier.alerts import AlertRule, AlertTriggered
 
@@ -98,6 +97,20 @@ def _table(model: Any) -> Table:
 
 NOTIFICATIONS = _table(Notification)
 ALERTS = _table(AlertRow)
+RECORD_SENT = text(
+    "INSERT INTO notifications (id, conversation_id, channel, target, status, payload, "
+    "attempts, response, sent_at) VALUES (:id, :conversation_id, :channel, :target, 'sent', "
+    ":payload, 1, :response, now()) "
+    "ON CONFLICT (conversation_id, channel, target) DO NOTHING RETURNING id"
+).bindparams(
+    bindparam("id", type_=NOTIFICATIONS.c.id.type),
+    bindparam("conversation_id", type_=NOTIFICATIONS.c.conversation_id.type),
+    bindparam("payload", type_=NOTIFICATIONS.c.payload.type),
+    bindparam("response", type_=NOTIFICATIONS.c.response.type),
+)
+"""SQL text: SQLAlchemy 2.0 cannot cache the compilation of PostgreSQL's
+``insert().on_conflict_…()``, so that construct is compiled again at every execution; this
+statement runs once per call."""
 
 
 class SqlDeliveryLog(DeliveryLog):
@@ -172,20 +185,15 @@ class SqlDeliveryLog(DeliveryLog):
     ) -> bool:
         async with self.sessions() as session, session.begin():
             inserted = await session.execute(
-                insert(NOTIFICATIONS)
-                .values(
-                    id=uuid.uuid4(),
-                    conversation_id=conversation_id,
-                    channel=channel,
-                    target=target,
-                    status="sent",
-                    payload=payload,
-                    attempts=1,
-                    response=response,
-                    sent_at=utcnow(),
-                )
-                .on_conflict_do_nothing(index_elements=["conversation_id", "channel", "target"])
-                .returning(NOTIFICATIONS.c.id)
+                RECORD_SENT,
+                {
+                    "id": uuid.uuid4(),
+                    "conversation_id": conversation_id,
+                    "channel": channel,
+                    "target": target,
+                    "payload": payload,
+                    "response": response,
+                },
             )
             return inserted.first() is not None
 

@@ -22,6 +22,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from callstream_common.contracts import CallAnalyzed
+from callstream_common.conversations.status import StageTiming
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import ConversationStatus
 from callstream_common.retry import PermanentError
@@ -137,8 +138,11 @@ class NotifierHandlers:
                 lambda: _webhook_send(self.webhooks, target, body, event.event_id),
             )
         async with self.unit_of_work() as uow:
-            await uow.conversations.record_timing(conv.id, STAGE, started, datetime.now(UTC))
-            await uow.conversations.move(conv.id, ConversationStatus.COMPLETED)
+            await uow.conversations.move(
+                conv.id,
+                ConversationStatus.COMPLETED,
+                timing=StageTiming(STAGE, started, datetime.now(UTC)),
+            )
             await uow.commit()
 
     async def _deliver(

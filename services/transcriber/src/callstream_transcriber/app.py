@@ -56,6 +56,7 @@ def create_app(settings: TranscriberSettings | None = None) -> FastStream:
         transcriber,
         settings.work_dir,
         long_calls if settings.transcriber_chunk_threshold_seconds > 0 else None,
+        confirm=runtime.store.confirm,
     )
     runtime.consume(
         topics.CALLS_UPLOADED,

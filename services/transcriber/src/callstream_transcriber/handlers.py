@@ -20,6 +20,7 @@ from opentelemetry import trace
 
 from callstream_common import topics
 from callstream_common.contracts import CallUploaded, Transcript
+from callstream_common.conversations.status import StageTiming
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import ConversationStatus
 from callstream_transcriber.long_calls import STAGE, LongCalls, transcribed
@@ -31,6 +32,9 @@ __all__ = ["STAGE", "Download", "TranscriberHandlers"]
 
 Download = Callable[[str, Path], object]
 """Copies an object of the store to a local path (blocking; run in a thread)."""
+Confirm = Callable[[str], object]
+"""Checks that an object is in the store without reading it (blocking; run in a thread);
+raises as a download would when it is not there or the store cannot be reached."""
 
 
 @dataclass
@@ -41,6 +45,9 @@ class TranscriberHandlers:
     work_dir: str | None = None
     long_calls: LongCalls | None = None
     """Splits calls over the threshold across the group's instances (None: never)."""
+    confirm: Confirm | None = None
+    """Used instead of :attr:`download` when the transcriber's answer does not depend on
+    the recording (its ``reads_audio`` is False: the ``instant`` benchmark engine)."""
 
     async def on_uploaded(self, event: CallUploaded) -> None:
         started = datetime.now(UTC)
@@ -48,39 +55,62 @@ class TranscriberHandlers:
             conversation = await uow.conversations.load_for_stage(event.conversation_id)
             if conversation is None:
                 return
-            transcript = await uow.conversations.transcript(conversation.id)
+            transcript = (
+                None  # its first delivery: a transcript is stored only after the move below
+                if conversation.status == ConversationStatus.PENDING
+                else await uow.conversations.transcript(conversation.id)
+            )
             if transcript is None:
-                await uow.conversations.move(conversation.id, ConversationStatus.PROCESSING)
-                await uow.conversations.record_timing(conversation.id, STAGE, started)
+                await uow.conversations.move(
+                    conversation.id,
+                    ConversationStatus.PROCESSING,
+                    timing=StageTiming(STAGE, started),
+                )
                 await uow.commit()
         fresh = transcript is None
         if transcript is None:
-            with tempfile.TemporaryDirectory(prefix="callstream-", dir=self.work_dir) as tmp:
-                path = Path(tmp) / Path(event.object_key).name
-                await asyncio.to_thread(self.download, event.object_key, path)
-                long_calls = self.long_calls
-                if long_calls is not None and await asyncio.to_thread(
-                    long_calls.splitter.wants_split, path
-                ):
-                    await long_calls.split(event, path, started)
-                    return
-                transcript = await self._transcribe(event, path)
+            if self.confirm is not None and not getattr(self.transcriber, "reads_audio", True):
+                transcript = await self._transcribe_unread(event)
+            else:
+                with tempfile.TemporaryDirectory(prefix="callstream-", dir=self.work_dir) as tmp:
+                    path = Path(tmp) / Path(event.object_key).name
+                    await asyncio.to_thread(self.download, event.object_key, path)
+                    long_calls = self.long_calls
+                    if long_calls is not None and await asyncio.to_thread(
+                        long_calls.splitter.wants_split, path
+                    ):
+                        await long_calls.split(event, path, started)
+                        return
+                    transcript = await self._transcribe(event, path)
         async with self.unit_of_work() as uow:
             if fresh:
-                await uow.conversations.add_transcript(event.conversation_id, transcript)
-                await uow.conversations.record_timing(
+                await uow.conversations.add_transcript(
                     event.conversation_id,
-                    STAGE,
-                    started,
-                    datetime.now(UTC),
-                    provider=transcript.provider,
-                    audio_seconds=round(transcript.duration_seconds, 2),
+                    transcript,
+                    timing=StageTiming(
+                        STAGE,
+                        started,
+                        datetime.now(UTC),
+                        {
+                            "provider": transcript.provider,
+                            "audio_seconds": round(transcript.duration_seconds, 2),
+                        },
+                    ),
                 )
             uow.emit_next(
                 topics.CALLS_TRANSCRIBED,
                 transcribed(event.conversation_id, event.priority, transcript),
             )
             await uow.commit()
+
+    async def _transcribe_unread(self, event: CallUploaded) -> Transcript:
+        """A transcriber that never opens the recording still needs it to exist: confirm
+        it is in the store (one metadata request instead of a download), so a missing
+        recording or an unreachable store fails the call exactly as with a real engine.
+        Such a call is never split (its length is not read)."""
+        assert self.confirm is not None
+        await asyncio.to_thread(self.confirm, event.object_key)
+        return await self._transcribe(event, Path(event.object_key))
 
     async def _transcribe(self, event: CallUploaded, path: Path) -> Transcript:
         with tracer.start_as_current_span(

@@ -2,6 +2,9 @@
 
 It exists so that the pipeline's own overhead (Kafka hops, database, object store) can be
 measured and hammered with hundreds of calls without Whisper's CPU cost in the way.
+The recording is not downloaded (the script does not depend on it); the stage still checks
+that it is in the object store, so an outage or a missing recording fails the call as it
+would with a real engine. ``path`` is never opened.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ SCRIPT = [
 
 
 class InstantTranscriber:
+    reads_audio = False
+    """Its answer does not depend on the recording, so the stage does not download it: it
+    only confirms the recording is in the object store (see ``TranscriberHandlers``)."""
+
     def transcribe(self, path: Path, vocabulary: Sequence[str] = ()) -> Transcript:
         segments = [
             TranscriptSegment(start=i * 5.0, end=i * 5.0 + 4.5, text=text, speaker=who)

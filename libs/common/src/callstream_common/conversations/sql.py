@@ -7,6 +7,7 @@ replicas racing on the same conversation cannot move it backwards either.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from datetime import datetime
@@ -14,8 +15,16 @@ from types import TracebackType
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Table, TextClause, bindparam, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    String,
+    Table,
+    TextClause,
+    bindparam,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +38,7 @@ from callstream_common.contracts import (
 )
 from callstream_common.conversations.status import (
     ConversationMissing,
+    StageTiming,
     moves_from,
     status_fields,
     timing_entry,
@@ -91,6 +101,72 @@ ANALYSIS_COLUMNS = (
     "provider",
     "model",
 )
+
+
+TRANSCRIPT_OF = text(
+    "SELECT language, duration_seconds, segments, provider, model, diarization "
+    "FROM transcripts WHERE conversation_id = :id"
+).columns(
+    *(
+        TRANSCRIPTS.c[name]
+        for name in ("language", "duration_seconds", "segments", "provider", "model", "diarization")
+    )
+)
+ANALYSIS_OF = text(
+    f"SELECT {', '.join(ANALYSIS_COLUMNS)} FROM meddic_analyses "  # noqa: S608 - our columns
+    "WHERE conversation_id = :id"
+).columns(*(ANALYSES.c[name] for name in ANALYSIS_COLUMNS))
+"""The stored transcript and analysis as plain rows: the ORM's object loading was a
+large part of a stage's database CPU for two reads per record."""
+MERGED_TIMINGS = (  # a conversation without timings yet (SQL or JSON null) starts empty
+    "(CASE WHEN jsonb_typeof(timings) = 'object' THEN timings ELSE '{}'::jsonb END) || :timing"
+)
+
+
+@functools.cache
+def insert_once_statement(
+    table: Table, columns: tuple[str, ...], copied: tuple[str, ...], timed: bool
+) -> TextClause:
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table`` and, only if a row was inserted,
+    ``UPDATE conversations`` with the ``copied`` columns (and the ``timing`` entry), as one
+    statement. Written as SQL text because SQLAlchemy 2.0 cannot cache the compilation of
+    PostgreSQL's ``insert().on_conflict_…()``: that construct was compiled again on every
+    record, a large part of a stage's database CPU. Names come from our own tables only."""
+    sets = [f"{name} = :also_{name}" for name in copied]
+    if timed:
+        sets += [f"timings = {MERGED_TIMINGS}", "updated_at = now()"]
+    sql = (
+        f"WITH inserted AS (INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({', '.join(':' + c for c in columns)}) "
+        "ON CONFLICT (conversation_id) DO NOTHING RETURNING conversation_id) "
+        f"UPDATE conversations SET {', '.join(sets)} "
+        "WHERE id = :conversation_id AND EXISTS (SELECT 1 FROM inserted) RETURNING id"
+    )
+    types = [bindparam(c, type_=table.c[c].type) for c in columns]
+    types += [bindparam(f"also_{c}", type_=CONVERSATIONS.c[c].type) for c in copied]
+    if timed:
+        types.append(bindparam("timing", type_=JSONB))
+    return text(sql).bindparams(*types)
+
+
+@functools.cache
+def move_statement(columns: tuple[str, ...], timed: bool) -> TextClause:
+    """The guarded status move writing ``columns`` (and the ``timing`` entry), as SQL text
+    built once per shape: building and keying the equivalent ``update()`` construct cost
+    more CPU per record than the statement's round trip."""
+    sets = [f"{name} = :{name}" for name in columns]
+    if timed:
+        sets.append(f"timings = {MERGED_TIMINGS}")
+    sql = (
+        f"UPDATE conversations SET {', '.join(sets)} "  # noqa: S608 - names are our columns
+        "WHERE id = :id AND status = ANY(:allowed) RETURNING id"
+    )
+    types = [bindparam(name, type_=CONVERSATIONS.c[name].type) for name in columns]
+    types += [bindparam("id", type_=CONVERSATIONS.c.id.type)]
+    types += [bindparam("allowed", type_=ARRAY(String))]
+    if timed:
+        types.append(bindparam("timing", type_=JSONB))
+    return text(sql).bindparams(*types)
 
 
 def _registration(joins_by_name: bool) -> TextClause:
@@ -204,15 +280,15 @@ class SqlConversationRepository(ConversationRepository):
         stage: str | None = None,
         reason: str | None = None,
         reopen: bool = False,
+        timing: StageTiming | None = None,
     ) -> bool:
         allowed = [s.value for s in moves_from(target, reopen=reopen)]
         fields = status_fields(target, utcnow(), stage=stage, reason=reason, reopen=reopen)
-        moved = await self.session.execute(
-            update(CONVERSATIONS)
-            .where(CONVERSATIONS.c.id == conversation_id, CONVERSATIONS.c.status.in_(allowed))
-            .values(**fields)
-            .returning(CONVERSATIONS.c.id)
-        )
+        params = fields | {"id": conversation_id, "allowed": allowed}
+        if timing is not None:
+            params["timing"] = timing.entries()
+        statement = move_statement(tuple(fields), timing is not None)
+        moved = await self.session.execute(statement, params)
         return moved.first() is not None
 
     async def record_timing(
@@ -225,7 +301,8 @@ class SqlConversationRepository(ConversationRepository):
     ) -> None:
         await self.session.execute(
             text(
-                "UPDATE conversations SET timings = coalesce(timings, '{}'::jsonb) "
+                "UPDATE conversations SET timings = (CASE WHEN jsonb_typeof(timings) = 'object' "
+                "THEN timings ELSE '{}'::jsonb END) "
                 "|| jsonb_build_object(CAST(:stage AS text), CAST(:entry AS jsonb)), "
                 "updated_at = now() WHERE id = :id"
             ),
@@ -237,8 +314,7 @@ class SqlConversationRepository(ConversationRepository):
         )
 
     async def transcript(self, conversation_id: uuid.UUID) -> Transcript | None:
-        query = select(TranscriptRow).where(TRANSCRIPTS.c.conversation_id == conversation_id)
-        row = (await self.session.execute(query)).scalar_one_or_none()
+        row = (await self.session.execute(TRANSCRIPT_OF, {"id": conversation_id})).first()
         if row is None:
             return None
         return Transcript(
@@ -251,24 +327,31 @@ class SqlConversationRepository(ConversationRepository):
         )
 
     async def _add_once(
-        self, table: Table, conversation_id: uuid.UUID, row: dict[str, Any], **also: Any
+        self,
+        table: Table,
+        conversation_id: uuid.UUID,
+        row: dict[str, Any],
+        timing: StageTiming | None,
+        **also: Any,
     ) -> bool:
         """Insert the conversation's one row of ``table`` (a no-op if it is there) and copy
-        ``also`` onto the conversation in the same transaction."""
-        inserted = await self.session.execute(
-            insert(table)
-            .values(id=uuid.uuid4(), conversation_id=conversation_id, **row)
-            .on_conflict_do_nothing(index_elements=["conversation_id"])
-            .returning(table.c.id)
-        )
-        if inserted.first() is None:
-            return False
-        await self.session.execute(
-            update(CONVERSATIONS).where(CONVERSATIONS.c.id == conversation_id).values(**also)
-        )
-        return True
+        ``also`` (and ``timing``) onto the conversation, in one statement: the update reads
+        the insert's RETURNING (a data-modifying CTE), so it applies exactly when the row
+        was new."""
+        values = {"id": uuid.uuid4(), "conversation_id": conversation_id, **row}
+        params = values | {f"also_{name}": value for name, value in also.items()}
+        if timing is not None:
+            params["timing"] = timing.entries()
+        statement = insert_once_statement(table, tuple(values), tuple(also), timing is not None)
+        copied = await self.session.execute(statement, params)
+        return copied.first() is not None
 
-    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
+    async def add_transcript(
+        self,
+        conversation_id: uuid.UUID,
+        transcript: Transcript,
+        timing: StageTiming | None = None,
+    ) -> bool:
         row = {
             "language": transcript.language,
             "duration_seconds": transcript.duration_seconds,
@@ -279,22 +362,25 @@ class SqlConversationRepository(ConversationRepository):
             "diarization": transcript.diarization.value,
         }
         return await self._add_once(
-            TRANSCRIPTS, conversation_id, row, duration_seconds=transcript.duration_seconds
+            TRANSCRIPTS, conversation_id, row, timing, duration_seconds=transcript.duration_seconds
         )
 
     async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None:
-        query = select(MeddicAnalysisRow).where(ANALYSES.c.conversation_id == conversation_id)
-        row = (await self.session.execute(query)).scalar_one_or_none()
+        row = (await self.session.execute(ANALYSIS_OF, {"id": conversation_id})).mappings().first()
         if row is None:
             return None
-        fields = {name: getattr(row, name) for name in ANALYSIS_COLUMNS}
-        return MeddicAnalysis.model_validate(fields | {"trackers": row.trackers or []})
+        return MeddicAnalysis.model_validate(dict(row) | {"trackers": row["trackers"] or []})
 
-    async def add_analysis(self, conversation_id: uuid.UUID, analysis: MeddicAnalysis) -> bool:
+    async def add_analysis(
+        self,
+        conversation_id: uuid.UUID,
+        analysis: MeddicAnalysis,
+        timing: StageTiming | None = None,
+    ) -> bool:
         data = analysis.model_dump(mode="json")
         row = {name: data[name] for name in ANALYSIS_COLUMNS}
         return await self._add_once(
-            ANALYSES, conversation_id, row, analysis_summary=analysis.summary()
+            ANALYSES, conversation_id, row, timing, analysis_summary=analysis.summary()
         )
 
     async def add_analysis_version(

@@ -10,6 +10,7 @@ same sets, so the rule is written here only.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -83,3 +84,18 @@ def timing_entry(
         entry["finished_at"] = finished.isoformat()
         entry["seconds"] = round((finished - started).total_seconds(), 3)
     return entry
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    """A stage's timing entry, written by the same statement as the change it goes with
+    (a status move, a stored transcript or analysis) rather than by one of its own."""
+
+    stage: str
+    started: datetime
+    finished: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """What is merged into ``timings``: this stage's entry, replacing an earlier one."""
+        return {self.stage: timing_entry(self.started, self.finished, **self.extra)}

@@ -29,7 +29,7 @@ from callstream_common.contracts import (
     MeddicAnalysis,
     Transcript,
 )
-from callstream_common.conversations.status import FINISHED, ConversationMissing
+from callstream_common.conversations.status import FINISHED, ConversationMissing, StageTiming
 from callstream_common.db.models import Conversation, ConversationStatus, DlqEntry
 from callstream_common.reads.scope import Scope
 from callstream_common.retry import RetryableError
@@ -91,10 +91,12 @@ class ConversationRepository(ABC):
         stage: str | None = None,
         reason: str | None = None,
         reopen: bool = False,
+        timing: StageTiming | None = None,
     ) -> bool:
         """The only writer of a conversation's status. Moves forward only (see
         :mod:`callstream_common.conversations.status`), or back from ``failed`` when
-        ``reopen`` is asked; False when the rule refused the move."""
+        ``reopen`` is asked; False when the rule refused the move. ``timing`` is recorded
+        with the move (and only if it is made)."""
 
     async def reopen(self, conversation_id: uuid.UUID) -> bool:
         """Put a failed call back to ``processing`` (what a DLQ replay asks for, so the
@@ -116,15 +118,27 @@ class ConversationRepository(ABC):
     async def transcript(self, conversation_id: uuid.UUID) -> Transcript | None: ...
 
     @abstractmethod
-    async def add_transcript(self, conversation_id: uuid.UUID, transcript: Transcript) -> bool:
-        """Store the transcript (and the call's duration); False if one was already there."""
+    async def add_transcript(
+        self,
+        conversation_id: uuid.UUID,
+        transcript: Transcript,
+        timing: StageTiming | None = None,
+    ) -> bool:
+        """Store the transcript (and the call's duration, and ``timing``); False, writing
+        nothing, if one was already there."""
 
     @abstractmethod
     async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None: ...
 
     @abstractmethod
-    async def add_analysis(self, conversation_id: uuid.UUID, analysis: MeddicAnalysis) -> bool:
-        """Store the analysis and its summary on the conversation; False if already there."""
+    async def add_analysis(
+        self,
+        conversation_id: uuid.UUID,
+        analysis: MeddicAnalysis,
+        timing: StageTiming | None = None,
+    ) -> bool:
+        """Store the analysis and its summary (and ``timing``) on the conversation; False,
+        writing nothing, if one was already there."""
 
     @abstractmethod
     async def add_analysis_version(
