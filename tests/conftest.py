@@ -92,6 +92,10 @@ def services(stack: Any, fake_slack: Any) -> Iterator[Any]:
         "CALLSTREAM_RETRY_BASE_SECONDS": "1.0",
         "CALLSTREAM_TRACKER_REFRESH_SECONDS": "1.0",
         "CALLSTREAM_ALERT_RULES_REFRESH_SECONDS": "0",
+        # Refresh-ahead would make a request after a change a hit or a miss by a race;
+        # the API's cache tests expect the miss (tests/integration/test_refresh_ahead.py
+        # covers refresh-ahead itself).
+        "CALLSTREAM_READ_CACHE_REFRESH_WINDOW_SECONDS": "0",
         "CALLSTREAM_MAX_UPLOAD_BYTES": str(20 * 1024 * 1024),
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "CALLSTREAM_METRICS_TOKEN": METRICS_TOKEN,

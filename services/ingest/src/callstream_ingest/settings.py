@@ -43,6 +43,9 @@ class IngestSettings(CommonSettings):
     read_cache_timeout_seconds: float = 0.5
     """Longest wait on Redis per call before answering from PostgreSQL."""
     read_cache_breaker_cooldown_seconds: float = 2.0
+    read_cache_refresh_window_seconds: float = 60.0
+    """An answer read within this long is recomputed in the background right after a change
+    invalidates it, so that its next reader finds it cached (refresh-ahead); 0: never."""
     slack_signing_secret: SecretStr | None = None
     """The Slack app's signing secret; unset: ``/slack/*`` answers 503 ``slack_not_configured``."""
     slack_bot_token: SecretStr | None = None

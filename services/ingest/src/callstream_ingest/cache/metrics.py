@@ -59,6 +59,8 @@ class CacheStats:
     started: float = field(default_factory=time.monotonic)
     computed: int = 0
     """Answers computed from PostgreSQL (one per key under concurrent misses)."""
+    refreshed: int = 0
+    """Of those, answers recomputed ahead of their next reader after a change."""
 
     def record(self, layer: Layer, result: str, seconds: float) -> None:
         self.counts[layer.value][result] += 1
@@ -94,6 +96,7 @@ class CacheStats:
         self.invalidation_lags.clear()
         self.invalidations.clear()
         self.computed = 0
+        self.refreshed = 0
 
     def summary(self) -> dict[str, object]:
         layers: dict[str, object] = {}
@@ -121,6 +124,7 @@ class CacheStats:
         lags = list(self.invalidation_lags)
         return {
             "computed": self.computed,
+            "refreshed": self.refreshed,
             "layers": layers,
             "invalidations": dict(self.invalidations),
             "invalidation_lag_ms": {

@@ -36,6 +36,7 @@ from callstream_ingest.cache.policy import (
     version_key,
     versions_of,
 )
+from callstream_ingest.cache.refresh import HotEntries
 from callstream_ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,16 @@ class ReadCache:
     timeout_seconds: float = 0.5
     enabled: bool = True
     epoch: int = 0
+    hot: HotEntries[Callable[[], Awaitable[bytes]]] = field(default_factory=HotEntries)
+    refresh_delay_seconds: float = 0.05
+    """Bumps within this delay of the first are refreshed together (one change bumps
+    several facets, and each hot answer is recomputed once for them all)."""
     _inflight: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
     _missed_invalidation: bool = False
+    _to_refresh: dict[str, tuple[CacheRequest, Callable[[], Awaitable[bytes]]]] = field(
+        default_factory=dict
+    )
+    _refresher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Take a new epoch: nothing cached by an earlier process is trusted."""
@@ -156,7 +165,10 @@ class ReadCache:
         return result
 
     async def get_or_compute(
-        self, request: CacheRequest, compute: Callable[[], Awaitable[bytes]]
+        self,
+        request: CacheRequest,
+        compute: Callable[[], Awaitable[bytes]],
+        refresh: Callable[[], Awaitable[bytes]] | None = None,
     ) -> Lookup:
         """The cached answer of ``request`` or, on a miss, ``compute()`` once per key and
         versions even under concurrent misses (the others await the same result).
@@ -164,7 +176,10 @@ class ReadCache:
         One round trip: the versions the entry depends on and the entry itself, in one
         ``MGET``; the entry is taken only if it was computed at those very versions. A
         miss stores the result with the versions read *before* computing, so a change
-        committed during the computation leaves an entry that no lookup will take."""
+        committed during the computation leaves an entry that no lookup will take.
+
+        ``refresh`` (default ``compute``) is what recomputes the answer ahead of its next
+        reader after a change (see :mod:`callstream_ingest.cache.refresh`)."""
         layer = request.entry.layer
         started = time.perf_counter()
         key = request.key(self.epoch)
@@ -175,6 +190,7 @@ class ReadCache:
             raw = await self._call(self.redis.mget([*request.version_keys(), key]))
         except (RedisError, OSError, TimeoutError):
             return self._looked_up(layer, Outcome.ERROR, started, await compute())
+        self.hot.read(key, request, refresh or compute)
         found: list[bytes | None] = raw  # type: ignore[assignment]
         versions = versions_of(found[:-1])
         cached = current(found[-1], versions)
@@ -184,7 +200,10 @@ class ReadCache:
         return self._looked_up(layer, Outcome.MISS, started, body)
 
     async def items(
-        self, ids: list[str], load: Callable[[list[str]], Awaitable[dict[str, bytes]]]
+        self,
+        ids: list[str],
+        load: Callable[[list[str]], Awaitable[dict[str, bytes]]],
+        counted: bool = True,
     ) -> tuple[dict[str, bytes], Outcome]:
         """The list items of ``ids`` (conversation id → JSON), each valid only at its
         conversation's current version; those missing or out of date come from ``load``
@@ -229,7 +248,8 @@ class ReadCache:
                         )
                 await self._call(pipe.execute())
         elapsed = time.perf_counter() - started
-        self.stats.record_many(Layer.ITEMS, len(ids) - len(missing), len(missing), elapsed)
+        if counted:  # a refresh-ahead warming a page's items is no reader's lookup
+            self.stats.record_many(Layer.ITEMS, len(ids) - len(missing), len(missing), elapsed)
         return items, Outcome.MISS if missing else Outcome.HIT
 
     def _looked_up(self, layer: Layer, outcome: Outcome, started: float, body: bytes) -> Lookup:
@@ -292,6 +312,40 @@ class ReadCache:
             self.stats.record_invalidation(f"{source}:missed", None)
             return
         self.stats.record_invalidation(source, lag_seconds)
+        self._refresh_ahead(scopes)
+
+    def _refresh_ahead(self, scopes: Iterable[str]) -> None:
+        """Queue the recently read answers these bumps made out of date for recomputation."""
+        for key, entry in self.hot.touched_by(scopes):
+            self._to_refresh[key] = (entry.request, entry.compute)
+        if self._to_refresh and (self._refresher is None or self._refresher.done()):
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh_queued())
+
+    async def _refresh_queued(self) -> None:
+        """One at a time, in the background: the requests keep the cores first."""
+        await asyncio.sleep(self.refresh_delay_seconds)
+        while self._to_refresh:
+            key, (request, compute) = next(iter(self._to_refresh.items()))
+            del self._to_refresh[key]
+            try:
+                await self._refresh(request, compute)
+            except Exception as exc:  # the next reader computes it: nothing is lost
+                log.debug("read cache: refresh failed (%s)", type(exc).__name__)
+
+    async def _refresh(
+        self, request: CacheRequest, compute: Callable[[], Awaitable[bytes]]
+    ) -> None:
+        if not self.enabled or not self.breaker.allow():
+            return
+        key = request.key(self.epoch)
+        found: list[bytes | None] = await self._call(  # type: ignore[assignment]
+            self.redis.mget([*request.version_keys(), key])
+        )
+        versions = versions_of(found[:-1])
+        if current(found[-1], versions) is not None:
+            return  # a reader got there first
+        await self._single_flight(key, compute, request.entry.ttl_seconds, versions=versions)
+        self.stats.refreshed += 1
 
     async def ping(self) -> str:
         if not self.enabled:
@@ -324,6 +378,7 @@ def build_read_cache(settings: IngestSettings) -> ReadCache:
     )
     return ReadCache(
         redis=redis,
+        hot=HotEntries(window_seconds=settings.read_cache_refresh_window_seconds),
         timeout_seconds=settings.read_cache_timeout_seconds,
         enabled=settings.read_cache_enabled,
         breaker=CircuitBreaker(cooldown_seconds=settings.read_cache_breaker_cooldown_seconds),

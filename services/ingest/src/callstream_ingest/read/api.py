@@ -67,13 +67,16 @@ async def list_conversations(
     query = query.within(scope)
     computed: list[q.ConversationPage] = []
 
-    async def compute_page() -> bytes:
+    async def read_page() -> q.ConversationPage:
         async with state(request).sessions() as session:
             resolved = await checked_query(session, scope, query)
             try:
-                page = await q.list_conversations(session, scope, resolved)
+                return await q.list_conversations(session, scope, resolved)
             except CursorError as exc:
                 raise invalid("query.cursor", str(exc)) from exc
+
+    async def compute_page() -> bytes:
+        page = await read_page()
         computed.append(page)
         return encode_outcome(200, lists.ids_of(page))
 
@@ -86,7 +89,17 @@ async def list_conversations(
     page_request = CacheRequest(
         Entry.CONVERSATIONS, scope, tuple(page_scopes(scope, query)), query.model_dump(mode="json")
     )
-    page = await cache.get_or_compute(page_request, guarded(compute_page))
+
+    async def refresh_page() -> bytes:
+        """The page and its items, so that its next reader is answered from the cache
+        alone (a new call's item would otherwise be read by that reader)."""
+        page = await read_page()
+        await cache.items([str(i.id) for i in page.items], load_items, counted=False)
+        return encode_outcome(200, lists.ids_of(page))
+
+    page = await cache.get_or_compute(
+        page_request, guarded(compute_page), refresh=guarded(refresh_page)
+    )
     status, body = decode_outcome(page.body)
     if status != 200:
         return answer(status, body, page.outcome)
