@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import uuid
 from datetime import datetime
 from types import TracebackType
@@ -121,6 +120,10 @@ large part of a stage's database CPU for two reads per record."""
 MERGED_TIMINGS = (  # a conversation without timings yet (SQL or JSON null) starts empty
     "(CASE WHEN jsonb_typeof(timings) = 'object' THEN timings ELSE '{}'::jsonb END) || :timing"
 )
+
+RECORD_TIMING = text(
+    f"UPDATE conversations SET timings = {MERGED_TIMINGS}, updated_at = now() WHERE id = :id"  # noqa: S608 - our constant
+).bindparams(bindparam("timing", type_=JSONB), bindparam("id", type_=CONVERSATIONS.c.id.type))
 
 
 @functools.cache
@@ -300,17 +303,8 @@ class SqlConversationRepository(ConversationRepository):
         **extra: Any,
     ) -> None:
         await self.session.execute(
-            text(
-                "UPDATE conversations SET timings = (CASE WHEN jsonb_typeof(timings) = 'object' "
-                "THEN timings ELSE '{}'::jsonb END) "
-                "|| jsonb_build_object(CAST(:stage AS text), CAST(:entry AS jsonb)), "
-                "updated_at = now() WHERE id = :id"
-            ),
-            {
-                "id": conversation_id,
-                "stage": stage,
-                "entry": json.dumps(timing_entry(started, finished, **extra)),
-            },
+            RECORD_TIMING,
+            {"id": conversation_id, "timing": {stage: timing_entry(started, finished, **extra)}},
         )
 
     async def transcript(self, conversation_id: uuid.UUID) -> Transcript | None:
