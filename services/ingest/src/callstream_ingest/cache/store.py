@@ -187,17 +187,23 @@ class ReadCache:
             body = await self._single_flight(key, compute, None)
             return self._looked_up(layer, Outcome.BYPASS, started, body)
         try:
-            raw = await self._call(self.redis.mget([*request.version_keys(), key]))
+            versions, cached = await self._stored(request, key)
         except (RedisError, OSError, TimeoutError):
             return self._looked_up(layer, Outcome.ERROR, started, await compute())
         self.hot.read(key, request, refresh or compute)
-        found: list[bytes | None] = raw  # type: ignore[assignment]
-        versions = versions_of(found[:-1])
-        cached = current(found[-1], versions)
         if cached is not None:
             return self._looked_up(layer, Outcome.HIT, started, cached)
         body = await self._single_flight(key, compute, request.entry.ttl_seconds, versions=versions)
         return self._looked_up(layer, Outcome.MISS, started, body)
+
+    async def _stored(self, request: CacheRequest, key: str) -> tuple[list[int], bytes | None]:
+        """The current versions of what ``request`` depends on and its entry if computed at
+        those very versions, in one ``MGET``."""
+        found: list[bytes | None] = await self._call(  # type: ignore[assignment]
+            self.redis.mget([*request.version_keys(), key])
+        )
+        versions = versions_of(found[:-1])
+        return versions, current(found[-1], versions)
 
     async def items(
         self,
@@ -338,11 +344,8 @@ class ReadCache:
         if not self.enabled or not self.breaker.allow():
             return
         key = request.key(self.epoch)
-        found: list[bytes | None] = await self._call(  # type: ignore[assignment]
-            self.redis.mget([*request.version_keys(), key])
-        )
-        versions = versions_of(found[:-1])
-        if current(found[-1], versions) is not None:
+        versions, cached = await self._stored(request, key)
+        if cached is not None:
             return  # a reader got there first
         await self._single_flight(key, compute, request.entry.ttl_seconds, versions=versions)
         self.stats.refreshed += 1
