@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from callstream_common import topics
 from tests.support.audio import SALES_CALL, synthesize_dialogue
+from tests.support.calls import wait_terminal
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
 
@@ -54,17 +54,6 @@ def two_transcribers(services: Any, stack: Any, fake_slack: Any) -> Iterator[Any
 @pytest.fixture(scope="module")
 def sales_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthesize_dialogue(SALES_CALL, tmp_path_factory.mktemp("long") / "call.wav")
-
-
-def wait_terminal(base: str, token: str, cid: str, timeout: float = 400) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body: dict[str, Any] = httpx.get(
-            f"{base}/v1/conversations/{cid}", headers={"Authorization": f"Bearer {token}"}
-        ).json()
-        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(1)
 
 
 async def transcribed_events(bootstrap: str, cid: str) -> list[dict[str, Any]]:
@@ -127,7 +116,7 @@ async def test_a_long_call_is_transcribed_by_two_instances_into_one_ordered_tran
         )
     assert r.status_code == 202, r.text
     cid = r.json()["id"]
-    conv = await asyncio.to_thread(wait_terminal, base, tokens["admin"], cid)
+    conv = await asyncio.to_thread(wait_terminal, base, tokens["admin"], cid, 400)
     assert conv["status"] == "completed", conv.get("failure_reason")
 
     text = conv["transcript"]["text"].lower()

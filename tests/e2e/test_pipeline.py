@@ -8,18 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.calls import wait_terminal
+
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
-
-
-def wait_terminal(base: str, token: str, cid: str, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body: dict[str, Any] = httpx.get(
-            f"{base}/v1/conversations/{cid}", headers={"Authorization": f"Bearer {token}"}
-        ).json()
-        if body["status"] in ("completed", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.5)
 
 
 def zipkin_trace(
