@@ -276,6 +276,10 @@ def test_redis_killed_mid_run_every_request_still_answers(
     try:
         for _ in range(3):
             statuses += [get(services, tokens["admin"], p).status_code for p in paths]
+        assert set(asyncio.run(concurrent_lists(services, tokens["admin"], "before"))) <= {
+            "hit",
+            "miss",
+        }
         assert redis.tracked_process().stop()
         outcomes: list[str] = []
         for _ in range(10):
@@ -296,6 +300,25 @@ def test_redis_killed_mid_run_every_request_still_answers(
         get(services, tokens["admin"], paths[0])
         assert time.monotonic() < deadline, "the breaker closes again once Redis is back"
         time.sleep(0.3)
+    # The connections pooled before the restart are all dead: none may fail a lookup
+    # (three such failures would open the circuit again).
+    outcomes = asyncio.run(concurrent_lists(services, tokens["admin"], "after"))
+    assert set(outcomes) == {"miss"}, outcomes
+    assert get(services, tokens["admin"], "/v1/ops/cache").json()["status"] == "ok"
+
+
+async def concurrent_lists(services: Any, token: str, tag: str, n: int = 16) -> list[str]:
+    """The ``X-Cache`` of ``n`` concurrent lists of distinct keys: as many Redis
+    connections in use at once."""
+    async with httpx.AsyncClient(base_url=services.base_url, headers=auth(token)) as client:
+        answers = await asyncio.gather(
+            *(
+                client.get("/v1/conversations", params={"q": f"{tag}{k}", "limit": 1 + k})
+                for k in range(n)
+            )
+        )
+    assert [a.status_code for a in answers] == [200] * n
+    return [a.headers["X-Cache"] for a in answers]
 
 
 async def test_reanalysis_keeps_the_earlier_version(

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from callstream_ingest.cache.metrics import CacheStats
@@ -153,16 +154,35 @@ class ReadCache:
     async def _call(self, op: Awaitable[object]) -> object:
         try:
             result = await asyncio.wait_for(op, self.timeout_seconds)
-        except (RedisError, OSError, TimeoutError):
+        except (RedisError, OSError, TimeoutError) as exc:
+            if isinstance(exc, RedisConnectionError):
+                await self._drop_idle_connections()
+            was_open = self.breaker.opened_at is not None
             self.breaker.failed()
+            if not was_open and self.breaker.opened_at is not None:
+                log.warning(
+                    "read cache: circuit open after %d failures (last: %s %s)",
+                    self.breaker.failures,
+                    type(exc).__name__,
+                    exc,
+                )
             raise
         recovered = self.breaker.succeeded()
+        if recovered:
+            await self._drop_idle_connections()
         if self._missed_invalidation:
             log.info("read cache: an invalidation was missed, moving to a new epoch")
             await self._new_epoch()
         elif recovered:
             log.info("read cache: Redis answers again")
         return result
+
+    async def _drop_idle_connections(self) -> None:
+        """Close the pool's idle connections. A lost connection or a recovery means Redis
+        went away: every idle connection may be to the process that is gone, and each
+        would fail once more (and count towards opening the circuit again) when taken."""
+        with suppress(RedisError, OSError):
+            await self.redis.connection_pool.disconnect(inuse_connections=False)
 
     async def get_or_compute(
         self,
