@@ -60,9 +60,9 @@ def measure_bare_puts(
 ) -> tuple[list[float], float, list[str]]:
     """``count`` bare PUTs of ``body`` from ``concurrency`` threads; (durations, wall, keys).
 
-    The PUT is ingest's own (:meth:`ObjectStore.put_streamed`, one connection pool as
-    ingest's), or with ``minio_put_object`` minio's ``put_object`` (payload hashed into
-    the signature)."""
+    The PUT is signed as ingest signs its own (:meth:`ObjectStore.put_from_memory`:
+    ``UNSIGNED-PAYLOAD``, urllib3's kept-alive pooled connections), or with
+    ``minio_put_object`` minio's ``put_object`` (payload hashed into the signature)."""
     from callstream_common.objectstore import ObjectStore
     from callstream_common.settings import CommonSettings
 
@@ -85,7 +85,7 @@ def measure_bare_puts(
         if minio_put_object:
             client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="audio/wav")
         else:
-            store.put_streamed(key, [body], len(body), "audio/wav")
+            store.put_from_memory(key, body, "audio/wav")
         return time.perf_counter() - t0
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bare-put") as pool:

@@ -185,14 +185,17 @@ async def test_a_stage_timing_is_written_with_its_change_and_only_with_it(sessio
     assert stored.duration_seconds == TRANSCRIPT.duration_seconds
 
 
+@pytest.mark.parametrize("own_transaction", [False, True], ids=["in_a_transaction", "autocommit"])
 async def test_a_new_call_is_one_statement_joining_its_deal_with_its_outbox_event(
-    sessions: Any,
+    sessions: Any, own_transaction: bool
 ) -> None:
     """``SqlUnitOfWork.add_call`` (opportunity upsert, row and outbox row in one statement)
     leaves what the fake's default (join, add, emit) leaves: the second call of a deal
     joins the first's opportunity, each row has its event, a reused ``Idempotency-Key``
-    is a Conflict that writes nothing, and an explicit opportunity is kept. (The outbox
-    rows are taken out at the end: no relay publishes events for these fake calls.)"""
+    is a Conflict that writes nothing, and an explicit opportunity is kept. The same with
+    ``add_call_and_commit`` (the statement as its own transaction, as uploads register).
+    (The outbox rows are taken out at the end: no relay publishes events for these fake
+    calls.)"""
     from callstream_common import topics
     from callstream_common.contracts import CallUploaded, ConversationMetadata
     from callstream_common.conversations.sql import SqlUnitOfWork
@@ -218,21 +221,23 @@ async def test_a_new_call_is_one_statement_joining_its_deal_with_its_outbox_even
             priority=7,
         )
 
+    async def register(conv: Any) -> None:
+        async with uow() as unit:
+            if own_transaction:
+                await unit.add_call_and_commit(conv, event(conv))
+            else:
+                await unit.add_call(conv, event(conv))
+                await unit.commit()
+
     rep, key = f"rep-{uuid.uuid4().hex[:8]}", f"key-{uuid.uuid4()}"
     first, second = conversation(rep_id=rep, idempotency_key=key), conversation(rep_id=rep)
     for conv in (first, second):
-        async with uow() as unit:
-            await unit.add_call(conv, event(conv))
-            await unit.commit()
+        await register(conv)
     again = conversation(rep_id=rep, idempotency_key=key)
     with pytest.raises(Conflict):
-        async with uow() as unit:
-            await unit.add_call(again, event(again))
-            await unit.commit()
+        await register(again)
     named = conversation(rep_id=rep, opportunity_name="", opportunity_id=first.opportunity_id)
-    async with uow() as unit:
-        await unit.add_call(named, event(named))
-        await unit.commit()
+    await register(named)
 
     ids = [first.id, second.id, again.id, named.id]
     async with sessions() as session:

@@ -494,6 +494,19 @@ class SqlUnitOfWork(UnitOfWork):
         conversation.opportunity_id = result.scalar_one() or conversation.opportunity_id
         self._announced.append(staged)
 
+    async def add_call_and_commit(self, conversation: Conversation, event: CallUploaded) -> None:
+        """The registration statement on an autocommit connection: one statement is one
+        transaction, atomic as a BEGIN … COMMIT around it (nothing of it is kept if it
+        fails), with one round trip instead of three."""
+        assert self._session is not None, "add_call_and_commit outside `async with`"
+        session = self._session
+        if self._emitted or session.in_transaction() or session.new or session.dirty:
+            await super().add_call_and_commit(conversation, event)  # all in one transaction
+            return
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await self.add_call(conversation, event)
+        await self.commit()
+
     async def _commit(self, emitted: list[Emitted]) -> None:
         assert self._session is not None, "commit outside `async with`"
         staged = self._announced + [

@@ -113,13 +113,14 @@ async def upload_conversation(
     # Metadata in the query string (raw uploads) or before the file part is checked
     # before a byte is stored; fields after the file part are checked once it is read.
     early = sent_fields(request, body)
+    early_meta: UploadMetadata | None = None
     if all(
         f in early
         or (f == "rep_id" and who.rep_id)
         or (f == "opportunity_name" and "opportunity_id" in early)
         for f in REQUIRED_FIELDS
     ):
-        await checked_metadata(st, early, who)
+        early_meta = await checked_metadata(st, early, who)
     if previous is not None:
         sha256, _ = await digest_of(body.head, body.rest)
         meta = await checked_metadata(st, sent_fields(request, body), who)
@@ -127,7 +128,10 @@ async def upload_conversation(
         return accepted(request, previous, replayed=True)
 
     async def details() -> CallDetails:
-        meta = await checked_metadata(st, sent_fields(request, body), who)
+        """Checked again only if fields came after the file part (multipart)."""
+        fields = sent_fields(request, body)
+        meta = early_meta if early_meta is not None and fields == early else None
+        meta = meta or await checked_metadata(st, fields, who)
         return CallDetails(**meta.model_dump())
 
     conv, replayed = await accept_recording(

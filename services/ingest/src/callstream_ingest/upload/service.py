@@ -152,8 +152,7 @@ async def register_call(
     an earlier upload with the same ``Idempotency-Key`` (which won a concurrent race)."""
     try:
         async with unit_of_work() as uow:
-            await uow.add_call(conversation, event)
-            await uow.commit()
+            await uow.add_call_and_commit(conversation, event)
     except Conflict:
         key = conversation.idempotency_key
         existing = await previous_upload(unit_of_work, key) if key else None
