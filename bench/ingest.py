@@ -4,13 +4,12 @@
 
 1. Latency: raw-body uploads of a 5 MB WAV (``POST /v1/conversations``) at concurrency 1, 8
    and 32, timed from the first byte of the request to the 202's headers (httpcore's trace
-   events). Baseline in the same run, at the same concurrencies: the bare PUT ingest itself
-   sends for such an upload (:meth:`ObjectStore.put_streamed`: one PUT, minio's SigV4
-   signer with ``UNSIGNED-PAYLOAD``, urllib3 through a pool of kept-alive connections as
-   ingest's) of the same 5 MB, from memory as one block, each thread reusing its
-   connection; the table prints the ratio. For reference the run also times minio's own
-   ``put_object`` of the same bytes (which hashes the payload into its signature over
-   plain HTTP).
+   events). Baseline in the same run, at the same concurrencies: a bare PUT of the same
+   5 MB signed as ingest signs its own (:meth:`ObjectStore.put_from_memory`: one PUT,
+   minio's SigV4 signer with ``UNSIGNED-PAYLOAD``), from memory as one block through
+   urllib3, one thread per concurrent PUT, each reusing its kept-alive connection; the
+   table prints the ratio. For reference the run also times minio's own ``put_object`` of
+   the same bytes (which hashes the payload into its signature over plain HTTP).
 2. Memory: one 1 GB upload streamed from a generator (chunked transfer encoding, so no
    length is known: ingest sends it as a multipart upload of 8 MiB parts) while the ingest
    process's VmRSS is sampled from /proc; it must stay flat. Baseline: the same stream put

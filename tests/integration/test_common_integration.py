@@ -19,6 +19,16 @@ from callstream_common.contracts import CallUploaded, ConversationMetadata
 pytestmark = pytest.mark.stack
 
 
+@pytest.fixture
+async def store(common_settings: Any) -> AsyncIterator[Any]:
+    """The object store adapter, its event loop's connections closed after the test."""
+    from callstream_common.objectstore import ObjectStore
+
+    adapter = ObjectStore(common_settings)
+    yield adapter
+    await adapter.aclose()
+
+
 def _event() -> CallUploaded:
     return CallUploaded(
         conversation_id=uuid.uuid4(),
@@ -120,12 +130,9 @@ async def _chunks(total: int, size: int) -> AsyncIterator[bytes]:
         sent += n
 
 
-async def test_object_round_trips_through_the_store(common_settings: Any, tmp_path: Any) -> None:
+async def test_object_round_trips_through_the_store(store: Any, tmp_path: Any) -> None:
     import hashlib
 
-    from callstream_common.objectstore import ObjectStore
-
-    store = ObjectStore(common_settings)
     store.ensure_bucket()
     data = os.urandom(20 * 1024 * 1024 + 123)  # spans several multipart parts
 
@@ -188,11 +195,7 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
         await killer.dispose()
 
 
-async def test_a_failed_stream_leaves_no_object(common_settings: Any) -> None:
-    from callstream_common.objectstore import ObjectStore
-
-    store = ObjectStore(common_settings)
-
+async def test_a_failed_stream_leaves_no_object(store: Any) -> None:
     async def broken() -> AsyncIterator[bytes]:
         yield b"x" * (9 * 1024 * 1024)
         raise RuntimeError("client went away")
@@ -205,15 +208,12 @@ async def test_a_failed_stream_leaves_no_object(common_settings: Any) -> None:
 
 @pytest.mark.parametrize("size", [3 * 1024 * 1024 + 7, 9 * 1024 * 1024 + 5])
 async def test_a_stream_of_known_length_is_one_put_sent_as_it_arrives(
-    common_settings: Any, size: int
+    store: Any, size: int
 ) -> None:
     """Up to STREAMED_PUT_MAX one PUT streams the bytes; with no length, what fits one part
     is one PUT after all, more a multipart upload (the 20 MB round trip above)."""
     import hashlib
 
-    from callstream_common.objectstore import ObjectStore
-
-    store = ObjectStore(common_settings)
     data = os.urandom(size)
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -230,11 +230,9 @@ async def test_a_stream_of_known_length_is_one_put_sent_as_it_arrives(
 
 @pytest.mark.parametrize("declared", [5 * 1024 * 1024, 1024 * 1024])
 async def test_a_stream_that_breaks_its_declared_length_leaves_no_object(
-    common_settings: Any, declared: int
+    store: Any, declared: int
 ) -> None:
-    from callstream_common.objectstore import ObjectStore, UploadAborted
-
-    store = ObjectStore(common_settings)
+    from callstream_common.objectstore import UploadAborted
 
     async def two_mb() -> AsyncIterator[bytes]:
         for _ in range(32):
@@ -247,12 +245,8 @@ async def test_a_stream_that_breaks_its_declared_length_leaves_no_object(
 
 
 async def test_a_stream_failing_midway_through_its_put_leaves_no_object(
-    common_settings: Any,
+    store: Any,
 ) -> None:
-    from callstream_common.objectstore import ObjectStore
-
-    store = ObjectStore(common_settings)
-
     async def broken() -> AsyncIterator[bytes]:
         yield b"x" * (3 * 1024 * 1024)
         await asyncio.sleep(0.2)

@@ -1,7 +1,8 @@
 """A raw upload with a ``Content-Length`` goes to the object store as it arrives (one PUT
 streamed from the request): what is stored is exactly what was sent, and an upload that
-breaks off or runs over the limit midway, when part of it already went to the store,
-answers its error and leaves no row, no event and no object behind."""
+breaks off or runs over the limit midway, or whose PUT the store drops midway, when part
+of it already went to the store, answers its error and leaves no row, no event and no
+object behind."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from sqlalchemy import text
+
+from tests.support.cutting_proxy import CuttingProxy
 
 pytestmark = pytest.mark.stack
 
@@ -141,4 +144,45 @@ async def test_metadata_refused_after_the_bytes_went_out_removes_them(
         timeout=60,
     )
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found", r.text
+    assert await state(common_settings, sessions) == before
+
+
+async def test_the_store_dropping_the_put_midway_is_503_and_leaves_nothing_behind(
+    services: Any, tokens: dict[str, str], sessions: Any, common_settings: Any, wav: bytes
+) -> None:
+    """The object store's connection breaks after 1 MB of a 5 MB upload's PUT (the bytes
+    already streaming from the request into it): 503 ``dependency_unavailable`` (the
+    client may retry), no row, no event, no object. Ingest runs in this process, its
+    object store behind a proxy that cuts the connection."""
+    from starlette.testclient import TestClient
+
+    from callstream_ingest.app import create_app
+    from callstream_ingest.settings import IngestSettings
+
+    host, port = common_settings.s3_endpoint.rsplit(":", 1)
+    size = 5 * 1024 * 1024
+    body = (wav * (size // len(wav) + 1))[:size]
+    before = await state(common_settings, sessions)
+    with CuttingProxy((host, int(port)), budget=1024 * 1024).running() as proxy:
+        settings = IngestSettings(
+            **(common_settings.model_dump() | {"log_json": False, "s3_endpoint": proxy.endpoint})
+        )
+
+        def upload() -> Any:
+            with TestClient(create_app(settings)) as client:
+                return client.post(
+                    "/v1/conversations",
+                    params=META,
+                    content=body,
+                    headers={
+                        "Authorization": f"Bearer {tokens['admin']}",
+                        "Content-Type": "audio/wav",
+                    },
+                )
+
+        r = await asyncio.to_thread(upload)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "dependency_unavailable"
+    assert r.headers["Retry-After"] == "5"
+    assert proxy.cut == 1
     assert await state(common_settings, sessions) == before
