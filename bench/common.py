@@ -293,6 +293,12 @@ def read_memory_kib(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class MemorySampler:
     """Samples a process's RSS on a background thread every ``interval`` seconds."""
 
@@ -383,12 +389,14 @@ async def create_admin_token(database_url: str, name: str = "bench-admin") -> st
 
 @dataclass(frozen=True)
 class Target:
-    """Where a benchmark sends its load: the API, a token, the stack, the ingest PID."""
+    """Where a benchmark sends its load: the API, a token, the stack, the ingest PID (and
+    the object store's, when the stack is the bench's own)."""
 
     base_url: str
     token: str
     endpoints: StackEndpoints
     ingest_pid: int | None = None
+    store_pid: int | None = None
 
 
 @contextmanager
@@ -410,6 +418,7 @@ def bench_services(
     """
     from callstream_cli.services import ServiceSet
     from callstream_cli.stack import manager
+    from callstream_cli.stack.seaweed import SeaweedS3
     from callstream_common.db.migrate import upgrade
     from callstream_common.topics import all_topics
 
@@ -443,7 +452,8 @@ def bench_services(
                     f"({time.monotonic() - began:.0f}s)"
                 )
             pid = services.process("ingest").pid() if "ingest" in names else None
-            yield Target(services.base_url, token, endpoints, pid)
+            store = SeaweedS3(settings).tracked_process().pid()
+            yield Target(services.base_url, token, endpoints, pid, store)
         finally:
             if not keep:
                 services.down()

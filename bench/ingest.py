@@ -4,12 +4,14 @@
 
 1. Latency: raw-body uploads of a 5 MB WAV (``POST /v1/conversations``) at concurrency 1, 8
    and 32, timed from the first byte of the request to the 202's headers (httpcore's trace
-   events). Baseline in the same run, at the same concurrencies: a bare PUT of the same
-   5 MB signed as ingest signs its own (:meth:`ObjectStore.put_from_memory`: one PUT,
-   minio's SigV4 signer with ``UNSIGNED-PAYLOAD``), from memory as one block through
-   urllib3, one thread per concurrent PUT, each reusing its kept-alive connection; the
-   table prints the ratio. For reference the run also times minio's own ``put_object`` of
-   the same bytes (which hashes the payload into its signature over plain HTTP).
+   events). Baseline in the same run, at the same concurrencies: the bare PUT ingest itself
+   sends for such an upload (:meth:`ObjectStore.put_streamed`: one PUT, minio's SigV4
+   signer with ``UNSIGNED-PAYLOAD``, urllib3 through a pool of kept-alive connections as
+   ingest's) of the same 5 MB, from memory as one block, each thread reusing its
+   connection; the table prints the ratio. For reference the run also times minio's own
+   ``put_object`` of the same bytes (which hashes the payload into its signature over
+   plain HTTP). The run also reports the CPU each upload cost ingest and the object store
+   (user + system time from /proc, steadier than latency on a shared machine).
 2. Memory: one 1 GB upload streamed from a generator (chunked transfer encoding, so no
    length is known: ingest sends it as a multipart upload of 8 MiB parts) while the ingest
    process's VmRSS is sampled from /proc; it must stay flat. Baseline: the same stream put
@@ -43,6 +45,7 @@ from bench.common import (
     arg_parser,
     bench_services,
     console,
+    cpu_seconds,
     fmt_mb,
     fmt_ms,
     fmt_ratio,
@@ -126,6 +129,9 @@ class LatencyRow:
     """The 1-minute load average when the level finished (the machine is shared)."""
     phases: dict[str, float] = field(default_factory=dict)
     """p50 ms per phase inside ingest (:mod:`bench.ingest_phases`)."""
+    cpu_ms: dict[str, float] = field(default_factory=dict)
+    """CPU ms per upload or PUT (:class:`CpuMeter`): ingest's, and the object store's
+    during ingest's uploads and during the bare PUTs."""
 
 
 @dataclass
@@ -150,6 +156,7 @@ class IngestResult:
                     "minio_put_object_seconds": r.minio_put.to_dict() if r.minio_put else None,
                     "load_average": r.load_average,
                     "phases_p50_ms": r.phases,
+                    "cpu_ms_per_upload": r.cpu_ms,
                 }
                 for r in self.latency
             ],
@@ -174,6 +181,22 @@ class IngestResult:
 
 
 # --------------------------------------------------------------------------- uploads
+
+
+class CpuMeter:
+    """CPU seconds (user + system) each process used over a ``with`` block: steadier
+    than latency on a machine shared with other work, since it does not count waiting."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.used = {n: cpu_seconds(p) - self._start[n] for n, p in self.pids.items()}
 
 
 class Uploader:
@@ -247,13 +270,15 @@ async def run_concurrently(count: int, concurrency: int, one: Any) -> tuple[list
 
 
 async def measure_uploads(
-    target: Target, body: bytes, concurrency: int, count: int, warmup: int
+    target: Target, body: bytes, concurrency: int, count: int, warmup: int, meter: CpuMeter
 ) -> tuple[list[float], float, list[str], tuple[float, float]]:
-    """(durations, wall, keys stored, the measured uploads' window in Unix seconds)."""
+    """(durations, wall, keys stored, the measured uploads' window in Unix seconds);
+    ``meter`` measures the CPU of the measured uploads."""
     async with Uploader(target, concurrency) as up:
         await run_concurrently(max(warmup, concurrency), concurrency, lambda: up.upload(body))
         since = time.time()
-        durations, wall = await run_concurrently(count, concurrency, lambda: up.upload(body))
+        with meter:
+            durations, wall = await run_concurrently(count, concurrency, lambda: up.upload(body))
         return durations, wall, up.object_keys(), (since, time.time())
 
 
@@ -342,13 +367,21 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
             baseline_keys += keys[-1:]
         for c in config.concurrencies:
             console.print(f"concurrency {c}: {config.uploads} uploads + {config.uploads} bare PUTs")
+            meter = CpuMeter({"ingest": target.ingest_pid, "store": target.store_pid})
             durations, wall, keys, window = await measure_uploads(
-                target, body, c, config.uploads, config.warmup
+                target, body, c, config.uploads, config.warmup, meter
             )
             windows.append(window)
             stored += keys
+            bare_meter = CpuMeter({"store": target.store_pid})
             base, base_wall, bkeys = await asyncio.to_thread(
-                measure_bare_puts, target.endpoints, body, c, config.uploads, config.warmup
+                measure_bare_puts,
+                target.endpoints,
+                body,
+                c,
+                config.uploads,
+                config.warmup,
+                around=bare_meter,
             )
             minio_put, _, mkeys = await asyncio.to_thread(
                 measure_bare_puts, target.endpoints, body, c, config.uploads, config.warmup, True
@@ -363,6 +396,16 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
                     base_wall,
                     summarize(minio_put),
                     os.getloadavg()[0],
+                    cpu_ms={
+                        **{
+                            f"{n} (uploads)": 1000 * t / len(durations)
+                            for n, t in meter.used.items()
+                        },
+                        **{
+                            f"{n} (bare PUTs)": 1000 * t / len(base)
+                            for n, t in bare_meter.used.items()
+                        },
+                    },
                 )
             )
     finally:
@@ -426,6 +469,16 @@ def print_ingest_tables(result: IngestResult) -> None:
                     int(r.phases.get("traces", 0)),
                     *(f"{r.phases[p]:,.1f}" if p in r.phases else "—" for p in PHASES),
                 )
+                for r in result.latency
+            ],
+        )
+    if any(r.cpu_ms for r in result.latency):
+        names = sorted({n for r in result.latency for n in r.cpu_ms})
+        print_table(
+            "CPU ms per upload (user + system, over the measured uploads or bare PUTs)",
+            ["concurrency", *names],
+            [
+                (r.concurrency, *(f"{r.cpu_ms[n]:,.1f}" if n in r.cpu_ms else "—" for n in names))
                 for r in result.latency
             ],
         )

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 
 import urllib3
 from minio import Minio
@@ -57,12 +58,14 @@ def measure_bare_puts(
     count: int,
     warmup: int,
     minio_put_object: bool = False,
+    around: AbstractContextManager[object] | None = None,
 ) -> tuple[list[float], float, list[str]]:
     """``count`` bare PUTs of ``body`` from ``concurrency`` threads; (durations, wall, keys).
 
-    The PUT is signed as ingest signs its own (:meth:`ObjectStore.put_from_memory`:
+    The PUT is ingest's own (:meth:`ObjectStore.put_streamed`, from memory:
     ``UNSIGNED-PAYLOAD``, urllib3's kept-alive pooled connections), or with
-    ``minio_put_object`` minio's ``put_object`` (payload hashed into the signature)."""
+    ``minio_put_object`` minio's ``put_object`` (payload hashed into the signature).
+    ``around`` wraps the measured PUTs (after the warm-up)."""
     from callstream_common.objectstore import ObjectStore
     from callstream_common.settings import CommonSettings
 
@@ -85,14 +88,15 @@ def measure_bare_puts(
         if minio_put_object:
             client.put_object(bucket, key, io.BytesIO(body), len(body), content_type="audio/wav")
         else:
-            store.put_from_memory(key, body, "audio/wav")
+            store.put_streamed(key, [body], len(body), "audio/wav")
         return time.perf_counter() - t0
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bare-put") as pool:
         list(pool.map(lambda _: put(), range(max(warmup, concurrency))))
-        began = time.perf_counter()
-        durations = list(pool.map(lambda _: put(), range(count), timeout=PHASE_TIMEOUT))
-        wall = time.perf_counter() - began
+        with around or nullcontext():
+            began = time.perf_counter()
+            durations = list(pool.map(lambda _: put(), range(count), timeout=PHASE_TIMEOUT))
+            wall = time.perf_counter() - began
     return durations, wall, keys
 
 

@@ -19,16 +19,6 @@ from callstream_common.contracts import CallUploaded, ConversationMetadata
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture
-async def store(common_settings: Any) -> AsyncIterator[Any]:
-    """The object store adapter, its event loop's connections closed after the test."""
-    from callstream_common.objectstore import ObjectStore
-
-    adapter = ObjectStore(common_settings)
-    yield adapter
-    await adapter.aclose()
-
-
 def _event() -> CallUploaded:
     return CallUploaded(
         conversation_id=uuid.uuid4(),
@@ -130,9 +120,12 @@ async def _chunks(total: int, size: int) -> AsyncIterator[bytes]:
         sent += n
 
 
-async def test_object_round_trips_through_the_store(store: Any, tmp_path: Any) -> None:
+async def test_object_round_trips_through_the_store(common_settings: Any, tmp_path: Any) -> None:
     import hashlib
 
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
     store.ensure_bucket()
     data = os.urandom(20 * 1024 * 1024 + 123)  # spans several multipart parts
 
@@ -195,7 +188,11 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
         await killer.dispose()
 
 
-async def test_a_failed_stream_leaves_no_object(store: Any) -> None:
+async def test_a_failed_stream_leaves_no_object(common_settings: Any) -> None:
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
+
     async def broken() -> AsyncIterator[bytes]:
         yield b"x" * (9 * 1024 * 1024)
         raise RuntimeError("client went away")
@@ -208,12 +205,15 @@ async def test_a_failed_stream_leaves_no_object(store: Any) -> None:
 
 @pytest.mark.parametrize("size", [3 * 1024 * 1024 + 7, 9 * 1024 * 1024 + 5])
 async def test_a_stream_of_known_length_is_one_put_sent_as_it_arrives(
-    store: Any, size: int
+    common_settings: Any, size: int
 ) -> None:
     """Up to STREAMED_PUT_MAX one PUT streams the bytes; with no length, what fits one part
     is one PUT after all, more a multipart upload (the 20 MB round trip above)."""
     import hashlib
 
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
     data = os.urandom(size)
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -230,9 +230,11 @@ async def test_a_stream_of_known_length_is_one_put_sent_as_it_arrives(
 
 @pytest.mark.parametrize("declared", [5 * 1024 * 1024, 1024 * 1024])
 async def test_a_stream_that_breaks_its_declared_length_leaves_no_object(
-    store: Any, declared: int
+    common_settings: Any, declared: int
 ) -> None:
-    from callstream_common.objectstore import UploadAborted
+    from callstream_common.objectstore import ObjectStore, UploadAborted
+
+    store = ObjectStore(common_settings)
 
     async def two_mb() -> AsyncIterator[bytes]:
         for _ in range(32):
@@ -245,8 +247,12 @@ async def test_a_stream_that_breaks_its_declared_length_leaves_no_object(
 
 
 async def test_a_stream_failing_midway_through_its_put_leaves_no_object(
-    store: Any,
+    common_settings: Any,
 ) -> None:
+    from callstream_common.objectstore import ObjectStore
+
+    store = ObjectStore(common_settings)
+
     async def broken() -> AsyncIterator[bytes]:
         yield b"x" * (3 * 1024 * 1024)
         await asyncio.sleep(0.2)

@@ -1,8 +1,6 @@
 """The handoff between the event loop receiving an upload and the thread sending it to the
-object store as a multipart upload: bounded in bytes, in order, hashed once, and failing
-the way an upload must (the thread sees the producer's error; the producer sees the
-thread's). And the tally a PUT sent from the event loop keeps: counted, hashed, held to
-its declared length."""
+object store: bounded in bytes, in order, hashed once, and failing the way an upload must
+(the thread sees the producer's error; the producer sees the thread's)."""
 
 from __future__ import annotations
 
@@ -14,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from callstream_common.objectstore import UploadAborted, _chained, _first_part, _Handoff, _Tally
+from callstream_common.objectstore import UploadAborted, _exactly, _Handoff
 
 
 def consume(handoff: _Handoff, seen: list[bytes], peaks: list[int]) -> None:
-    while chunk := handoff.read(16 * 1024):
+    for chunk in handoff.chunks():
         peaks.append(handoff._bytes)
         seen.append(chunk)
 
@@ -47,14 +45,16 @@ async def test_chunks_arrive_in_order_hashed_once_and_never_more_than_the_bound_
     assert max(peaks) < 64 * 1024 + 16 * 1024
 
 
-async def test_read_gives_whole_parts_and_fewer_bytes_only_at_the_end() -> None:
+async def test_read_gives_whole_parts_and_unread_puts_bytes_back_in_front() -> None:
     loop = asyncio.get_running_loop()
     handoff = _Handoff(loop)
     for chunk in (b"abc", b"defg", b"h"):
         await handoff.put(chunk, loop.create_future())
     handoff.close()
-    parts = await asyncio.to_thread(lambda: [handoff.read(5), handoff.read(5), handoff.read(5)])
-    assert parts == [b"abcde", b"fgh", b""]
+    first = await asyncio.to_thread(handoff.read, 5)
+    assert first == b"abcde"
+    handoff.unread(first)
+    assert await asyncio.to_thread(lambda: b"".join(handoff.chunks())) == b"abcdefgh"
 
 
 async def test_the_producer_s_error_reaches_the_thread_and_drops_what_was_queued() -> None:
@@ -63,7 +63,7 @@ async def test_the_producer_s_error_reaches_the_thread_and_drops_what_was_queued
     await handoff.put(b"x" * 10, loop.create_future())
     handoff.fail(RuntimeError("client went away"))
     with pytest.raises(UploadAborted, match="client went away"):
-        await asyncio.to_thread(handoff.read)
+        await asyncio.to_thread(lambda: list(handoff.chunks()))
 
 
 async def test_a_producer_waiting_for_room_gets_the_thread_s_own_error() -> None:
@@ -87,31 +87,9 @@ async def test_a_producer_waiting_for_room_gets_the_thread_s_own_error() -> None
     assert started.is_set()
 
 
-def test_a_declared_length_is_held_to_exactly_and_what_went_out_is_hashed() -> None:
-    tally = _Tally(4)
-    for chunk in (b"ab", b"cd"):
-        tally.add(chunk)
-    tally.end()
-    assert (tally.size, tally.digest.hexdigest()) == (4, hashlib.sha256(b"abcd").hexdigest())
-    short = _Tally(4)
-    short.add(b"abc")
+def test_a_declared_length_is_held_to_exactly() -> None:
+    assert b"".join(_exactly([b"ab", b"cd"], 4)) == b"abcd"
     with pytest.raises(UploadAborted, match="3 bytes where 4"):
-        short.end()
+        list(_exactly([b"ab", b"c"], 4))
     with pytest.raises(UploadAborted, match="more than the 4 bytes"):
-        _Tally(4).add(b"abcde")
-
-
-async def chunks_of(*sizes: int) -> Any:
-    for n in sizes:
-        yield b"x" * n
-
-
-async def test_a_stream_of_unknown_length_is_read_to_just_over_one_part_or_its_end() -> None:
-    """Within one part its length is known after all (one PUT); past it the rest follows
-    what was read, in order (a multipart upload)."""
-    part = 8 * 1024 * 1024
-    held, rest = await _first_part(b"head", chunks_of(1000, 2000))
-    assert rest is None and [len(c) for c in held] == [4, 1000, 2000]
-    held, rest = await _first_part(b"", chunks_of(part, 1, 5, 7))
-    assert rest is not None and [len(c) for c in held] == [part, 1]
-    assert [len(c) async for c in _chained(held, rest)] == [part, 1, 5, 7]
+        list(_exactly([b"ab", b"cde"], 4))

@@ -1,22 +1,20 @@
 """The object store (any S3 API: SeaweedFS, MinIO, AWS S3, R2) through the `minio` client.
 
-Uploads from async code go through :meth:`ObjectStore.put_stream`, which hashes the bytes
-(SHA-256) on the way and holds a few MiB of an upload at most. How the bytes go out depends
-on what is known:
+The client is synchronous; uploads from async code go through :meth:`ObjectStore.put_stream`:
+the event loop hands each chunk as it arrives to a worker thread (:class:`_Handoff`, bounded
+in bytes), which hashes it and sends it on while the loop receives the next, so an upload
+of any size holds a few MiB at most. How the bytes go out depends on what is known:
 
 - the length (a raw upload's ``Content-Length``), up to :data:`STREAMED_PUT_MAX`: one PUT
-  sent from the event loop (aiohttp) as the bytes arrive, each chunk written to the store's
-  connection as it is received: the object store receives the recording while the client
-  is still sending it, with no thread or copy in between;
-- no length, and the stream ends within one part: the same PUT, of what was received;
-- anything larger: a multipart upload of :data:`PART_SIZE` parts by minio's (blocking)
-  client on a worker thread, fed through :class:`_Handoff` (bounded in bytes), each part
-  sent while the next is received.
+  whose body is sent as it arrives: the object store receives the recording while the
+  client is still sending it, instead of after;
+- no length, and the stream ends within one part: one PUT of what was received;
+- anything larger: a multipart upload of :data:`PART_SIZE` parts (minio's), each part sent
+  while the next is received.
 
-The single PUTs are signed by minio's SigV4 signer with ``UNSIGNED-PAYLOAD``, as minio signs
-every request over HTTPS: over plain HTTP it would hash the whole payload into the
-signature before sending a byte (a second SHA-256 beside the recording's own, and no
-streaming possible).
+The two single PUTs are signed ``UNSIGNED-PAYLOAD``, as minio signs every request over
+HTTPS: over plain HTTP it would hash the whole payload into the signature before sending a
+byte (a second SHA-256 beside the recording's own, and no streaming possible).
 """
 
 from __future__ import annotations
@@ -25,14 +23,13 @@ import asyncio
 import hashlib
 import threading
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlunsplit
 
-import aiohttp
 import urllib3
 from minio import Minio
 from minio.credentials import Credentials
@@ -41,7 +38,6 @@ from minio.helpers import BaseURL
 from minio.signer import sign_v4_s3
 from minio.time import to_amz_date, utcnow
 from opentelemetry import trace
-from yarl import URL
 
 from callstream_common.settings import CommonSettings
 
@@ -54,9 +50,7 @@ STREAMED_PUT_MAX = 64 * MiB
 anyway, and one PUT would hold its connection open for the whole of a long upload."""
 HANDOFF_BYTES = 4 * MiB
 CONNECTIONS = 64
-"""Pooled connections to the store (per client), and threads sending multipart uploads."""
-CONNECT_ATTEMPTS = 3
-"""A PUT whose connection cannot be opened is tried again (no byte of its body was taken)."""
+"""Pooled connections to the store, and threads sending uploads: one per upload in flight."""
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _EOF = object()
 
@@ -157,6 +151,18 @@ class _Handoff:
             self._consumer_gone = True
         self._loop.call_soon_threadsafe(self._room.set)
 
+    def chunks(self) -> Iterator[bytes]:
+        """What is left, chunk by chunk (after what :meth:`read` buffered)."""
+        if self._buf:
+            yield bytes(self._buf)
+            self._buf.clear()
+        while (chunk := self._take()) is not None:
+            yield chunk
+
+    def unread(self, data: bytes) -> None:
+        """Put ``data`` back in front of what :meth:`read` and :meth:`chunks` give next."""
+        self._buf[0:0] = data
+
     def read(self, size: int = -1) -> bytes:
         """``size`` bytes (fewer only at the end): the file-like side minio reads parts from."""
         while size < 0 or len(self._buf) < size:
@@ -172,50 +178,17 @@ class _Handoff:
         return out
 
 
-class _Tally:
-    """The bytes of a PUT as they go out: counted, hashed, and held to the declared length
-    (an error the moment they cannot add up to it, which drops the connection mid-body, so
-    the store keeps nothing)."""
-
-    def __init__(self, length: int) -> None:
-        self.length = length
-        self.size = 0
-        self.digest = hashlib.sha256()
-
-    def add(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.length:
-            raise UploadAborted(f"more than the {self.length} bytes declared")
-        self.digest.update(chunk)
-
-    def end(self) -> None:
-        if self.size != self.length:
-            raise UploadAborted(f"{self.size} bytes where {self.length} were declared")
-
-
-async def _first_part(
-    first: bytes, chunks: AsyncIterator[bytes]
-) -> tuple[list[bytes], AsyncIterator[bytes] | None]:
-    """A stream of unknown length read up to just over one part: (what was read, the rest;
-    None when the stream ended within one part, so its length is known after all)."""
-    held = [first] if first else []
-    size = len(first)
-    rest = aiter(chunks)
-    while size <= PART_SIZE:
-        chunk = await anext(rest, None)
-        if chunk is None:
-            return held, None
-        held.append(chunk)
-        size += len(chunk)
-    return held, rest
-
-
-async def _chained(held: list[bytes], rest: AsyncIterator[bytes] | None) -> AsyncIterator[bytes]:
-    while held:
-        yield held.pop(0)
-    if rest is not None:
-        async for chunk in rest:
-            yield chunk
+def _exactly(chunks: Iterable[bytes], length: int) -> Iterator[bytes]:
+    """``chunks`` as long as they add up to ``length``; an error (which makes urllib3 drop
+    the connection mid-body, so the store keeps nothing) the moment they cannot."""
+    sent = 0
+    for chunk in chunks:
+        sent += len(chunk)
+        if sent > length:
+            raise UploadAborted(f"more than the {length} bytes declared")
+        yield chunk
+    if sent != length:
+        raise UploadAborted(f"{sent} bytes where {length} were declared")
 
 
 def _refusal(response: urllib3.BaseHTTPResponse) -> Exception:
@@ -250,8 +223,6 @@ class ObjectStore:
         self._region = self._base_url.region or settings.s3_region or "us-east-1"
         self._credentials = Credentials(access_key, secret_key)
         self._senders = ThreadPoolExecutor(CONNECTIONS, thread_name_prefix="objectstore-put")
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
 
     def ensure_bucket(self) -> None:
         if not self.client.bucket_exists(self.bucket):
@@ -266,8 +237,19 @@ class ObjectStore:
         if not self.client.bucket_exists(self.bucket):
             raise RuntimeError(f"bucket {self.bucket!r} does not exist")
 
-    def _signed_put(self, key: str, length: int, content_type: str) -> tuple[str, dict[str, str]]:
-        """The URL and headers of a PUT of ``length`` bytes, signed ``UNSIGNED-PAYLOAD``."""
+    def put_streamed(
+        self,
+        key: str,
+        body: Iterable[bytes],
+        length: int,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        """One PUT of ``length`` bytes sent as ``body`` yields them (``UNSIGNED-PAYLOAD``).
+
+        Never retried once a byte may have left (``body`` cannot be replayed): a
+        connection failing before the request was sent is retried, one failing mid-body is
+        the upload's error. A ``body`` that raises drops the connection mid-body, so the
+        store keeps nothing of it."""
         url = self._base_url.build(
             method="PUT", region=self._region, bucket_name=self.bucket, object_name=key
         )
@@ -287,99 +269,29 @@ class ObjectStore:
             content_sha256=UNSIGNED_PAYLOAD,
             date=date,
         )
-        return urlunsplit(url), {k: str(v) for k, v in headers.items()}
-
-    def put_from_memory(
-        self, key: str, data: bytes, content_type: str = "application/octet-stream"
-    ) -> None:
-        """One blocking PUT of bytes in hand, signed as :meth:`put_stream` signs its PUT,
-        through urllib3's pool (the upload bench's bare PUT)."""
-        url, headers = self._signed_put(key, len(data), content_type)
         response = self._http.urlopen(
             "PUT",
-            url,
-            body=data,
-            headers=headers,
+            urlunsplit(url),
+            body=_exactly(body, length),
+            headers={k: str(v) for k, v in headers.items()},
             retries=urllib3.Retry(total=2, connect=2, read=0, other=0, status=0, redirect=0),
             redirect=False,
         )
         if response.status != 200:
             raise _refusal(response)
 
-    def _client(self) -> aiohttp.ClientSession:
-        """The event loop's pooled HTTP client (made on first use, on the running loop)."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._session_loop is not loop:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=CONNECTIONS),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=3, sock_read=60),
-                auto_decompress=False,
-            )
-            self._session_loop = loop
-        return self._session
-
-    async def aclose(self) -> None:
-        """Close the event loop's connections (at shutdown)."""
-        if self._session is not None and self._session_loop is asyncio.get_running_loop():
-            await self._session.close()
-        self._session = None
-
-    async def _put_as_it_arrives(
-        self, key: str, chunks: AsyncIterator[bytes], length: int, content_type: str
-    ) -> tuple[int, str]:
-        """One PUT of ``length`` bytes whose body is ``chunks``, each written to the store's
-        connection as it arrives; (size, sha256).
-
-        The error of ``chunks`` (the client gone, the size limit) is raised as it is; the
-        store failing is a ``ConnectionError`` (an ``S3Error`` if it answered one). Opening
-        the connection is tried again; nothing else is (the body cannot be replayed)."""
-        tally = _Tally(length)
-        failed: list[Exception] = []
-
-        async def body() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in chunks:
-                    if chunk:
-                        tally.add(chunk)
-                        yield chunk
-                tally.end()
-            except Exception as exc:
-                failed.append(exc)
-                raise
-
-        url, headers = self._signed_put(key, length, content_type)
-        broken: aiohttp.ClientError | None = None
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
-            try:
-                async with self._client().put(
-                    URL(url, encoded=True), data=body(), headers=headers
-                ) as response:
-                    if response.status != 200:
-                        data = await response.read()
-                        raise _refusal(
-                            urllib3.HTTPResponse(
-                                body=data, headers=dict(response.headers), status=response.status
-                            )
-                        )
-                broken = None
-                break
-            except aiohttp.ClientConnectorError as exc:
-                broken = exc
-                if tally.size or attempt == CONNECT_ATTEMPTS:
-                    break
-                await asyncio.sleep(0.2 * attempt)
-            except aiohttp.ClientError as exc:
-                broken = exc
-                break
-        if failed:
-            raise failed[0]
-        if broken is not None:
-            raise ConnectionError(f"object store PUT failed: {broken}") from broken
-        return tally.size, tally.digest.hexdigest()
-
-    def _send_parts(self, key: str, handoff: _Handoff, content_type: str) -> None:
-        """The upload's thread: what :meth:`_put_parts` hands over, as a multipart upload."""
+    def _send(self, key: str, handoff: _Handoff, length: int | None, content_type: str) -> None:
+        """The upload's thread: what :meth:`put_stream` hands over, sent as the module
+        docstring says."""
         try:
+            if length is not None and length <= STREAMED_PUT_MAX:
+                self.put_streamed(key, handoff.chunks(), length, content_type)
+                return
+            first = handoff.read(PART_SIZE + 1)
+            if len(first) <= PART_SIZE:
+                self.put_streamed(key, [first], len(first), content_type)
+                return
+            handoff.unread(first)
             self.client.put_object(
                 self.bucket,
                 key,
@@ -391,29 +303,6 @@ class ObjectStore:
         finally:
             handoff.gone()
 
-    async def _put_parts(
-        self, key: str, chunks: AsyncIterator[bytes], content_type: str
-    ) -> tuple[int, str]:
-        """A multipart upload of ``chunks`` by minio on a worker thread, each chunk handed
-        over as it arrives and hashed there; (size, sha256)."""
-        loop = asyncio.get_running_loop()
-        handoff = _Handoff(loop)
-        upload = loop.run_in_executor(self._senders, self._send_parts, key, handoff, content_type)
-        try:
-            async for chunk in chunks:
-                if chunk:
-                    await handoff.put(chunk, upload)
-            handoff.close()
-            await upload
-        except BaseException as exc:
-            handoff.fail(exc if isinstance(exc, Exception) else UploadAborted("cancelled"))
-            try:
-                await upload
-            except Exception:  # noqa: S110 - the original error is the one that matters
-                pass
-            raise
-        return handoff.taken, handoff.digest.hexdigest()
-
     async def put_stream(
         self,
         key: str,
@@ -422,7 +311,7 @@ class ObjectStore:
         first: bytes = b"",
         length: int | None = None,
     ) -> StoredObject:
-        """Stream ``first`` + ``chunks`` into ``key``, hashing on the way.
+        """Stream ``first`` + ``chunks`` into ``key``, hashing on the way (in the thread).
 
         ``length``, when the caller knows it, lets the bytes go out as they arrive (see the
         module docstring); a stream that turns out shorter or longer fails. If ``chunks``
@@ -432,23 +321,32 @@ class ObjectStore:
         with tracer.start_as_current_span(
             "s3 put", attributes={"s3.bucket": self.bucket, "s3.key": key}
         ) as span:
+            loop = asyncio.get_running_loop()
+            handoff = _Handoff(loop)
+            upload = loop.run_in_executor(
+                self._senders, self._send, key, handoff, length, content_type
+            )
+            size = 0
             try:
-                held: list[bytes] = [first] if first else []
-                rest: AsyncIterator[bytes] | None = chunks
-                if length is None:
-                    held, rest = await _first_part(first, chunks)
-                    if rest is None:
-                        length = sum(map(len, held))
-                if length is not None and length <= STREAMED_PUT_MAX:
-                    stream = _chained(held, rest)
-                    size, sha256 = await self._put_as_it_arrives(key, stream, length, content_type)
-                else:
-                    size, sha256 = await self._put_parts(key, _chained(held, rest), content_type)
-            except BaseException:
-                await asyncio.get_running_loop().run_in_executor(None, self._remove_quietly, key)
+                if first:
+                    size += len(first)
+                    await handoff.put(first, upload)
+                async for chunk in chunks:
+                    if chunk:
+                        size += len(chunk)
+                        await handoff.put(chunk, upload)
+                handoff.close()
+                await upload
+            except BaseException as exc:
+                handoff.fail(exc if isinstance(exc, Exception) else UploadAborted("cancelled"))
+                try:
+                    await upload
+                except Exception:  # noqa: S110 - the original error is the one that matters
+                    pass
+                await loop.run_in_executor(None, self._remove_quietly, key)
                 raise
             span.set_attribute("s3.size", size)
-            return StoredObject(key=key, size=size, sha256=sha256)
+            return StoredObject(key=key, size=size, sha256=handoff.digest.hexdigest())
 
     def _remove_quietly(self, key: str) -> None:
         try:

@@ -82,7 +82,6 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             relay.cancel()
             listener.cancel()
             await app.state.ingest.background.finish()
-            await app.state.ingest.store.aclose()
         await read_cache.redis.aclose()
         await engine.dispose()
         shutdown_telemetry()
