@@ -80,10 +80,16 @@ async def _insert_odd_calls(conn: asyncpg.Connection) -> None:
         "INSERT INTO conversations (id, status, opportunity_name, rep_id, title, object_key, "
         "content_type, size_bytes, sha256, priority, analysis_summary, created_at, updated_at, "
         "completed_at) VALUES ($1, $2, 'Odd deal', 'rep-a', 'Odd call', 'recordings/odd', "
-        "'audio/wav', 1, $3, 5, $4::jsonb, $5, $5, "
-        "CASE WHEN $2 = 'completed' THEN $5 END)",
+        "'audio/wav', 1, $3, 5, $4::jsonb, $5, $5, $6)",
         [
-            (uuid.uuid4(), status, "0" * 64, json.dumps(s) if s else None, at)
+            (
+                uuid.uuid4(),
+                status,
+                "0" * 64,
+                json.dumps(s) if s else None,
+                at,
+                at if status == "completed" else None,
+            )
             for status, s, at in odd
         ],
     )

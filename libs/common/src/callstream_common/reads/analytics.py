@@ -83,7 +83,7 @@ class Tally:
 
 
 def tally(groups: list[TallyGroup]) -> Tally:
-    """The distributions and averages of a scope from its groups: a calls' average is the
+    """The distributions and averages of a scope from its groups: a score's average is the
     sum over groups of its sums over the sum of its counts (a call without a score counts
     in no average, as with ``avg``); calls without a qualification are in no bucket."""
     by_status: dict[str, int] = defaultdict(int)
