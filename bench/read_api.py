@@ -332,9 +332,8 @@ async def warm_up(
 
 
 async def first_dashboards(base_url: str, users: list[User]) -> dict[str, float]:
-    """The dashboard of one user of each role, computed alone with the cache empty: what a
-    dashboard costs cold when it does not queue behind other work (measured before the
-    pipeline starts completing calls, whose first upload would otherwise run alongside)."""
+    """The dashboard of one user of each role, computed alone with the cache empty (before
+    the pipeline starts completing calls): what it costs cold, queued behind nothing."""
     seconds: dict[str, float] = {}
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         for role in ("user", "manager", "admin"):
