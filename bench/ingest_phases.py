@@ -1,16 +1,15 @@
 """Where an upload's time goes inside ingest, from its own spans (the bench stack's Zipkin).
 
-Each ``POST /v1/conversations`` trace is cut at the ``s3 put`` span and the first
-``http send`` span (the 202's headers going out):
+Each ``POST /v1/conversations`` trace is cut at the ``s3 put`` span:
 
 - ``before the PUT``: the request span's start to the PUT's: routing, authentication,
   reading and sniffing the first bytes, the early metadata check;
 - ``PUT``: the ``s3 put`` span: receiving the body and storing it (overlapped when the
   length is known, one after the other when it is not);
-- ``after the PUT``: the registration up to the 202: metadata, the conversation's statement
-  and commit (``database`` is the part inside SQL spans: statements only, the pool's
-  checkout and the BEGIN/COMMIT round trips are not spans of their own);
-- ``answer``: the 202 going out, to the end of the request span.
+- ``after the PUT``: the registration and the 202: metadata, the conversation's statement
+  and commit, the answer going out (``database`` is the part inside SQL spans: statements
+  only, the pool's checkout is not a span of its own). Ingest opens no span per message
+  it sends (``http send``), so the answer is not a phase of its own.
 
 Span start times come from one clock (ingest's), so the phases add up to the server-side
 time of the request; the client's first byte → 202 adds the network on either side.
@@ -26,7 +25,7 @@ from typing import Any
 from bench.common import percentile
 
 UPLOAD_SPAN = "post /v1/conversations"
-PHASES = ("before the PUT", "PUT", "after the PUT", "database", "answer", "server total")
+PHASES = ("before the PUT", "PUT", "after the PUT", "database", "server total")
 
 
 def _phases(trace: Sequence[dict[str, Any]]) -> dict[str, float] | None:
@@ -39,20 +38,17 @@ def _phases(trace: Sequence[dict[str, Any]]) -> dict[str, float] | None:
         return None
     start, end = server["timestamp"], server["timestamp"] + server.get("duration", 0)
     put_start, put_end = put["timestamp"], put["timestamp"] + put.get("duration", 0)
-    sends = [s["timestamp"] for s in trace if s.get("name", "").endswith("http send")]
-    answer = min(sends) if sends else end
     database = sum(
         s.get("duration", 0)
         for s in trace
         if any(tag.startswith("db.system") for tag in s.get("tags", {}))
-        and put_end <= s["timestamp"] <= answer
+        and put_end <= s["timestamp"] <= end
     )
     return {
         "before the PUT": (put_start - start) / 1000,
         "PUT": (put_end - put_start) / 1000,
-        "after the PUT": (answer - put_end) / 1000,
+        "after the PUT": (end - put_end) / 1000,
         "database": database / 1000,
-        "answer": (end - answer) / 1000,
         "server total": (end - start) / 1000,
     }
 

@@ -208,3 +208,35 @@ def test_concurrent_misses_of_a_page_compute_it_once(
         callers["admin"],
         [partial(burst, limit) for limit in range(40, 45)],
     )
+
+
+async def test_a_list_hit_is_one_redis_round_trip(
+    services: Any, callers: dict[str, str], common_settings: Any
+) -> None:
+    """The page of ids and its items come from one script call: no ``MGET`` follows."""
+    from redis.asyncio import Redis
+
+    params = {"rep_id": "rep-kc", "limit": 7}
+    composed = [await fetch(services, callers["admin"], **params) for _ in range(2)]
+    assert [r.headers["X-Cache"] for r in composed] == ["miss", "hit"]
+    redis = Redis.from_url(common_settings.redis_url.get_secret_value())
+    try:
+        before = await redis.info("commandstats")
+        again = await fetch(services, callers["admin"], **params)
+        after = await redis.info("commandstats")
+    finally:
+        await redis.aclose()
+
+    def calls(stats: dict[str, Any]) -> dict[str, int]:
+        return {name.removeprefix("cmdstat_"): int(c["calls"]) for name, c in stats.items()}
+
+    sent = {
+        command: n - calls(before).get(command, 0)
+        for command, n in calls(after).items()
+        if command != "info" and n != calls(before).get(command, 0)
+    }
+    assert again.headers["X-Cache"] == "hit" and again.content == composed[1].content
+    assert len(again.json()["items"]) == 7
+    # One script call; Redis counts the two MGETs it runs inside (the page with its
+    # versions, the items with theirs) too. Ingest sent nothing else.
+    assert sent == {"evalsha": 1, "mget": 2}, sent

@@ -23,7 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench.read_seed import SeedPlan, seed
-from callstream_common.reads.conversations import list_sql
+from callstream_common.reads.analytics import TALLY_PLANNING, TALLY_SQL
+from callstream_common.reads.conversations import list_sql, scope_sql
 from callstream_common.reads.filters import ConversationQuery
 from callstream_common.reads.scope import Scope
 
@@ -92,3 +93,35 @@ async def test_every_filter_uses_an_index(
             r[0] for r in (await session.execute(text(f"EXPLAIN {sql}"), params)).all()
         )
     assert index in plan and "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        Scope.everything(),
+        Scope.of("manager", "rep-c", "team-east"),
+        Scope.of("user", "rep-a", None),
+    ],
+    ids=["admin", "manager", "user"],
+)
+async def test_the_dashboard_tally_reads_its_covering_index_alone(
+    explain_sessions: Any, scope: Scope
+) -> None:
+    """The dashboard's one pass over a scope (its distributions and averages) is an
+    index-only scan, planned as the dashboard plans it (no scan disabled): every column it
+    reads is in ``ix_conversations_rep_tally``, and a manager's scope is an index
+    condition, not a filter over the whole table."""
+    where, params = scope_sql(scope)
+    async with explain_sessions() as session, session.begin():
+        await session.execute(text("ANALYZE conversations"))
+        await session.execute(text(TALLY_PLANNING))
+        plan = "\n".join(
+            r[0]
+            for r in (
+                await session.execute(text(f"EXPLAIN {TALLY_SQL.format(where=where)}"), params)
+            ).all()
+        )
+    assert "Index Only Scan using ix_conversations_rep_tally" in plan, plan
+    assert "Seq Scan on conversations" not in plan, plan
+    if scope.team_id:
+        assert "Index Cond: (rep_id = ANY" in plan, plan

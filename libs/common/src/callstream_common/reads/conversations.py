@@ -24,8 +24,10 @@ from callstream_common.reads.filters import (
 from callstream_common.reads.rows import mapped
 from callstream_common.reads.scope import Scope, ScopeKind
 
-SCORE_SQL = "((c.analysis_summary ->> 'overall_score')::double precision)"
-QUALIFICATION_SQL = "(c.analysis_summary ->> 'qualification_status')"
+SCORE_SQL = "c.overall_score"
+QUALIFICATION_SQL = "c.qualification_status"
+"""The call's overall score and qualification status: columns generated from its analysis
+summary (migration ``0012_score_columns``), NULL until the call is analysed."""
 SEARCH_SQL = (
     "c.id IN (SELECT s.id FROM conversations s "
     "WHERE s.search @@ websearch_to_tsquery('english', :q) "
@@ -48,14 +50,18 @@ def tracker_hit(tracker: str, role: str | None) -> str:
 
 
 def scope_sql(scope: Scope, alias: str = "c") -> tuple[str, dict[str, Any]]:
-    """The WHERE fragment that keeps rows of ``alias`` (with a ``rep_id``) inside ``scope``."""
+    """The WHERE fragment that keeps rows of ``alias`` (with a ``rep_id``) inside ``scope``.
+
+    A manager's scope is one array of rep ids (the team's and their own), computed once and
+    matched as an index condition on ``rep_id``: "in the team OR the own rep" could use no
+    index, so each aggregate over a manager's calls scanned the whole table."""
     if scope.kind == ScopeKind.ALL:
         return "TRUE", {}
     if scope.kind == ScopeKind.REP:
         return f"{alias}.rep_id = :scope_rep", {"scope_rep": scope.rep_id or ""}
     return (
-        f"({alias}.rep_id IN (SELECT id FROM reps WHERE team_id = :scope_team) "
-        f"OR {alias}.rep_id = :scope_rep)",
+        f"{alias}.rep_id = ANY(ARRAY(SELECT id FROM reps WHERE team_id = :scope_team "
+        "UNION ALL SELECT CAST(:scope_rep AS varchar)))",
         {"scope_team": scope.team_id or "", "scope_rep": scope.rep_id or ""},
     )
 

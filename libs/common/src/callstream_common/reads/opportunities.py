@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callstream_common.contracts import MeddicDimension
-from callstream_common.reads.conversations import scope_sql
+from callstream_common.reads.conversations import QUALIFICATION_SQL, SCORE_SQL, scope_sql
 from callstream_common.reads.deals import CallSnapshot, DealPicture, DimensionSnapshot, deal_picture
 from callstream_common.reads.filters import Sort, decode_cursor, encode_cursor
 from callstream_common.reads.rows import mapped
@@ -144,9 +144,7 @@ async def list_opportunities(
             "CROSS JOIN LATERAL (SELECT count(*) AS calls FROM conversations c "
             "  WHERE c.opportunity_id = o.id) s "
             "LEFT JOIN LATERAL (SELECT "
-            "  (c.analysis_summary ->> 'overall_score')::double precision "
-            "  AS overall_score, "
-            "  c.analysis_summary ->> 'qualification_status' AS qualification_status "
+            f"  {SCORE_SQL} AS overall_score, {QUALIFICATION_SQL} AS qualification_status "
             "  FROM conversations c WHERE c.opportunity_id = o.id "
             "  AND c.analysis_summary IS NOT NULL "
             "  ORDER BY c.created_at DESC, c.id DESC LIMIT 1) l ON TRUE "

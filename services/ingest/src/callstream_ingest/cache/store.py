@@ -61,6 +61,40 @@ class Outcome(StrEnum):
 class Lookup(NamedTuple):
     body: bytes
     outcome: Outcome
+    items: PrefetchedItems | None = None
+    """On a page hit: its items' versions and entries, read in the same round trip."""
+
+
+class PrefetchedItems(NamedTuple):
+    """What :data:`PAGE_WITH_ITEMS` read beside a page: each listed conversation's version,
+    then its item entry, in the page's order, under the epoch of the lookup."""
+
+    epoch: int
+    found: list[bytes | None]
+
+
+PAGE_WITH_ITEMS = """
+local found = redis.call('MGET', unpack(KEYS))
+local page = found[#KEYS]
+if not page then return found end
+local listed = string.match(page, '"ids":%[(.-)%]')
+if not listed then return found end
+local ids = {}
+for id in string.gmatch(listed, '"([^"]+)"') do ids[#ids + 1] = id end
+if #ids == 0 then return found end
+local keys = {}
+for i, id in ipairs(ids) do
+  keys[i] = ARGV[1] .. id
+  keys[#ids + i] = ARGV[2] .. id
+end
+local more = redis.call('MGET', unpack(keys))
+for i = 1, #keys do found[#KEYS + i] = more[i] end
+return found
+"""
+"""A page of ids and, in the same round trip, the versions and entries of the items it
+lists. KEYS: the page's version keys, then its key; ARGV: the prefix of a conversation's
+version key and of its item key. Nothing is decided here: the caller checks the page and
+every item against their versions, as for a plain ``MGET``."""
 
 
 class BreakerState(StrEnum):
@@ -130,6 +164,9 @@ class ReadCache:
     )
     _refresher: asyncio.Task[None] | None = None
 
+    def __post_init__(self) -> None:
+        self._page_with_items = self.redis.register_script(PAGE_WITH_ITEMS)
+
     async def start(self) -> None:
         """Take a new epoch: nothing cached by an earlier process is trusted."""
         await self._new_epoch()
@@ -189,6 +226,7 @@ class ReadCache:
         request: CacheRequest,
         compute: Callable[[], Awaitable[bytes]],
         refresh: Callable[[], Awaitable[bytes]] | None = None,
+        with_items: bool = False,
     ) -> Lookup:
         """The cached answer of ``request`` or, on a miss, ``compute()`` once per key and
         versions even under concurrent misses (the others await the same result).
@@ -199,37 +237,52 @@ class ReadCache:
         committed during the computation leaves an entry that no lookup will take.
 
         ``refresh`` (default ``compute``) is what recomputes the answer ahead of its next
-        reader after a change (see :mod:`callstream_ingest.cache.refresh`)."""
+        reader after a change (see :mod:`callstream_ingest.cache.refresh`).
+
+        ``with_items`` (a page of ids): a hit also brings its items' versions and entries
+        from the same round trip (:data:`PAGE_WITH_ITEMS`), for :meth:`items`."""
         layer = request.entry.layer
         started = time.perf_counter()
-        key = request.key(self.epoch)
+        epoch = self.epoch
+        key = request.key(epoch)
         if not self.enabled or not self.breaker.allow():
             body = await self._single_flight(key, compute, None)
             return self._looked_up(layer, Outcome.BYPASS, started, body)
         try:
-            versions, cached = await self._stored(request, key)
+            versions, cached, listed = await self._stored(request, key, with_items)
         except (RedisError, OSError, TimeoutError):
             return self._looked_up(layer, Outcome.ERROR, started, await compute())
         self.hot.read(key, request, refresh or compute)
         if cached is not None:
-            return self._looked_up(layer, Outcome.HIT, started, cached)
+            prefetched = PrefetchedItems(epoch, listed) if with_items else None
+            return self._looked_up(layer, Outcome.HIT, started, cached, prefetched)
         body = await self._single_flight(key, compute, request.entry.ttl_seconds, versions=versions)
         return self._looked_up(layer, Outcome.MISS, started, body)
 
-    async def _stored(self, request: CacheRequest, key: str) -> tuple[list[int], bytes | None]:
-        """The current versions of what ``request`` depends on and its entry if computed at
-        those very versions, in one ``MGET``."""
-        found: list[bytes | None] = await self._call(  # type: ignore[assignment]
-            self.redis.mget([*request.version_keys(), key])
-        )
-        versions = versions_of(found[:-1])
-        return versions, current(found[-1], versions)
+    async def _stored(
+        self, request: CacheRequest, key: str, with_items: bool = False
+    ) -> tuple[list[int], bytes | None, list[bytes | None]]:
+        """The current versions of what ``request`` depends on, its entry if computed at
+        those very versions, and (``with_items``, a page of ids) what
+        :data:`PAGE_WITH_ITEMS` read of its items, all in one round trip."""
+        keys = [*request.version_keys(), key]
+        if with_items:
+            found: list[bytes | None] = await self._call(  # type: ignore[assignment]
+                self._page_with_items(
+                    keys=keys, args=[version_key(conversation_scope("")), item_key(self.epoch, "")]
+                )
+            )
+        else:
+            found = await self._call(self.redis.mget(keys))  # type: ignore[assignment]
+        versions = versions_of(found[: len(keys) - 1])
+        return versions, current(found[len(keys) - 1], versions), found[len(keys) :]
 
     async def items(
         self,
         ids: list[str],
         load: Callable[[list[str]], Awaitable[dict[str, bytes]]],
         counted: bool = True,
+        prefetched: PrefetchedItems | None = None,
     ) -> tuple[dict[str, bytes], Outcome]:
         """The list items of ``ids`` (conversation id → JSON), each valid only at its
         conversation's current version; those missing or out of date come from ``load``
@@ -237,20 +290,29 @@ class ReadCache:
         a change committed meanwhile can never bring an out-of-date item back.
 
         One round trip when every item is cached: the versions and the items in one
-        ``MGET``. HIT if every item came from Redis, MISS otherwise."""
+        ``MGET``, or none if the page's lookup brought them (``prefetched``, taken only if
+        it holds as many as ``ids`` under the current epoch). HIT if every item came from
+        Redis, MISS otherwise."""
         started = time.perf_counter()
         if not ids:
             return {}, Outcome.HIT
         if not self.enabled or not self.breaker.allow():
             return await load(ids), Outcome.BYPASS
         keys = [item_key(self.epoch, i) for i in ids]
-        try:
-            raw = await self._call(
-                self.redis.mget([*(version_key(conversation_scope(i)) for i in ids), *keys])
-            )
-        except (RedisError, OSError, TimeoutError):
-            return await load(ids), Outcome.ERROR
-        found: list[bytes | None] = raw  # type: ignore[assignment]
+        found: list[bytes | None]
+        if (
+            prefetched is not None
+            and prefetched.epoch == self.epoch
+            and len(prefetched.found) == 2 * len(ids)
+        ):
+            found = prefetched.found
+        else:
+            try:
+                found = await self._call(  # type: ignore[assignment]
+                    self.redis.mget([*(version_key(conversation_scope(i)) for i in ids), *keys])
+                )
+            except (RedisError, OSError, TimeoutError):
+                return await load(ids), Outcome.ERROR
         versions = versions_of(found[: len(ids)])
         items: dict[str, bytes] = {}
         missing: list[int] = []
@@ -278,9 +340,16 @@ class ReadCache:
             self.stats.record_many(Layer.ITEMS, len(ids) - len(missing), len(missing), elapsed)
         return items, Outcome.MISS if missing else Outcome.HIT
 
-    def _looked_up(self, layer: Layer, outcome: Outcome, started: float, body: bytes) -> Lookup:
+    def _looked_up(
+        self,
+        layer: Layer,
+        outcome: Outcome,
+        started: float,
+        body: bytes,
+        items: PrefetchedItems | None = None,
+    ) -> Lookup:
         self.stats.record(layer, outcome.value, time.perf_counter() - started)
-        return Lookup(body, outcome)
+        return Lookup(body, outcome, items)
 
     async def _single_flight(
         self,
@@ -364,7 +433,7 @@ class ReadCache:
         if not self.enabled or not self.breaker.allow():
             return
         key = request.key(self.epoch)
-        versions, cached = await self._stored(request, key)
+        versions, cached, _ = await self._stored(request, key)
         if cached is not None:
             return  # a reader got there first
         await self._single_flight(key, compute, request.entry.ttl_seconds, versions=versions)

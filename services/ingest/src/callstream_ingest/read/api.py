@@ -98,7 +98,7 @@ async def list_conversations(
         return encode_outcome(200, lists.ids_of(page))
 
     page = await cache.get_or_compute(
-        page_request, guarded(compute_page), refresh=guarded(refresh_page)
+        page_request, guarded(compute_page), refresh=guarded(refresh_page), with_items=True
     )
     status, body = decode_outcome(page.body)
     if status != 200:
@@ -108,7 +108,7 @@ async def list_conversations(
     # Even a page just computed takes its items through the item cache: they can only be
     # stored with versions read before they were read, which the page query could not do.
     ids = lists.read_ids(body)
-    items, items_outcome = await cache.items(ids.ids, load_items)
+    items, items_outcome = await cache.items(ids.ids, load_items, prefetched=page.items)
     return answer(200, lists.compose(ids, items), composed_outcome(page.outcome, items_outcome))
 
 
