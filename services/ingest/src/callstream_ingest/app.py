@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -78,6 +79,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 ),
                 name="read-cache-listener",
             )
+            # What start-up allocated (~200k objects: modules, models, clients) lives as
+            # long as the process. Frozen, a full collection walks only what requests
+            # left behind instead of stopping the event loop for ~150 ms.
+            gc.freeze()
             yield
             relay.cancel()
             listener.cancel()
