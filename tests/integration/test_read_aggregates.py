@@ -28,6 +28,7 @@ from bench.read_seed import SeedPlan, seed
 from callstream_common.contracts import MeddicDimension
 from callstream_common.reads import analytics
 from callstream_common.reads.scope import Scope
+from tests.support.scratch_database import scratch_database
 
 pytestmark = pytest.mark.stack
 
@@ -100,12 +101,7 @@ async def database(endpoints: Any) -> AsyncIterator[str]:
     """A database migrated to 0011, seeded, then migrated to the head (the backfill)."""
     from callstream_common.db.migrate import upgrade
 
-    url = endpoints.database_url.get_secret_value()
-    scratch = f"{url.rsplit('/', 1)[0]}/{DATABASE}"
-    admin = await asyncpg.connect(url.replace("+asyncpg", ""))
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        await admin.execute(f"CREATE DATABASE {DATABASE}")
+    async with scratch_database(endpoints, DATABASE) as scratch:
         await asyncio.to_thread(upgrade, scratch, "0011_cache_facets")
         plan = SeedPlan(
             reps=REPS, opportunities=40, conversations=900, days=120, completed_share=0.9
@@ -118,9 +114,6 @@ async def database(endpoints: Any) -> AsyncIterator[str]:
             await conn.close()
         await asyncio.to_thread(upgrade, scratch)
         yield scratch
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        await admin.close()
 
 
 async def raw_calls(url: str) -> tuple[list[Call], datetime]:

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -27,6 +26,7 @@ from callstream_common.reads.analytics import TALLY_PLANNING, TALLY_SQL
 from callstream_common.reads.conversations import list_sql, scope_sql
 from callstream_common.reads.filters import ConversationQuery
 from callstream_common.reads.scope import Scope
+from tests.support.scratch_database import scratch_database
 
 pytestmark = pytest.mark.stack
 
@@ -62,21 +62,13 @@ REPS = [("rep-a", "team-east"), ("rep-b", "team-east"), ("rep-c", "team-west")] 
 async def explain_sessions(endpoints: Any) -> AsyncIterator[Any]:
     from callstream_common.db.migrate import upgrade
 
-    url = endpoints.database_url.get_secret_value()
-    scratch = f"{url.rsplit('/', 1)[0]}/{EXPLAIN_DATABASE}"
-    admin = await asyncpg.connect(url.replace("+asyncpg", ""))
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {EXPLAIN_DATABASE}")
-        await admin.execute(f"CREATE DATABASE {EXPLAIN_DATABASE}")
+    async with scratch_database(endpoints, EXPLAIN_DATABASE) as scratch:
         await asyncio.to_thread(upgrade, scratch)
         plan = SeedPlan(reps=REPS, opportunities=300, conversations=3000, tracker="pricing")
         await seed(scratch.replace("+asyncpg", ""), plan)
         engine = create_async_engine(scratch)
         yield async_sessionmaker(engine)
         await engine.dispose()
-    finally:
-        await admin.execute(f"DROP DATABASE IF EXISTS {EXPLAIN_DATABASE} WITH (FORCE)")
-        await admin.close()
 
 
 # (filters, the index — or the index condition — that must appear in the plan)
