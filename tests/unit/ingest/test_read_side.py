@@ -277,13 +277,15 @@ def test_scopes_see_only_their_own() -> None:
 def test_the_breaker_opens_after_failures_and_probes_once_after_the_cooldown() -> None:
     now = [0.0]
     breaker = CircuitBreaker(threshold=3, cooldown_seconds=2, clock=lambda: now[0])
+    opened = []
     for _ in range(3):
         assert breaker.allow()
-        breaker.failed()
+        opened.append(breaker.failed())
+    assert opened == [False, False, True], "the third failure opens it"
     assert breaker.state == BreakerState.OPEN and not breaker.allow()
     now[0] = 2.5
     assert breaker.allow() and not breaker.allow(), "one probe at a time"
-    breaker.failed()
+    assert breaker.failed() is False, "a failed probe keeps it open, it does not open it"
     assert breaker.state == BreakerState.OPEN
     now[0] = 5.0
     assert breaker.allow()

@@ -138,11 +138,14 @@ class CircuitBreaker:
         self.failures, self.opened_at, self.probing = 0, None, False
         return recovered
 
-    def failed(self) -> None:
+    def failed(self) -> bool:
+        """Record a failure; True if this opened a closed breaker."""
         self.failures += 1
         self.probing = False
+        opened = self.opened_at is None and self.failures >= self.threshold
         if self.opened_at is not None or self.failures >= self.threshold:
             self.opened_at = self.clock()
+        return opened
 
 
 @dataclass
@@ -194,9 +197,7 @@ class ReadCache:
         except (RedisError, OSError, TimeoutError) as exc:
             if isinstance(exc, RedisConnectionError):
                 await self._drop_idle_connections()
-            was_open = self.breaker.opened_at is not None
-            self.breaker.failed()
-            if not was_open and self.breaker.opened_at is not None:
+            if self.breaker.failed():
                 log.warning(
                     "read cache: circuit open after %d failures (last: %s %s)",
                     self.breaker.failures,
