@@ -13,7 +13,9 @@ throughput each way (cached vs uncached), where latency is only queueing.
 The users' requests go through aiohttp, whose own time per request is small and steady:
 httpx, used before, added about a millisecond to every request and a tail of its own, which
 was then counted as the server's (one cached list page back to back on a kept bench stack:
-httpx p50 1.97 / p95 6.93 ms, aiohttp 1.19 / 1.76 ms, a bare socket 1.00 / 1.49 ms).
+httpx p50 1.97 / p95 6.93 ms, aiohttp 1.19 / 1.76 ms, a bare socket 1.00 / 1.49 ms). Each
+run measures that share again at its end, the pipeline stopped: one cached page back to
+back through the users' client and through a bare socket.
 
 Phases: one dashboard per role computed alone (cold, nothing queued), a cold pass and the
 same requests again (warm), then the cache is brought to its steady state before the
@@ -57,6 +59,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -65,6 +68,7 @@ import httpx
 from bench.common import (
     Chart,
     Series,
+    Summary,
     arg_parser,
     bench_services,
     console,
@@ -78,11 +82,13 @@ from bench.read_seed import bench_plan, seed
 SEARCH_TERMS = ("pricing", "discount licence", "dashboard review", "security", "onboarding")
 CALLS_PER_USER = 100
 PASS_REQUESTS = 10
+"""Requests per user in the cold pass and again, the same ones, in the warm pass."""
+CLIENT_PROBES = 300
+"""Requests of one cached page back to back, to measure the client's own share."""
 WARMUP_WINDOW_SECONDS = 20.0
 WARMUP_TOLERANCE = 0.02
 """Two successive 20 s windows (about 500 requests each) closer than two points: a
 window's hit rate varies by about that much from sampling alone."""
-"""Requests per user in the cold pass and again, the same ones, in the warm pass."""
 RECENCY_WEIGHTS = [1 / (rank + 1) for rank in range(CALLS_PER_USER)]
 """A user opens their newest call most often, the n-th newest 1/n as often (Zipf, s=1)."""
 
@@ -419,6 +425,43 @@ async def keep_completing_calls(
     return sent
 
 
+async def client_share(base_url: str, user: User) -> dict[str, Summary]:
+    """One cached list page ``CLIENT_PROBES`` times back to back, through the users' client
+    and through a bare socket (the request's bytes written, the answer read to its
+    ``Content-Length``): what the client itself adds to every measured request."""
+    path = "/v1/conversations"
+    timed: dict[str, list[float]] = {"client": [], "socket": []}
+    async with users_client(base_url, 1) as client:
+        headers = {"Authorization": f"Bearer {user.token}"}
+        for _ in range(CLIENT_PROBES + 1):
+            t = time.perf_counter()
+            async with client.get(path, headers=headers) as r:
+                await r.read()
+            timed["client"].append(time.perf_counter() - t)
+    del timed["client"][0]  # the miss that cached the page
+    where = urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {where.netloc}\r\nAuthorization: Bearer {user.token}\r\n\r\n"
+    ).encode()
+    try:
+        for _ in range(CLIENT_PROBES):
+            t = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            timed["socket"].append(time.perf_counter() - t)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return {k: summarize(v) for k, v in timed.items()}
+
+
 async def set_cache(base_url: str, token: str, enabled: bool) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
         r = await client.put(
@@ -480,6 +523,7 @@ async def run(
     finally:
         stop.set()
         calls = await completing
+    client = await client_share(base_url, next(u for u in users if u.role == "admin"))
 
     return {
         "load_average": {"start": load_before, "end": os.getloadavg()},
@@ -514,6 +558,7 @@ async def run(
         "seconds_per_mix": seconds,
         "cache": summary_on,
         "invalidation_delay": summarize(delays) if delays else None,
+        "client_share": client,
     }
 
 

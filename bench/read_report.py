@@ -81,6 +81,12 @@ def report(result: dict[str, Any], seeded: int, seed_seconds: float) -> None:
             for name, v in layers.items()
         ],
     )
+    share = result["client_share"]
+    console.print(
+        "the client's own share, one cached list page back to back: users' client p50 "
+        f"{fmt_ms(share['client'].p50)} / p95 {fmt_ms(share['client'].p95)}, bare socket p50 "
+        f"{fmt_ms(share['socket'].p50)} / p95 {fmt_ms(share['socket'].p95)}"
+    )
     delay = result["invalidation_delay"]
     if delay:
         console.print(

@@ -5,6 +5,8 @@ window, Redis killed mid-run, re-analysis versions and the recording with Range.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 import uuid
 from functools import partial
@@ -305,6 +307,56 @@ def test_redis_killed_mid_run_every_request_still_answers(
     outcomes = asyncio.run(concurrent_lists(services, tokens["admin"], "after"))
     assert set(outcomes) == {"miss"}, outcomes
     assert get(services, tokens["admin"], "/v1/ops/cache").json()["status"] == "ok"
+
+
+def test_a_frozen_redis_is_waited_on_only_until_the_breaker_opens(
+    services: Any, tokens: dict[str, str], seeded: Seeded, stack: Any
+) -> None:
+    """Slow rather than gone: Redis keeps its connections but answers nothing (SIGSTOP).
+    A lookup waits for the cache's small timeout, then answers from PostgreSQL (``error``);
+    after as many of them as the breaker's threshold, requests stop waiting on Redis
+    (``bypass``). Once Redis answers again (SIGCONT), the replies it owed to lookups that
+    gave up must not be read as the answers of later ones: every body is the right one."""
+    from callstream_cli.stack import manager
+
+    _, settings = stack
+    conv, _ = pick(seeded, "rep-a")
+    paths = ["/v1/conversations", f"/v1/conversations/{conv}", "/v1/analytics/dashboard"]
+    pid = manager.component(settings, "redis").tracked_process().pid()
+    assert pid is not None
+    for p in paths:
+        assert get(services, tokens["admin"], p).status_code == 200
+    statuses: list[int] = []
+    outcomes: list[str] = []
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        while "bypass" not in outcomes:
+            assert len(outcomes) < 10, f"the breaker never opened: {outcomes}"
+            answer = get(services, tokens["admin"], paths[len(outcomes) % len(paths)])
+            statuses.append(answer.status_code)
+            outcomes.append(answer.headers["X-Cache"])
+        assert set(outcomes) == {"error", "bypass"}, outcomes
+        assert outcomes.count("error") <= 3, outcomes  # CircuitBreaker.threshold
+        for p in paths:
+            answer = get(services, tokens["admin"], p)
+            statuses.append(answer.status_code)
+            assert answer.headers["X-Cache"] == "bypass"
+        health = httpx.get(f"{services.base_url}/health", timeout=30)
+        assert health.status_code == 200 and health.json()["cache"].startswith("degraded")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert statuses == [200] * len(statuses)
+    deadline = time.monotonic() + 10
+    while get(services, tokens["admin"], "/v1/ops/cache").json()["status"] != "ok":
+        get(services, tokens["admin"], paths[0])
+        assert time.monotonic() < deadline, "the breaker closes again once Redis answers"
+        time.sleep(0.3)
+    for _ in range(3):
+        listed = get(services, tokens["admin"], paths[0], limit=5)
+        detail = get(services, tokens["admin"], paths[1])
+        assert {listed.headers["X-Cache"], detail.headers["X-Cache"]} <= {"hit", "miss"}
+        assert len(listed.json()["items"]) == 5
+        assert detail.json()["id"] == str(conv)
 
 
 async def concurrent_lists(services: Any, token: str, tag: str, n: int = 16) -> list[str]:
