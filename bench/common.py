@@ -387,6 +387,11 @@ async def create_admin_token(database_url: str, name: str = "bench-admin") -> st
         await engine.dispose()
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The header a request to the API carries its credential in."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a benchmark sends its load: the API, a token, the stack, the ingest PID (and

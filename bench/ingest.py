@@ -43,6 +43,7 @@ from bench.common import (
     Summary,
     Target,
     arg_parser,
+    bearer,
     bench_services,
     console,
     cpu_seconds,
@@ -206,7 +207,7 @@ class Uploader:
         self.target = target
         self.client = httpx.AsyncClient(
             base_url=target.base_url,
-            headers={"Authorization": f"Bearer {target.token}"},
+            headers=bearer(target.token),
             timeout=httpx.Timeout(300.0, connect=10.0),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )

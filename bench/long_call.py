@@ -47,6 +47,7 @@ from bench.common import (
     Series,
     Target,
     arg_parser,
+    bearer,
     bench_ingest_port,
     bench_services,
     bench_stack_settings,
@@ -163,7 +164,7 @@ async def chunk_figures(database_url: str, conversation_id: str) -> list[float]:
 
 def upload_and_wait(target: Target, path: Path, run: Run, timeout: float) -> str | None:
     """Upload, poll until the call is finished; fills ``run``; returns the call's id."""
-    headers = {"Authorization": f"Bearer {target.token}", "Content-Type": "audio/mpeg"}
+    headers = {**bearer(target.token), "Content-Type": "audio/mpeg"}
     started = time.monotonic()
     with httpx.Client(base_url=target.base_url, timeout=600) as client:
         with path.open("rb") as body:

@@ -48,6 +48,7 @@ from bench.common import (
     Summary,
     Target,
     arg_parser,
+    bearer,
     bench_services,
     console,
     fmt_ms,
@@ -285,7 +286,7 @@ class PipelineDriver:
         self.wav = synth_wav(config.wav_bytes)
         self.client = httpx.AsyncClient(
             base_url=target.base_url,
-            headers={"Authorization": f"Bearer {target.token}"},
+            headers=bearer(target.token),
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
         )

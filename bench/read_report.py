@@ -12,7 +12,7 @@ ENDPOINTS = ("list", "search", "detail", "dashboard", "performance")
 
 PHASES = {
     "cold": "cold",
-    "warm": "warm",
+    "warm": "warm (passes pooled)",
     "cache_on": "steady, cached",
     "steady_hits": "steady, cache hits only",
     "cache_off": "steady, uncached (baseline)",
@@ -26,6 +26,15 @@ def report(result: dict[str, Any], seeded: int, seed_seconds: float) -> None:
             s = result[phase].get(kind)
             if s:
                 rows.append([label, kind, s.n, fmt_ms(s.p50), fmt_ms(s.p95), fmt_ms(s.p99)])
+    passes = result.get("warm_passes", [])
+    if passes:
+        console.print(
+            f"warm p95 of each of the {len(passes)} passes: "
+            + "; ".join(
+                f"{kind} " + " / ".join(fmt_ms(p[kind].p95) for p in passes if kind in p)
+                for kind in ("list", "detail")
+            )
+        )
     saturation = result["saturation"]
     alone = result["cold_dashboard_alone"]
     console.print(
