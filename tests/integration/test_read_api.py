@@ -283,6 +283,11 @@ def test_redis_killed_mid_run_every_request_still_answers(
             "miss",
         }
         assert redis.tracked_process().stop()
+        # The answers ingest keeps in memory are dropped as soon as it stops hearing Redis.
+        deadline = time.monotonic() + 10
+        while get(services, tokens["admin"], "/v1/ops/cache").json()["local"]["listening"]:
+            assert time.monotonic() < deadline, "ingest noticed the subscription was lost"
+            time.sleep(0.05)
         outcomes: list[str] = []
         for _ in range(10):
             answers = [get(services, tokens["admin"], p) for p in paths]
@@ -309,10 +314,13 @@ def test_a_frozen_redis_is_waited_on_only_until_the_breaker_opens(
     services: Any, tokens: dict[str, str], seeded: Seeded, stack: Any
 ) -> None:
     """Slow rather than gone: Redis keeps its connections but answers nothing (SIGSTOP).
-    A lookup waits for the cache's small timeout, then answers from PostgreSQL (``error``);
-    after as many of them as the breaker's threshold, requests stop waiting on Redis
-    (``bypass``). Once Redis answers again (SIGCONT), the replies it owed to lookups that
-    gave up must not be read as the answers of later ones: every body is the right one."""
+    Answers ingest keeps in memory are served without waiting (nothing can have bumped
+    them: a bump would have to go through the frozen Redis). A lookup of anything else
+    waits for the cache's small timeout, then answers from PostgreSQL (``error``); after
+    as many of them as the breaker's threshold, requests stop waiting on Redis
+    (``bypass``), and memory is not used either until the breaker closes. Once Redis
+    answers again (SIGCONT), the replies it owed to lookups that gave up must not be read
+    as the answers of later ones: every body is the right one."""
     from callstream_cli.stack import manager
     from callstream_ingest.cache.store import CircuitBreaker
 
@@ -322,14 +330,20 @@ def test_a_frozen_redis_is_waited_on_only_until_the_breaker_opens(
     pid = manager.component(settings, "redis").tracked_process().pid()
     assert pid is not None
     for p in paths:
-        assert get(services, tokens["admin"], p).status_code == 200
+        for _ in range(3):
+            if get(services, tokens["admin"], p).headers["X-Cache"] == "hit":
+                break
     statuses: list[int] = []
     outcomes: list[str] = []
     os.kill(pid, signal.SIGSTOP)
     try:
+        kept = [get(services, tokens["admin"], p) for p in paths]
+        assert [a.headers["X-Cache"] for a in kept] == ["hit"] * len(paths)
+        statuses += [a.status_code for a in kept]
         while "bypass" not in outcomes:
             assert len(outcomes) < 10, f"the breaker never opened: {outcomes}"
-            answer = get(services, tokens["admin"], paths[len(outcomes) % len(paths)])
+            # a page no process has read: Redis has to be asked
+            answer = get(services, tokens["admin"], paths[0], limit=len(outcomes) + 2)
             statuses.append(answer.status_code)
             outcomes.append(answer.headers["X-Cache"])
         assert set(outcomes) == {"error", "bypass"}, outcomes

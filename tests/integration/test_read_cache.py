@@ -210,33 +210,55 @@ def test_concurrent_misses_of_a_page_compute_it_once(
     )
 
 
-async def test_a_list_hit_is_one_redis_round_trip(
+async def test_a_list_hit_is_one_redis_round_trip_or_none_from_memory(
     services: Any, callers: dict[str, str], common_settings: Any
 ) -> None:
-    """The page of ids and its items come from one script call: no ``MGET`` follows."""
+    """A page ingest answered before comes from its memory: nothing is sent to Redis.
+    Without it (memory is dropped while the subscription to the bumps is down), the page
+    of ids and its items come from one script call: no ``MGET`` follows."""
     from redis.asyncio import Redis
 
     params = {"rep_id": "rep-kc", "limit": 7}
     composed = [await fetch(services, callers["admin"], **params) for _ in range(2)]
     assert [r.headers["X-Cache"] for r in composed] == ["miss", "hit"]
     redis = Redis.from_url(common_settings.redis_url.get_secret_value())
-    try:
+
+    async def sent_by(**params: Any) -> tuple[dict[str, int], Any]:
         before = await redis.info("commandstats")
-        again = await fetch(services, callers["admin"], **params)
+        answer = await fetch(services, callers["admin"], **params)
         after = await redis.info("commandstats")
+
+        def calls(stats: dict[str, Any]) -> dict[str, int]:
+            return {name.removeprefix("cmdstat_"): int(c["calls"]) for name, c in stats.items()}
+
+        sent = {
+            command: n - calls(before).get(command, 0)
+            for command, n in calls(after).items()
+            # the subscription's own commands are not the lookup's
+            if command not in ("info", "subscribe") and n != calls(before).get(command, 0)
+        }
+        assert answer.headers["X-Cache"] == "hit" and answer.content == composed[1].content
+        assert len(answer.json()["items"]) == 7
+        return sent, answer
+
+    async def listening() -> bool:
+        async with httpx.AsyncClient(base_url=services.base_url, timeout=30) as client:
+            answer = await client.get("/v1/ops/cache", headers=auth(callers["admin"]))
+        return bool(answer.json()["local"]["listening"])
+
+    try:
+        sent, _ = await sent_by(**params)
+        assert sent == {}, sent
+        await redis.client_kill_filter(_type="pubsub")
+        while await listening():
+            await asyncio.sleep(0.02)
+        sent, _ = await sent_by(**params)
+        for _ in range(100):
+            if await listening():
+                break
+            await asyncio.sleep(0.05)
     finally:
         await redis.aclose()
-
-    def calls(stats: dict[str, Any]) -> dict[str, int]:
-        return {name.removeprefix("cmdstat_"): int(c["calls"]) for name, c in stats.items()}
-
-    sent = {
-        command: n - calls(before).get(command, 0)
-        for command, n in calls(after).items()
-        if command != "info" and n != calls(before).get(command, 0)
-    }
-    assert again.headers["X-Cache"] == "hit" and again.content == composed[1].content
-    assert len(again.json()["items"]) == 7
     # One script call; Redis counts the two MGETs it runs inside (the page with its
     # versions, the items with theirs) too. Ingest sent nothing else.
     assert sent == {"evalsha": 1, "mget": 2}, sent

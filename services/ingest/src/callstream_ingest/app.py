@@ -87,7 +87,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             relay.cancel()
             listener.cancel()
             await app.state.ingest.background.finish()
-        await read_cache.redis.aclose()
+        await read_cache.close()
         await engine.dispose()
         shutdown_telemetry()
 

@@ -43,6 +43,10 @@ class IngestSettings(CommonSettings):
     read_cache_timeout_seconds: float = 0.5
     """Longest wait on Redis per call before answering from PostgreSQL."""
     read_cache_breaker_cooldown_seconds: float = 2.0
+    read_cache_local_megabytes: int = 64
+    """Answers also kept in the process's memory, in front of Redis, up to this size; 0: off."""
+    read_cache_local_max_age_seconds: float = 300.0
+    """Longest an answer stays in memory even if no bump removes it."""
     read_cache_refresh_window_seconds: float = 60.0
     """An answer read within this long is recomputed in the background right after a change
     invalidates it, so that its next reader finds it cached (refresh-ahead); 0: never."""

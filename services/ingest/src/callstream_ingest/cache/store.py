@@ -6,6 +6,10 @@ PostgreSQL without waiting on Redis at all. Invalidations that could not reach R
 not lost: the next successful call (and every start of the process) moves to a new
 *epoch*, part of every key, so entries written before are never read again. A recovery
 without a missed invalidation keeps the cache (a slow moment is not a reason to drop it).
+
+In front of Redis, each process keeps the answers it gave in memory
+(:mod:`callstream_ingest.cache.local`), used only while Redis is healthy and its
+announcements of bumps are being heard.
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from callstream_ingest.cache.local import LocalAnswers
 from callstream_ingest.cache.metrics import CacheStats
 from callstream_ingest.cache.policy import (
+    ORG,
     PREFIX,
     CacheRequest,
     Entry,
@@ -43,6 +51,9 @@ from callstream_ingest.settings import IngestSettings
 log = logging.getLogger(__name__)
 
 EPOCH_KEY = f"{PREFIX}:epoch"
+BUMPS_CHANNEL = f"{PREFIX}:bumps"
+"""Where every bump is announced (the scopes, one per line) to every ingest process's
+answers in memory (:mod:`callstream_ingest.cache.local`)."""
 
 
 class Outcome(StrEnum):
@@ -166,15 +177,97 @@ class ReadCache:
         default_factory=dict
     )
     _refresher: asyncio.Task[None] | None = None
+    local: LocalAnswers = field(default_factory=LocalAnswers)
+    subscriber: Redis | None = None
+    """A client of its own for :data:`BUMPS_CHANNEL`; without one nothing is kept in
+    memory, as this process could not hear the bumps made through the others."""
+    resubscribe_seconds: float = 1.0
+    _listening: bool = False
+    _listener: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self._page_with_items = self.redis.register_script(PAGE_WITH_ITEMS)
 
     async def start(self) -> None:
-        """Take a new epoch: nothing cached by an earlier process is trusted."""
+        """Take a new epoch: nothing cached by an earlier process is trusted; start
+        listening to the bumps."""
         await self._new_epoch()
+        listening = self._listener is not None and not self._listener.done()
+        if self.subscriber is not None and self.local.enabled and not listening:
+            self._listener = asyncio.get_running_loop().create_task(
+                self._listen(self.subscriber), name="read-cache-bumps"
+            )
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._listener
+        if self.subscriber is not None:
+            await self.subscriber.aclose()
+        await self.redis.aclose()
+
+    async def _listen(self, subscriber: Redis) -> None:
+        """Apply every bump announced on :data:`BUMPS_CHANNEL` to the answers in memory.
+
+        They are used only while subscribed: Redis confirms a subscription with a message,
+        and only from then on is every later bump heard. Losing the connection forgets
+        them all (what was announced meanwhile is lost), and so does any confirmation
+        after the first (a reconnection the client made on its own)."""
+        while True:
+            pubsub = subscriber.pubsub()
+            try:
+                await pubsub.subscribe(BUMPS_CHANNEL)
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self.local.bumped(message["data"].decode().split("\n"))
+                    elif message["type"] == "subscribe":
+                        self.local.clear()
+                        self._listening = True
+            except (RedisError, OSError, TimeoutError) as exc:
+                log.info("read cache: not listening to bumps (%s)", type(exc).__name__)
+            finally:
+                self._listening = False
+                self.local.clear()
+                with suppress(RedisError, OSError, TimeoutError):
+                    await pubsub.aclose()
+            await asyncio.sleep(self.resubscribe_seconds)
+
+    def _local_usable(self) -> bool:
+        return (
+            self._listening
+            and self.enabled
+            and not self._missed_invalidation
+            and self.breaker.state == BreakerState.CLOSED
+        )
+
+    def local_answer(
+        self, request: CacheRequest, refresh: Callable[[], Awaitable[bytes]]
+    ) -> bytes | None:
+        """``request``'s answer from this process's memory, if it is there and the bumps
+        are being heard; ``refresh`` is what recomputes it ahead of its next reader."""
+        if not self._local_usable():
+            return None
+        started = time.perf_counter()
+        key = request.key(self.epoch)
+        body = self.local.get(key)
+        if body is not None:
+            self.hot.read(key, request, refresh)
+            self.stats.record(request.entry.layer, Outcome.HIT.value, time.perf_counter() - started)
+        return body
+
+    def keep_locally(
+        self, request: CacheRequest, body: bytes, since: int, also: Iterable[str] = ()
+    ) -> None:
+        """Keep ``request``'s answer in memory until a scope it depends on (or one of
+        ``also``) is bumped. ``since``: :attr:`LocalAnswers.generation` taken before
+        anything the answer was made of was read."""
+        if self._local_usable():
+            scopes = (*request.depends_on, ORG, *also)
+            self.local.put(request.key(self.epoch), body, scopes, since)
 
     async def _new_epoch(self) -> None:
+        self.local.clear()
         try:
             self.epoch = int(
                 await asyncio.wait_for(self.redis.incr(EPOCH_KEY), self.timeout_seconds)
@@ -243,6 +336,11 @@ class ReadCache:
         ``with_items`` (a page of ids): a hit also brings its items' versions and entries
         from the same round trip (:data:`PAGE_WITH_ITEMS`), for :meth:`items`."""
         layer = request.entry.layer
+        if not with_items:
+            since = self.local.generation
+            local = self.local_answer(request, refresh or compute)
+            if local is not None:
+                return Lookup(local, Outcome.HIT)
         started = time.perf_counter()
         epoch = self.epoch
         key = request.key(epoch)
@@ -255,9 +353,13 @@ class ReadCache:
             return self._looked_up(layer, Outcome.ERROR, started, await compute())
         self.hot.read(key, request, refresh or compute)
         if cached is not None:
+            if not with_items:
+                self.keep_locally(request, cached, since)
             prefetched = PrefetchedItems(epoch, listed) if with_items else None
             return self._looked_up(layer, Outcome.HIT, started, cached, prefetched)
         body = await self._single_flight(key, compute, request.entry.ttl_seconds, versions=versions)
+        if not with_items:
+            self.keep_locally(request, body, since)
         return self._looked_up(layer, Outcome.MISS, started, body)
 
     async def _stored(
@@ -393,6 +495,7 @@ class ReadCache:
     ) -> None:
         """Bump the version of every scope in one round trip. If Redis cannot be told, the
         next recovery changes the epoch, so no entry from before this change survives."""
+        scopes = list(scopes)
         keys = [version_key(s) for s in scopes]
         if not keys:
             return
@@ -402,11 +505,14 @@ class ReadCache:
             pipe = self.redis.pipeline(transaction=False)
             for k in keys:
                 pipe.incr(k)
+            pipe.publish(BUMPS_CHANNEL, "\n".join(scopes))
             await self._call(pipe.execute())
         except (RedisError, OSError, TimeoutError, ConnectionError):
             self._missed_invalidation = True
+            self.local.clear()
             self.stats.record_invalidation(f"{source}:missed", None)
             return
+        self.local.bumped(scopes)
         self.stats.record_invalidation(source, lag_seconds)
         self._refresh_ahead(scopes)
 
@@ -458,6 +564,7 @@ class ReadCache:
             "breaker": self.breaker.state.value,
             "epoch": self.epoch,
             **self.stats.summary(),
+            "local": {**self.local.summary(), "listening": self._listening},
         }
 
 
@@ -469,8 +576,19 @@ def build_read_cache(settings: IngestSettings) -> ReadCache:
         socket_connect_timeout=settings.read_cache_timeout_seconds,
         max_connections=64,
     )
+    subscriber = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.read_cache_timeout_seconds,
+        socket_connect_timeout=settings.read_cache_timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+    )
     return ReadCache(
         redis=redis,
+        subscriber=subscriber,
+        local=LocalAnswers(
+            max_bytes=settings.read_cache_local_megabytes * 1024 * 1024,
+            max_age_seconds=settings.read_cache_local_max_age_seconds,
+        ),
         hot=HotEntries(window_seconds=settings.read_cache_refresh_window_seconds),
         timeout_seconds=settings.read_cache_timeout_seconds,
         enabled=settings.read_cache_enabled,

@@ -97,6 +97,10 @@ async def list_conversations(
         await cache.items([str(i.id) for i in page.items], load_items, counted=False)
         return encode_outcome(200, lists.ids_of(page))
 
+    since = cache.local.generation
+    kept = cache.local_answer(page_request, guarded(refresh_page))
+    if kept is not None:
+        return answer(200, kept, Outcome.HIT)
     page = await cache.get_or_compute(
         page_request, guarded(compute_page), refresh=guarded(refresh_page), with_items=True
     )
@@ -109,7 +113,10 @@ async def list_conversations(
     # stored with versions read before they were read, which the page query could not do.
     ids = lists.read_ids(body)
     items, items_outcome = await cache.items(ids.ids, load_items, prefetched=page.items)
-    return answer(200, lists.compose(ids, items), composed_outcome(page.outcome, items_outcome))
+    composed = lists.compose(ids, items)
+    if page.outcome in (Outcome.HIT, Outcome.MISS) and items_outcome == Outcome.HIT:
+        cache.keep_locally(page_request, composed, since, map(conversation_scope, ids.ids))
+    return answer(200, composed, composed_outcome(page.outcome, items_outcome))
 
 
 def detail_view(request: Request, detail: q.ConversationDetail) -> ConversationDetailView:
