@@ -175,3 +175,10 @@ def test_postgres_system_folder_is_per_checkout_and_short_enough_for_its_socket(
     assert first != second and first.parent == second.parent
     socket = first / "postgres" / "run" / ".s.PGSQL.65535"
     assert len(str(socket).encode()) <= 107
+
+
+def test_postgres_runs_niced_only_when_asked() -> None:
+    plain = component(StackSettings(), "postgres").argv()
+    assert Path(plain[0]).name == "postgres"
+    niced = component(StackSettings(postgres_nice=10), "postgres").argv()
+    assert niced[:3] == ["nice", "-n", "10"] and niced[3:] == plain

@@ -180,7 +180,13 @@ class Postgres(Component):
         return existed
 
     def argv(self) -> list[str]:
+        # Through nice(1): the niceness is set before exec, so every backend the server
+        # forks inherits it.
+        niced = (
+            ["nice", "-n", str(self.settings.postgres_nice)] if self.settings.postgres_nice else []
+        )
         return [
+            *niced,
             str(find_postgres_bin_dir(self.settings) / "postgres"),
             "-D",
             str(self.data_dir),

@@ -90,6 +90,15 @@ class StackSettings(BaseSettings):
     postgres_bin_dir: Path | None = Field(
         default=None, description="Directory with initdb/postgres; found if not set."
     )
+    postgres_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="Niceness PostgreSQL runs at (0: that of the stack). On one small machine "
+        "shared with ingest, 10 lets a cached read be answered before the database's long "
+        "queries (a search, an admin dashboard) get the CPU back; it changes nothing while a "
+        "CPU is free.",
+    )
     postgres_state_root: Path = Field(
         default=Path("/var/lib/callstream/stacks"),
         description="Where PostgreSQL's data and socket live when the stack runs as root: the "
