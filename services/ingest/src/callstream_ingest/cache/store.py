@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -246,15 +246,7 @@ class ReadCache:
     ) -> bytes | None:
         """``request``'s answer from this process's memory, if it is there and the bumps
         are being heard; ``refresh`` is what recomputes it ahead of its next reader."""
-        if not self._local_usable():
-            return None
-        started = time.perf_counter()
-        key = request.key(self.epoch)
-        body = self.local.get(key)
-        if body is not None:
-            self.hot.read(key, request, refresh)
-            self.stats.record(request.entry.layer, Outcome.HIT.value, time.perf_counter() - started)
-        return body
+        return self._kept(request.key(self.epoch), request, refresh)
 
     def keep_locally(
         self, request: CacheRequest, body: bytes, since: int, also: Iterable[str] = ()
@@ -262,9 +254,27 @@ class ReadCache:
         """Keep ``request``'s answer in memory until a scope it depends on (or one of
         ``also``) is bumped. ``since``: :attr:`LocalAnswers.generation` taken before
         anything the answer was made of was read."""
+        self._keep(request.key(self.epoch), request, body, since, also)
+
+    def _kept(
+        self, key: str, request: CacheRequest, refresh: Callable[[], Awaitable[bytes]]
+    ) -> bytes | None:
+        if not self._local_usable():
+            return None
+        started = time.perf_counter()
+        body = self.local.get(key)
+        if body is not None:
+            self.hot.read(key, request, refresh)
+            self.stats.record(request.entry.layer, Outcome.HIT.value, time.perf_counter() - started)
+        return body
+
+    def _keep(
+        self, key: str, request: CacheRequest, body: bytes, since: int, also: Iterable[str] = ()
+    ) -> None:
+        """A key taken under an earlier epoch is harmless: changing epochs clears memory,
+        which refuses every store read before it."""
         if self._local_usable():
-            scopes = (*request.depends_on, ORG, *also)
-            self.local.put(request.key(self.epoch), body, scopes, since)
+            self.local.put(key, body, (*request.depends_on, ORG, *also), since)
 
     async def _new_epoch(self) -> None:
         self.local.clear()
@@ -336,14 +346,15 @@ class ReadCache:
         ``with_items`` (a page of ids): a hit also brings its items' versions and entries
         from the same round trip (:data:`PAGE_WITH_ITEMS`), for :meth:`items`."""
         layer = request.entry.layer
-        if not with_items:
-            since = self.local.generation
-            local = self.local_answer(request, refresh or compute)
-            if local is not None:
-                return Lookup(local, Outcome.HIT)
-        started = time.perf_counter()
         epoch = self.epoch
         key = request.key(epoch)
+        keeps = not with_items
+        since = self.local.generation
+        if keeps:
+            kept = self._kept(key, request, refresh or compute)
+            if kept is not None:
+                return Lookup(kept, Outcome.HIT)
+        started = time.perf_counter()
         if not self.enabled or not self.breaker.allow():
             body = await self._single_flight(key, compute, None)
             return self._looked_up(layer, Outcome.BYPASS, started, body)
@@ -353,13 +364,13 @@ class ReadCache:
             return self._looked_up(layer, Outcome.ERROR, started, await compute())
         self.hot.read(key, request, refresh or compute)
         if cached is not None:
-            if not with_items:
-                self.keep_locally(request, cached, since)
+            if keeps:
+                self._keep(key, request, cached, since)
             prefetched = PrefetchedItems(epoch, listed) if with_items else None
             return self._looked_up(layer, Outcome.HIT, started, cached, prefetched)
         body = await self._single_flight(key, compute, request.entry.ttl_seconds, versions=versions)
-        if not with_items:
-            self.keep_locally(request, body, since)
+        if keeps:
+            self._keep(key, request, body, since)
         return self._looked_up(layer, Outcome.MISS, started, body)
 
     async def _stored(
@@ -569,22 +580,21 @@ class ReadCache:
 
 
 def build_read_cache(settings: IngestSettings) -> ReadCache:
-    """redis-py's asyncio client (hiredis parser when installed) with short timeouts."""
-    redis = Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=settings.read_cache_timeout_seconds,
-        socket_connect_timeout=settings.read_cache_timeout_seconds,
-        max_connections=64,
-    )
-    subscriber = Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=settings.read_cache_timeout_seconds,
-        socket_connect_timeout=settings.read_cache_timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-    )
+    """redis-py's asyncio client (hiredis parser when installed) with short timeouts, and
+    one more for the bumps' channel that never retries on its own (a reconnection it
+    made silently would hide the bumps announced meanwhile)."""
+
+    def client(**options: Any) -> Redis:
+        return Redis.from_url(
+            settings.redis_url.get_secret_value(),
+            socket_timeout=settings.read_cache_timeout_seconds,
+            socket_connect_timeout=settings.read_cache_timeout_seconds,
+            **options,
+        )
+
     return ReadCache(
-        redis=redis,
-        subscriber=subscriber,
+        redis=client(max_connections=64),
+        subscriber=client(retry=Retry(NoBackoff(), 0)),
         local=LocalAnswers(
             max_bytes=settings.read_cache_local_megabytes * 1024 * 1024,
             max_age_seconds=settings.read_cache_local_max_age_seconds,
