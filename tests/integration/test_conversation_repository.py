@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from callstream_common.contracts import Diarization
 from callstream_common.conversations.sql import SqlConversationRepository
+from callstream_common.reads import conversations as reads
+from callstream_common.reads.scope import Scope
 from tests.unit.fakes import conversation
 from tests.unit.stages.conftest import ANALYSIS, TRANSCRIPT
 
@@ -63,6 +65,48 @@ async def test_a_redelivered_reanalysis_request_adds_no_second_version(sessions:
             )
         ).scalars()
         assert current == second and version == 2 and list(past) == [1]
+
+
+async def test_a_call_read_while_it_is_reanalysed_shows_one_state_of_it(
+    sessions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call's detail is several statements. A re-analysis committed between the one
+    reading the current analysis and the one listing the earlier versions must not show
+    the version it archived beside the analysis it replaced (read committed did: version
+    1 listed twice, as earlier and as current)."""
+    conv = conversation()
+    async with sessions() as session, session.begin():
+        repo = SqlConversationRepository(session)
+        await repo.join_opportunity(conv)
+        await repo.add(conv)
+        await session.flush()
+        assert await repo.add_analysis(conv.id, ANALYSIS)
+    reanalysed = False
+    read_statement = reads.mapped
+
+    async def reanalysed_after_the_current_analysis(session: Any, sql: str, params: Any) -> Any:
+        nonlocal reanalysed
+        rows = await read_statement(session, sql, params)
+        if "FROM meddic_analyses" in sql and not reanalysed:
+            reanalysed = True
+            async with sessions() as other, other.begin():
+                second = ANALYSIS.model_copy(update={"overall_score": 4.0})
+                repo = SqlConversationRepository(other)
+                assert await repo.add_analysis_version(conv.id, second, uuid.uuid4())
+        return rows
+
+    monkeypatch.setattr(reads, "mapped", reanalysed_after_the_current_analysis)
+    admin = Scope.of("admin", None, None)
+    async with sessions() as session:
+        during = await reads.conversation_detail(session, admin, conv.id)
+    monkeypatch.undo()
+    async with sessions() as session:
+        after = await reads.conversation_detail(session, admin, conv.id)
+    assert reanalysed and during is not None and after is not None
+    assert [(v.version, v.current) for v in during.analysis_versions] == [(1, True)]
+    assert during.analysis is not None and during.analysis["version"] == 1
+    assert [(v.version, v.current) for v in after.analysis_versions] == [(1, False), (2, True)]
+    assert after.analysis is not None and after.analysis["overall_score"] == 4.0
 
 
 async def test_a_dead_letter_is_found_only_inside_the_caller_s_scope_as_the_fake_finds_it(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from callstream_common.contracts import MeddicDimension
 from callstream_common.reads.conversations import QUALIFICATION_SQL, SCORE_SQL, scope_sql
 from callstream_common.reads.performance import PerfBucket
-from callstream_common.reads.rows import mapped
+from callstream_common.reads.rows import mapped, one_snapshot
 from callstream_common.reads.scope import Scope
 
 DIMENSION_SQL = {d.value: f"c.score_{d.value}" for d in MeddicDimension}
@@ -117,6 +117,7 @@ async def tally_groups(
 
 
 async def dashboard(session: AsyncSession, scope: Scope) -> Dashboard:
+    await one_snapshot(session)
     where, params = scope_sql(scope)
     await session.execute(text(TALLY_PLANNING))
     counted = tally(await tally_groups(session, where, params))

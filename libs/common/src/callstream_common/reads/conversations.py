@@ -21,7 +21,7 @@ from callstream_common.reads.filters import (
     decode_cursor,
     encode_cursor,
 )
-from callstream_common.reads.rows import mapped
+from callstream_common.reads.rows import mapped, one_snapshot
 from callstream_common.reads.scope import Scope, ScopeKind
 
 SCORE_SQL = "c.overall_score"
@@ -247,6 +247,7 @@ async def conversation_detail(
     """The call with its transcript, its latest analysis and the list of earlier analysis
     versions; None when it does not exist or is outside ``scope`` (the caller answers 404
     for both, so existence is not disclosed)."""
+    await one_snapshot(session)
     scope_where, params = scope_sql(scope)
     row = (
         await mapped(

@@ -15,7 +15,7 @@ from callstream_common.contracts import MeddicDimension
 from callstream_common.reads.conversations import QUALIFICATION_SQL, SCORE_SQL, scope_sql
 from callstream_common.reads.deals import CallSnapshot, DealPicture, DimensionSnapshot, deal_picture
 from callstream_common.reads.filters import Sort, decode_cursor, encode_cursor
-from callstream_common.reads.rows import mapped
+from callstream_common.reads.rows import mapped, one_snapshot
 from callstream_common.reads.scope import Scope
 
 PRICING_QUERY = "price | pricing | cost | budget | discount | quote | licence | license"
@@ -208,6 +208,7 @@ def _snapshot(row: Any) -> CallSnapshot:
 async def opportunity_detail(
     session: AsyncSession, scope: Scope, opportunity_id: uuid.UUID
 ) -> OpportunityDetail | None:
+    await one_snapshot(session)
     where, params = scope_sql(scope, "o")
     opp = (
         await mapped(
