@@ -18,7 +18,11 @@ import pytest
 from sqlalchemy import text
 
 from bench.read_seed import Seeded
-from tests.support.read_data import assert_one_computation_per_burst, seed_completed_calls
+from tests.support.read_data import (
+    assert_one_computation_per_burst,
+    seed_completed_calls,
+    wait_until_listening,
+)
 
 pytestmark = pytest.mark.stack
 
@@ -223,7 +227,7 @@ async def test_a_list_hit_is_one_redis_round_trip_or_none_from_memory(
     assert [r.headers["X-Cache"] for r in composed] == ["miss", "hit"]
     redis = Redis.from_url(common_settings.redis_url.get_secret_value())
 
-    async def sent_by(**params: Any) -> tuple[dict[str, int], Any]:
+    async def sent_by(**params: Any) -> dict[str, int]:
         before = await redis.info("commandstats")
         answer = await fetch(services, callers["admin"], **params)
         after = await redis.info("commandstats")
@@ -231,32 +235,22 @@ async def test_a_list_hit_is_one_redis_round_trip_or_none_from_memory(
         def calls(stats: dict[str, Any]) -> dict[str, int]:
             return {name.removeprefix("cmdstat_"): int(c["calls"]) for name, c in stats.items()}
 
-        sent = {
+        assert answer.headers["X-Cache"] == "hit" and answer.content == composed[1].content
+        assert len(answer.json()["items"]) == 7
+        return {
             command: n - calls(before).get(command, 0)
             for command, n in calls(after).items()
             # the subscription's own commands are not the lookup's
             if command not in ("info", "subscribe") and n != calls(before).get(command, 0)
         }
-        assert answer.headers["X-Cache"] == "hit" and answer.content == composed[1].content
-        assert len(answer.json()["items"]) == 7
-        return sent, answer
-
-    async def listening() -> bool:
-        async with httpx.AsyncClient(base_url=services.base_url, timeout=30) as client:
-            answer = await client.get("/v1/ops/cache", headers=auth(callers["admin"]))
-        return bool(answer.json()["local"]["listening"])
 
     try:
-        sent, _ = await sent_by(**params)
+        sent = await sent_by(**params)
         assert sent == {}, sent
         await redis.client_kill_filter(_type="pubsub")
-        while await listening():
-            await asyncio.sleep(0.02)
-        sent, _ = await sent_by(**params)
-        for _ in range(100):
-            if await listening():
-                break
-            await asyncio.sleep(0.05)
+        wait_until_listening(services.base_url, callers["admin"], False)
+        sent = await sent_by(**params)
+        wait_until_listening(services.base_url, callers["admin"], True)
     finally:
         await redis.aclose()
     # One script call; Redis counts the two MGETs it runs inside (the page with its

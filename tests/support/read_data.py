@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
@@ -63,3 +64,17 @@ def assert_one_computation_per_burst(
             return
         computations.append(computed_after - computed)
     raise AssertionError(f"every burst overlapped an invalidation: computations {computations}")
+
+
+def wait_until_listening(base_url: str, token: str, expected: bool, seconds: float = 10) -> None:
+    """Poll ``/v1/ops/cache`` until ingest reports that it hears the read cache's bumps
+    (``expected``) or not: only while it does are answers kept in its memory."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = httpx.get(
+            f"{base_url}/v1/ops/cache", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        if answer.json()["local"]["listening"] is expected:
+            return
+        assert time.monotonic() < deadline, f"ingest's listening never became {expected}"
+        time.sleep(0.05)
