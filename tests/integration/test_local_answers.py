@@ -21,12 +21,16 @@ from callstream_ingest.cache.store import Outcome, ReadCache
 pytestmark = pytest.mark.stack
 
 
-def process_cache(url: str) -> ReadCache:
+def process_cache(url: str, channel: str) -> ReadCache:
+    """One ingest process's cache. Its bumps go on ``channel``, the test's own: any bump
+    heard refuses the stores read before it, and the stack's ingest (still invalidating
+    what earlier tests changed) must not make a store this test counts on refused."""
     return ReadCache(
         redis=Redis.from_url(url),
         subscriber=Redis.from_url(url),
         local=LocalAnswers(),
         resubscribe_seconds=0.2,
+        bumps_channel=channel,
     )
 
 
@@ -41,7 +45,8 @@ async def listening(cache: ReadCache, expected: bool = True) -> None:
 @pytest.fixture
 async def two(common_settings: Any) -> AsyncIterator[tuple[ReadCache, ReadCache]]:
     url = common_settings.redis_url.get_secret_value()
-    first, second = process_cache(url), process_cache(url)
+    channel = f"cs:rc:bumps:test-{uuid.uuid4().hex[:8]}"
+    first, second = process_cache(url, channel), process_cache(url, channel)
     for cache in (first, second):
         await cache.start()
         await listening(cache)

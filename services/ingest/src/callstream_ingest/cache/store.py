@@ -179,9 +179,13 @@ class ReadCache:
     _refresher: asyncio.Task[None] | None = None
     local: LocalAnswers = field(default_factory=LocalAnswers)
     subscriber: Redis | None = None
-    """A client of its own for :data:`BUMPS_CHANNEL`; without one nothing is kept in
+    """A client of its own for :attr:`bumps_channel`; without one nothing is kept in
     memory, as this process could not hear the bumps made through the others."""
     resubscribe_seconds: float = 1.0
+    bumps_channel: str = BUMPS_CHANNEL
+    """Where bumps are announced and heard; every ingest process of one deployment must
+    use the same (a test uses its own, so the bumps of the stack's ingest do not reach
+    the caches it counts on)."""
     _listening: bool = False
     _listener: asyncio.Task[None] | None = None
 
@@ -208,7 +212,7 @@ class ReadCache:
         await self.redis.aclose()
 
     async def _listen(self, subscriber: Redis) -> None:
-        """Apply every bump announced on :data:`BUMPS_CHANNEL` to the answers in memory.
+        """Apply every bump announced on :attr:`bumps_channel` to the answers in memory.
 
         They are used only while subscribed: Redis confirms a subscription with a message,
         and only from then on is every later bump heard. Losing the connection forgets
@@ -217,7 +221,7 @@ class ReadCache:
         while True:
             pubsub = subscriber.pubsub()
             try:
-                await pubsub.subscribe(BUMPS_CHANNEL)
+                await pubsub.subscribe(self.bumps_channel)
                 async for message in pubsub.listen():
                     if message["type"] == "message":
                         self.local.bumped(message["data"].decode().split("\n"))
@@ -516,7 +520,7 @@ class ReadCache:
             pipe = self.redis.pipeline(transaction=False)
             for k in keys:
                 pipe.incr(k)
-            pipe.publish(BUMPS_CHANNEL, "\n".join(scopes))
+            pipe.publish(self.bumps_channel, "\n".join(scopes))
             await self._call(pipe.execute())
         except (RedisError, OSError, TimeoutError, ConnectionError):
             self._missed_invalidation = True
