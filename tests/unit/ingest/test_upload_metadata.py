@@ -1,5 +1,6 @@
 """The upload's metadata: which values a form gives, and what each kind of bad
-``participants`` value gets (422 ``invalid_metadata`` naming the field)."""
+``participants`` value or bad name or title gets (422 ``invalid_metadata`` naming the
+field)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,48 @@ def test_bad_participants_are_a_422_naming_the_field(names: list[str], field: st
     assert (error.status, error.code) == (422, "invalid_metadata")
     assert field in [p["field"] for p in (error.details or {})["problems"]]
     assert "participants" in error.message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("opportunity_name", "Acme\x00renewal"),
+        ("opportunity_name", "Acme\x1brenewal"),
+        ("opportunity_name", "\u200b\u200b"),
+        ("opportunity_name", "evil\u202egnp.exe"),
+        ("company_name", "Acme\u2028Corp"),
+        ("company_name", "\u2060"),
+        ("title", "Call\x85one"),
+        ("rep_id", "rep\x07a"),
+    ],
+)
+def test_text_with_control_characters_or_nothing_to_show_is_a_422_naming_the_field(
+    field: str, value: str
+) -> None:
+    """The names and the title are shown on every page and in Slack (a deal named only
+    with zero-width characters was a link without text) and go into Whisper's prompt."""
+    with pytest.raises(ApiError) as info:
+        parse_metadata(BASE | {field: [value]}, ADMIN)
+    error = info.value
+    assert (error.status, error.code) == (422, "invalid_metadata")
+    assert [p["field"] for p in (error.details or {})["problems"]] == [field]
+
+
+def test_names_in_any_script_with_punctuation_are_accepted() -> None:
+    meta = parse_metadata(
+        BASE
+        | {
+            "opportunity_name": ["Ström & Søn — renewal (Q3)"],
+            "company_name": ["李小龍 Ltd."],
+            "title": ["Call #2: pricing"],
+        },
+        ADMIN,
+    )
+    assert (meta.opportunity_name, meta.company_name, meta.title) == (
+        "Ström & Søn — renewal (Q3)",
+        "李小龍 Ltd.",
+        "Call #2: pricing",
+    )
 
 
 def test_twenty_names_of_120_characters_are_accepted() -> None:

@@ -36,6 +36,15 @@ def printable_name(value: str) -> str:
     return value
 
 
+def shown_text(value: str) -> str:
+    """:func:`printable_name`, with something to show: a deal named only with zero-width
+    or other format characters would be a link with no text on every page."""
+    printable_name(value)
+    if value and not any(unicodedata.category(char)[0] in "LNPS" for char in value):
+        raise ValueError("must contain a visible character")
+    return value
+
+
 ParticipantName = Annotated[
     str,
     Field(min_length=1, max_length=MAX_PARTICIPANT_CHARS),
@@ -69,10 +78,9 @@ class UploadMetadata(BaseModel):
 
     @field_validator("opportunity_name", "company_name", "rep_id", "title")
     @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("must not contain a NUL byte")
-        return value
+    def _shown(cls, value: str | None) -> str | None:
+        """Each is shown on pages and in Slack, and the names go into Whisper's prompt."""
+        return value if value is None else shown_text(value)
 
     @field_validator("participants")
     @classmethod
