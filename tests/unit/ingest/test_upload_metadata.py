@@ -11,7 +11,7 @@ import pytest
 from callstream_common.db.models import Role
 from callstream_ingest.auth import Principal
 from callstream_ingest.errors import ApiError
-from callstream_ingest.upload.metadata import form_data, parse_metadata
+from callstream_ingest.upload.metadata import displayable, form_data, parse_metadata
 
 ADMIN = Principal(uuid.uuid4(), "admin", Role.ADMIN, rep_id=None, team_id=None)
 BASE = {"opportunity_name": ["Acme renewal"], "rep_id": ["rep-a"]}
@@ -102,3 +102,25 @@ def test_names_in_any_script_with_punctuation_are_accepted() -> None:
 def test_twenty_names_of_120_characters_are_accepted() -> None:
     names = [f"{i:02d}" + "n" * 118 for i in range(20)]
     assert parse_metadata(BASE | {"participants": names}, ADMIN).participants == names
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("Discovery call.mp3", "Discovery call.mp3"),
+        ("Acme\x1b[31m renewal\u202e", "Acme[31m renewal"),
+        ("  Q3\u2028pricing  ", "Q3pricing"),
+        ("\u200b\u2060", "fallback"),
+        ("\x00\x07", "fallback"),
+        ("", "fallback"),
+        ("x" * 400, "x" * 300),
+    ],
+)
+def test_a_title_from_elsewhere_loses_what_would_not_show_or_falls_back(
+    title: str, shown: str
+) -> None:
+    """A recording shared in Slack is named after its file's title: the call is kept, and
+    its name carries only what displays (what an upload's form would have refused)."""
+    assert displayable(title, "fallback") == shown
+    if shown != "fallback":
+        parse_metadata(BASE | {"opportunity_name": [shown], "title": [shown]}, ADMIN)

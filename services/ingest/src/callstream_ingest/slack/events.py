@@ -31,6 +31,7 @@ from callstream_ingest.slack.identity import UNMAPPED_TEXT, principal_for
 from callstream_ingest.slack.verify import verified_body
 from callstream_ingest.slack.web import DownloadError
 from callstream_ingest.upload.intake import CallDetails, accept_recording
+from callstream_ingest.upload.metadata import displayable
 from callstream_ingest.upload.sniff import sniff_audio
 
 log = logging.getLogger(__name__)
@@ -237,11 +238,11 @@ async def _accept(
                 "not_audio",
                 f":x: *{name}* is not a recognised audio container; nothing was stored.",
             )
-        title = str(file.get("title") or name)
+        title = displayable(str(file.get("title") or ""), displayable(name, "Slack recording"))
         rep_id = who.rep_id
 
         async def details() -> CallDetails:
-            return CallDetails(opportunity_name=title[:300], rep_id=rep_id, title=title[:300])
+            return CallDetails(opportunity_name=title, rep_id=rep_id, title=title)
 
         conv, _ = await accept_recording(
             sa.st,

@@ -26,12 +26,18 @@ BIDI_CONTROLS = frozenset(
 CONTROL_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 
 
+def is_control(char: str) -> bool:
+    """A control character (C0, C1, DEL), a line or paragraph separator, or a
+    bidirectional override: each makes a name display as something else, or break."""
+    return unicodedata.category(char) in CONTROL_CATEGORIES or char in BIDI_CONTROLS
+
+
 def printable_name(value: str) -> str:
     """A name that goes into Whisper's prompt and onto pages: no control characters (C0,
     C1, DEL), line or paragraph separators, or bidirectional overrides that would make it
     display as something else."""
     for char in value:
-        if unicodedata.category(char) in CONTROL_CATEGORIES or char in BIDI_CONTROLS:
+        if is_control(char):
             raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
     return value
 
@@ -40,9 +46,23 @@ def shown_text(value: str) -> str:
     """:func:`printable_name`, with something to show: a deal named only with zero-width
     or other format characters would be a link with no text on every page."""
     printable_name(value)
-    if value and not any(unicodedata.category(char)[0] in "LNPS" for char in value):
+    if value and not shows_something(value):
         raise ValueError("must contain a visible character")
     return value
+
+
+def shows_something(text: str) -> bool:
+    """A letter, digit, punctuation or symbol: not only spaces and format characters."""
+    return any(unicodedata.category(char)[0] in "LNPS" for char in text)
+
+
+def displayable(text: str, fallback: str, limit: int = 300) -> str:
+    """``text`` without the characters :func:`shown_text` refuses (control and
+    bidirectional ones), trimmed to ``limit``; ``fallback`` when nothing visible is left.
+    For names that come from elsewhere (a file's title in Slack), where refusing the
+    whole recording over its title would lose the call."""
+    kept = "".join(char for char in text if not is_control(char)).strip()[:limit]
+    return kept if shows_something(kept) else fallback
 
 
 ParticipantName = Annotated[
