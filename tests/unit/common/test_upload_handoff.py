@@ -93,3 +93,15 @@ def test_a_declared_length_is_held_to_exactly() -> None:
         list(_exactly([b"ab", b"c"], 4))
     with pytest.raises(UploadAborted, match="more than the 4 bytes"):
         list(_exactly([b"ab", b"cde"], 4))
+
+
+def test_the_chunk_completing_a_declared_length_waits_for_the_stream_to_end() -> None:
+    """With every byte it was promised the store keeps the object whatever follows, so
+    a longer stream must fail before the last declared byte leaves (the integration test
+    of a stream breaking its length found the object kept now and then)."""
+    sent: list[bytes] = []
+    with pytest.raises(UploadAborted, match="more than the 4 bytes declared"):
+        for chunk in _exactly([b"ab", b"cd", b"e"], 4):
+            sent.append(chunk)
+    assert sent == [b"ab"]
+    assert list(_exactly([b"ab", b"", b"cd", b""], 4)) == [b"ab", b"cd"]

@@ -180,15 +180,27 @@ class _Handoff:
 
 def _exactly(chunks: Iterable[bytes], length: int) -> Iterator[bytes]:
     """``chunks`` as long as they add up to ``length``; an error (which makes urllib3 drop
-    the connection mid-body, so the store keeps nothing) the moment they cannot."""
+    the connection mid-body, so the store keeps nothing) the moment they cannot.
+
+    The chunk that completes ``length`` is held back until the stream is known to end
+    there: with every byte it was promised the store keeps the object whatever the client
+    does next, so a longer stream must fail before that byte is sent."""
     sent = 0
+    last: bytes | None = None
     for chunk in chunks:
+        if not chunk:
+            continue
         sent += len(chunk)
-        if sent > length:
+        if last is not None or sent > length:
             raise UploadAborted(f"more than the {length} bytes declared")
-        yield chunk
+        if sent == length:
+            last = chunk
+        else:
+            yield chunk
     if sent != length:
         raise UploadAborted(f"{sent} bytes where {length} were declared")
+    if last is not None:
+        yield last
 
 
 def _refusal(response: urllib3.BaseHTTPResponse) -> Exception:
