@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from callstream_common.contracts import Diarization
+from callstream_common.contracts import Diarization, MeddicAnalysis
 from callstream_common.conversations.sql import SqlConversationRepository
+from callstream_common.db.models import Conversation
 from callstream_common.reads import conversations as reads
 from callstream_common.reads.scope import Scope
 from tests.unit.fakes import conversation
@@ -20,30 +21,33 @@ from tests.unit.stages.conftest import ANALYSIS, TRANSCRIPT
 pytestmark = pytest.mark.stack
 
 
-async def test_a_transcript_keeps_how_its_speakers_were_told_apart(sessions: Any) -> None:
+async def saved_call(sessions: Any, analysis: MeddicAnalysis | None = None) -> Conversation:
+    """A pending call stored with its deal, with ``analysis`` as its first version."""
     conv = conversation()
-    transcript = TRANSCRIPT.model_copy(update={"diarization": Diarization.CHANNELS})
     async with sessions() as session, session.begin():
         repo = SqlConversationRepository(session)
-        await repo.add(conv)
         await repo.join_opportunity(conv)
+        await repo.add(conv)
         await session.flush()
-        assert await repo.add_transcript(conv.id, transcript)
+        if analysis is not None:
+            assert await repo.add_analysis(conv.id, analysis)
+    return conv
+
+
+async def test_a_transcript_keeps_how_its_speakers_were_told_apart(sessions: Any) -> None:
+    conv = await saved_call(sessions)
+    transcript = TRANSCRIPT.model_copy(update={"diarization": Diarization.CHANNELS})
+    async with sessions() as session, session.begin():
+        assert await SqlConversationRepository(session).add_transcript(conv.id, transcript)
     async with sessions() as session:
         loaded = await SqlConversationRepository(session).transcript(conv.id)
     assert loaded == transcript and loaded.diarization is Diarization.CHANNELS
 
 
 async def test_a_redelivered_reanalysis_request_adds_no_second_version(sessions: Any) -> None:
-    conv = conversation()
+    conv = await saved_call(sessions, ANALYSIS)
     second = ANALYSIS.model_copy(update={"overall_score": 4.0})
     request = uuid.uuid4()
-    async with sessions() as session, session.begin():
-        repo = SqlConversationRepository(session)
-        await repo.join_opportunity(conv)
-        await repo.add(conv)
-        await session.flush()
-        assert await repo.add_analysis(conv.id, ANALYSIS)
     for delivery in range(2):
         async with sessions() as session, session.begin():
             applied = await SqlConversationRepository(session).add_analysis_version(
@@ -74,13 +78,7 @@ async def test_a_call_read_while_it_is_reanalysed_shows_one_state_of_it(
     reading the current analysis and the one listing the earlier versions must not show
     the version it archived beside the analysis it replaced (read committed did: version
     1 listed twice, as earlier and as current)."""
-    conv = conversation()
-    async with sessions() as session, session.begin():
-        repo = SqlConversationRepository(session)
-        await repo.join_opportunity(conv)
-        await repo.add(conv)
-        await session.flush()
-        assert await repo.add_analysis(conv.id, ANALYSIS)
+    conv = await saved_call(sessions, ANALYSIS)
     reanalysed = False
     read_statement = reads.mapped
 
@@ -160,11 +158,7 @@ async def test_a_log_notification_is_recorded_sent_once(sessions: Any) -> None:
     """The notifier's one-statement record of its log line: a redelivery records nothing."""
     from callstream_notifier.deliveries import SqlDeliveryLog
 
-    conv = conversation()
-    async with sessions() as session, session.begin():
-        repo = SqlConversationRepository(session)
-        await repo.add(conv)
-        await repo.join_opportunity(conv)
+    conv = await saved_call(sessions)
     deliveries = SqlDeliveryLog(sessions)
     first = await deliveries.record_sent(conv.id, "log", "log", {"text": "x"}, {"logged": True})
     again = await deliveries.record_sent(conv.id, "log", "log", {"text": "x"}, {"logged": True})
@@ -188,16 +182,13 @@ async def test_a_stage_timing_is_written_with_its_change_and_only_with_it(sessio
     from datetime import UTC, datetime, timedelta
 
     from callstream_common.conversations.status import StageTiming
-    from callstream_common.db.models import Conversation, ConversationStatus
+    from callstream_common.db.models import ConversationStatus
 
-    conv = conversation()
+    conv = await saved_call(sessions)
     began = datetime.now(UTC)
     ended = began + timedelta(seconds=1.5)
     async with sessions() as session, session.begin():
         repo = SqlConversationRepository(session)
-        await repo.join_opportunity(conv)
-        await repo.add(conv)
-        await session.flush()
         assert await repo.move(
             conv.id,
             ConversationStatus.PROCESSING,
