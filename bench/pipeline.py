@@ -20,6 +20,12 @@ services — over three bench topics with the stage topics' partition count, car
 of the same sizes as ``CallUploaded``, ``CallTranscribed`` and ``CallAnalyzed``, with acks=all,
 idempotent producers and one commit per record after its handling. Its ramp continues past
 the pipeline's saturation up to its own.
+
+A second baseline, the *durable chain*, is the same chain where each of the three consuming
+stages first writes one row to PostgreSQL in its own transaction (committed, so flushed to
+the WAL) and only then produces or finishes: the least a stage does that records its
+outcome before it announces it, as every pipeline stage must for nothing to be lost. It
+shows which part of the pipeline's distance to the raw chain durability alone accounts for.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from datetime import datetime
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -49,7 +56,9 @@ from bench.common import (
     Target,
     arg_parser,
     bearer,
+    bench_ingest_port,
     bench_services,
+    bench_stack_settings,
     console,
     fmt_ms,
     fmt_ratio,
@@ -61,6 +70,7 @@ from bench.common import (
     synth_wav,
 )
 from bench.completions import CompletionWatcher
+from bench.cpu import CpuMeter, infrastructure_pids
 from bench.kafka_hop import bench_topics
 from callstream_common import topics
 from callstream_common.contracts import (
@@ -95,6 +105,9 @@ RUN_TIMEOUT = 1800.0
 RAW_START_TIMEOUT = 180.0
 """A raw chain stage process imports aiokafka and joins its group: long on a loaded machine."""
 UNFINISHED = ("pending", "processing")
+CPU_MIN_MESSAGES = 200
+"""Steps with fewer completions get no CPU per message (an idle JVM's collector alone
+spends tens of milliseconds a second)."""
 SUSTAIN_FRACTION = 0.9
 """A step is sustained when completions came at least this fraction of the offered rate."""
 
@@ -112,6 +125,8 @@ class PipelineConfig:
     wav_bytes: int = 32_044
     """1 s of 16 kHz 16-bit mono audio: the instant transcriber ignores the content."""
     warmup_calls: int = 3
+    idle_seconds: float = 5.0
+    """Quiet window before each ramp: what the measured processes spend idle."""
     partitions: int = field(default_factory=lambda: all_topics()[0].partitions)
 
     @classmethod
@@ -122,6 +137,7 @@ class PipelineConfig:
             step_seconds=2.0,
             drain_timeout=40.0,
             warmup_calls=1,
+            idle_seconds=0.5,
         )
 
 
@@ -138,6 +154,16 @@ class Step:
     latency: Summary | None
     stages: dict[str, float] = field(default_factory=dict)
     """p50 seconds of each segment of a call's way (pipeline only)."""
+    cpu_seconds: float | None = None
+    """CPU the step cost the machine: the chain's or the services' processes, the servers
+    and this process, less what they spend idle (:class:`bench.cpu.CpuMeter`)."""
+
+    @property
+    def cpu_ms_per_message(self) -> float | None:
+        """None below :data:`CPU_MIN_MESSAGES`: the idle time's noise would outweigh them."""
+        if self.cpu_seconds is None or self.completed < CPU_MIN_MESSAGES:
+            return None
+        return 1000 * self.cpu_seconds / self.completed
 
     @property
     def on_schedule(self) -> bool:
@@ -166,6 +192,7 @@ class Step:
             "sustained": self.sustained,
             "latency_seconds": self.latency.to_dict() if self.latency else None,
             "stage_p50_seconds": self.stages,
+            "cpu_ms_per_message": self.cpu_ms_per_message,
         }
 
 
@@ -174,6 +201,8 @@ class PipelineResult:
     config: PipelineConfig
     pipeline: list[Step]
     raw: list[Step]
+    durable: list[Step] = field(default_factory=list)
+    """The durable chain (see the module docstring)."""
 
     @staticmethod
     def max_sustained(steps: Sequence[Step]) -> float:
@@ -188,10 +217,13 @@ class PipelineResult:
             "config": self.config.__dict__,
             "pipeline": [s.to_dict() for s in self.pipeline],
             "raw_aiokafka_chain": [s.to_dict() for s in self.raw],
+            "durable_chain": [s.to_dict() for s in self.durable],
             "pipeline_max_sustained_per_second": self.max_sustained(self.pipeline),
             "raw_max_sustained_per_second": self.max_sustained(self.raw),
+            "durable_max_sustained_per_second": self.max_sustained(self.durable),
             "pipeline_peak_output_per_second": self.peak_output(self.pipeline),
             "raw_peak_output_per_second": self.peak_output(self.raw),
+            "durable_peak_output_per_second": self.peak_output(self.durable),
         }
 
 
@@ -353,8 +385,18 @@ class PipelineDriver:
         )
 
 
+def service_pids() -> dict[str, int]:
+    """The bench stack's pipeline services by name (none on another stack)."""
+    from callstream_cli.services import ServiceSet
+
+    services = ServiceSet(settings=bench_stack_settings(), ingest_port=bench_ingest_port())
+    found = {name: services.process(name).pid() for name in PIPELINE_SERVICES}
+    return {name: pid for name, pid in found.items() if pid}
+
+
 async def run_pipeline_steps(target: Target, config: PipelineConfig) -> list[Step]:
     driver = PipelineDriver(target, config)
+    meter = CpuMeter(service_pids() | infrastructure_pids())
     steps: list[Step] = []
     try:
         warm = await driver.step(1.0, config.warmup_calls)
@@ -363,10 +405,13 @@ async def run_pipeline_steps(target: Target, config: PipelineConfig) -> list[Ste
                 f"warm-up: {warm.completed}/{warm.sent} calls completed; is the pipeline running "
                 "(instant transcriber and analyzer)?"
             )
+        await meter.measure_idle(config.idle_seconds)
         for rate in config.rates:
             count = min(config.max_calls_per_step, max(2, round(rate * config.step_seconds)))
             console.print(f"pipeline: {rate:g} calls/s x {count} calls")
+            meter.start()
             step = await driver.step(rate, count)
+            step.cpu_seconds = meter.busy()
             steps.append(step)
             if not step.sustained:
                 break
@@ -385,6 +430,13 @@ class RawStageSpec:
     out_topic: str | None
     out_bytes: int
     group: str
+    database_url: str | None = None
+    """Set for the durable chain: the PostgreSQL DSN its stages record each record in."""
+
+
+DURABLE_TABLE = "bench_durable_chain"
+"""Where the durable chain's stages record their records (created and dropped by the run)."""
+DURABLE_RECORD = "INSERT INTO bench_durable_chain (stage, key) VALUES ($1, $2)"
 
 
 def json_value(size: int) -> bytes:
@@ -419,12 +471,15 @@ async def _raw_stage(spec: RawStageSpec, ready: MpEvent, stop: MpEvent, done: An
         else None
     )
     value = json_value(spec.out_bytes)
+    database = await asyncpg.connect(spec.database_url) if spec.database_url else None
     await consumer.start()
     if producer is not None:
         await producer.start()
 
     async def handle() -> None:
         async for record in consumer:
+            if database is not None:
+                await database.execute(DURABLE_RECORD, spec.group, record.key or b"")
             if producer is not None and spec.out_topic:
                 await producer.send_and_wait(
                     spec.out_topic, value, key=record.key, headers=list(record.headers)
@@ -448,6 +503,8 @@ async def _raw_stage(spec: RawStageSpec, ready: MpEvent, stop: MpEvent, done: An
         await consumer.stop()
         if producer is not None:
             await producer.stop()
+        if database is not None:
+            await database.close()
 
 
 def event_sizes() -> tuple[int, int, int]:
@@ -508,7 +565,32 @@ class Completions:
 
 
 @contextlib.asynccontextmanager
-async def raw_chain(bootstrap: str, config: PipelineConfig) -> AsyncIterator[RawChain]:
+async def durable_table(database_url: str | None) -> AsyncIterator[None]:
+    """The durable chain's table for the length of a run (nothing when there is no DSN)."""
+    if database_url is None:
+        yield
+        return
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {DURABLE_TABLE} "
+            "(stage text NOT NULL, key bytea NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+        )
+        yield
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS {DURABLE_TABLE}")
+        await conn.close()
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The stack's SQLAlchemy URL as a DSN asyncpg takes."""
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@contextlib.asynccontextmanager
+async def raw_chain(
+    bootstrap: str, config: PipelineConfig, database_url: str | None = None
+) -> AsyncIterator[RawChain]:
     run = uuid.uuid4().hex[:8]
     names = [f"bench.chain.{run}.{n}" for n in ("uploaded", "transcribed", "analyzed")]
     sizes = event_sizes()
@@ -516,11 +598,15 @@ async def raw_chain(bootstrap: str, config: PipelineConfig) -> AsyncIterator[Raw
     stop = ctx.Event()
     done = ctx.Queue()
     specs = [
-        RawStageSpec(bootstrap, names[0], names[1], sizes[1], f"bench-chain-{run}-transcriber"),
-        RawStageSpec(bootstrap, names[1], names[2], sizes[2], f"bench-chain-{run}-analyzer"),
-        RawStageSpec(bootstrap, names[2], None, 0, f"bench-chain-{run}-notifier"),
+        RawStageSpec(
+            bootstrap, names[0], names[1], sizes[1], f"bench-chain-{run}-transcriber", database_url
+        ),
+        RawStageSpec(
+            bootstrap, names[1], names[2], sizes[2], f"bench-chain-{run}-analyzer", database_url
+        ),
+        RawStageSpec(bootstrap, names[2], None, 0, f"bench-chain-{run}-notifier", database_url),
     ]
-    async with bench_topics(bootstrap, names, config.partitions):
+    async with bench_topics(bootstrap, names, config.partitions), durable_table(database_url):
         readies = [ctx.Event() for _ in specs]
         procs = [
             ctx.Process(
@@ -549,7 +635,8 @@ async def raw_chain(bootstrap: str, config: PipelineConfig) -> AsyncIterator[Raw
                     )
             await producer.start()
             try:
-                yield RawChain(producer, names[0], json_value(sizes[0]), completions, config)
+                pids = {p.name: p.pid for p in procs if p.pid is not None}
+                yield RawChain(producer, names[0], json_value(sizes[0]), completions, config, pids)
             finally:
                 await producer.stop()
         finally:
@@ -569,7 +656,10 @@ class RawChain:
         value: bytes,
         completions: Completions,
         config: PipelineConfig,
+        pids: dict[str, int],
     ) -> None:
+        self.pids = pids
+        """The chain's stage processes by name."""
         self.producer = producer
         self.topic = topic
         self.value = value
@@ -615,16 +705,24 @@ class RawChain:
         )
 
 
-async def run_raw_steps(bootstrap: str, config: PipelineConfig) -> list[Step]:
+async def run_raw_steps(
+    bootstrap: str, config: PipelineConfig, database_url: str | None = None
+) -> list[Step]:
+    """The raw chain's ramp; the durable chain's with a ``database_url``."""
     steps: list[Step] = []
-    async with raw_chain(bootstrap, config) as chain:
+    label = "durable chain" if database_url else "raw aiokafka chain"
+    async with raw_chain(bootstrap, config, database_url) as chain:
         warm = await chain.step(10.0, max(3, config.warmup_calls))
         if warm.completed < warm.sent:
-            raise RuntimeError(f"raw chain warm-up: {warm.completed}/{warm.sent} arrived")
+            raise RuntimeError(f"{label} warm-up: {warm.completed}/{warm.sent} arrived")
+        meter = CpuMeter(chain.pids | infrastructure_pids())
+        await meter.measure_idle(config.idle_seconds)
         for rate in config.raw_rates:
             count = min(config.max_messages_per_step, max(2, round(rate * config.step_seconds)))
-            console.print(f"raw aiokafka chain: {rate:g} msg/s x {count}")
+            console.print(f"{label}: {rate:g} msg/s x {count}")
+            meter.start()
             step = await chain.step(rate, count)
+            step.cpu_seconds = meter.busy()
             steps.append(step)
             if not step.sustained:
                 break
@@ -635,12 +733,16 @@ async def run_raw_steps(bootstrap: str, config: PipelineConfig) -> list[Step]:
 
 
 async def run_pipeline_bench(target: Target, config: PipelineConfig) -> PipelineResult:
-    """Raw chain first (it leaves nothing behind), then the pipeline; print and return."""
+    """Raw chain, durable chain (they leave nothing behind), then the pipeline; print and
+    return."""
 
     async def both() -> PipelineResult:
-        raw = await run_raw_steps(target.endpoints.kafka_bootstrap, config)
+        bootstrap = target.endpoints.kafka_bootstrap
+        raw = await run_raw_steps(bootstrap, config)
+        dsn = asyncpg_dsn(target.endpoints.database_url.get_secret_value())
+        durable = await run_raw_steps(bootstrap, config, dsn)
         pipeline = await run_pipeline_steps(target, config)
-        return PipelineResult(config, pipeline, raw)
+        return PipelineResult(config, pipeline, raw, durable)
 
     result = await asyncio.wait_for(both(), RUN_TIMEOUT)
     print_pipeline_tables(result)
@@ -668,6 +770,7 @@ def print_pipeline_tables(result: PipelineResult) -> None:
                 p50,
                 p99,
                 "yes" if step.sustained else "NO",
+                _cpu_cell(step),
                 f"{raw.output_rate:,.1f}" if raw else "-",
                 rp50,
                 rp99,
@@ -688,6 +791,7 @@ def print_pipeline_tables(result: PipelineResult) -> None:
             "p50",
             "p99",
             "sustained",
+            "CPU ms / call",
             "raw out /s",
             "raw p50",
             "raw p99",
@@ -696,20 +800,28 @@ def print_pipeline_tables(result: PipelineResult) -> None:
         ],
         rows,
     )
-    print_table(
-        "Raw aiokafka chain alone (producer → 2 x consume/produce → consumer)",
-        ["offered /s", "done", "out /s", "p50", "p99", "sustained"],
-        [
-            (
-                f"{s.offered:g}",
-                f"{s.completed}/{s.sent}",
-                f"{s.output_rate:,.1f}",
-                *_latency_cells(s),
-                "yes" if s.sustained else "NO",
-            )
-            for s in result.raw
-        ],
-    )
+    for title, steps in (
+        ("Raw aiokafka chain alone (producer → 2 x consume/produce → consumer)", result.raw),
+        (
+            "Durable chain: the raw chain, each stage committing a row before it emits",
+            result.durable,
+        ),
+    ):
+        print_table(
+            title,
+            ["offered /s", "done", "out /s", "p50", "p99", "sustained", "CPU ms / msg"],
+            [
+                (
+                    f"{s.offered:g}",
+                    f"{s.completed}/{s.sent}",
+                    f"{s.output_rate:,.1f}",
+                    *_latency_cells(s),
+                    "yes" if s.sustained else "NO",
+                    _cpu_cell(s),
+                )
+                for s in steps
+            ],
+        )
     print_table(
         "Pipeline: p50 seconds of each segment of a call (hop n = previous stage's end → "
         "next stage's start)",
@@ -719,42 +831,70 @@ def print_pipeline_tables(result: PipelineResult) -> None:
             for s in result.pipeline
         ],
     )
-    p_max, r_max = result.max_sustained(result.pipeline), result.max_sustained(result.raw)
-    p_peak, r_peak = result.peak_output(result.pipeline), result.peak_output(result.raw)
+    series = (result.pipeline, result.durable, result.raw)
+    p_max, d_max, r_max = (result.max_sustained(s) for s in series)
+    p_peak, d_peak, r_peak = (result.peak_output(s) for s in series)
     low_p = result.pipeline[0] if result.pipeline else None
     low_r = raw_by_rate.get(low_p.offered) if low_p else None
+    low_d = {s.offered: s for s in result.durable}.get(low_p.offered) if low_p else None
     print_table(
-        "Pipeline vs raw aiokafka chain: summary",
-        ["", "pipeline", "raw chain", "ratio pipeline / raw"],
+        "Pipeline vs raw aiokafka chain: summary (durable chain: the floor durability sets)",
+        ["", "pipeline", "durable chain", "raw chain", "pipeline / raw", "durable / raw"],
         [
             (
                 "max sustained offered rate /s",
                 f"{p_max:g}",
+                f"{d_max:g}",
                 f"{r_max:g}",
                 fmt_ratio(ratio(p_max, r_max)),
+                fmt_ratio(ratio(d_max, r_max)),
             ),
             (
                 "peak output rate /s",
                 f"{p_peak:,.1f}",
+                f"{d_peak:,.1f}",
                 f"{r_peak:,.1f}",
                 fmt_ratio(ratio(p_peak, r_peak)),
+                fmt_ratio(ratio(d_peak, r_peak)),
+            ),
+            (
+                "CPU ms per call / message at the top sustained rate",
+                *(_cpu_cell(top_sustained(s)) for s in series),
+                "-",
+                "-",
             ),
             (
                 f"p50 latency at {low_p.offered:g}/s" if low_p else "p50 latency",
-                *_pair(low_p, low_r, "p50"),
+                *_compared(low_p, low_d, low_r, "p50"),
             ),
             (
                 f"p99 latency at {low_p.offered:g}/s" if low_p else "p99 latency",
-                *_pair(low_p, low_r, "p99"),
+                *_compared(low_p, low_d, low_r, "p99"),
             ),
         ],
     )
 
 
-def _pair(p: Step | None, r: Step | None, q: str) -> tuple[str, str, str]:
-    a = getattr(p.latency, q) if p and p.latency else None
-    b = getattr(r.latency, q) if r and r.latency else None
-    return fmt_ms(a), fmt_ms(b), fmt_ratio(ratio(a, b) if a is not None and b is not None else None)
+def top_sustained(steps: Sequence[Step]) -> Step | None:
+    """The step at the highest offered rate that was sustained."""
+    return max((s for s in steps if s.sustained), key=lambda s: s.offered, default=None)
+
+
+def _cpu_cell(step: Step | None) -> str:
+    ms = step.cpu_ms_per_message if step is not None else None
+    return "-" if ms is None else f"{ms:.2f}"
+
+
+def _compared(p: Step | None, d: Step | None, r: Step | None, q: str) -> tuple[str, ...]:
+    """A latency quantile of the pipeline, the durable and the raw chain, and both ratios."""
+    a, b, c = (getattr(x.latency, q) if x and x.latency else None for x in (p, d, r))
+    return (
+        fmt_ms(a),
+        fmt_ms(b),
+        fmt_ms(c),
+        fmt_ratio(ratio(a, c) if a is not None and c is not None else None),
+        fmt_ratio(ratio(b, c) if b is not None and c is not None else None),
+    )
 
 
 def charts(result: PipelineResult) -> list[Chart]:
@@ -778,6 +918,7 @@ def charts(result: PipelineResult) -> list[Chart]:
             [
                 rate("pipeline", result.pipeline),
                 rate("raw aiokafka chain", result.raw),
+                rate("durable chain", result.durable),
                 rate("offered", result.raw or result.pipeline, dashed=True),
             ],
             log_x=True,
@@ -792,6 +933,7 @@ def charts(result: PipelineResult) -> list[Chart]:
                 latency("pipeline p99", result.pipeline, "p99"),
                 latency("raw chain p50", result.raw, "p50"),
                 latency("raw chain p99", result.raw, "p99"),
+                latency("durable chain p50", result.durable, "p50"),
             ],
             log_x=True,
             log_y=True,

@@ -12,6 +12,13 @@ serving, our own code, and the event loop itself. A sample is put under the inne
 frame that belongs to one of those. There is no baseline in the run: compare two commits'
 runs (the README gives the figures before and after the cheap-path changes).
 
+The servers the calls go through (Kafka, PostgreSQL with every backend, the object store,
+Redis, Zipkin) and the benchmark's own client are measured the same way, so the table ends
+with the CPU one call costs the machine as a whole and the rate that allows at most with
+every core busy — and with our services costing nothing, the bound the servers alone set.
+What each process spends in a quiet window before the load (a JVM's collector, polls,
+exporters) is subtracted first.
+
 Shares count the samples of threads at work: a thread waiting (event loop in ``epoll``, a
 pool thread waiting for work) is idle, and a sample without Python frames (native code,
 or one the sampler could not read without pausing the process) is counted apart.
@@ -41,6 +48,7 @@ from bench.common import (
     print_table,
     save_results,
 )
+from bench.cpu import busy_cpu, infrastructure_cpu, infrastructure_pids
 from bench.pipeline import (
     PIPELINE_ENV,
     PIPELINE_SERVICES,
@@ -131,6 +139,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+BENCH_CLIENT = "bench client"
+"""This process: the uploads' HTTP client and the completion listener."""
+IDLE_SECONDS = 10.0
+"""The quiet window before the load: what each process spends with no call (a JVM's
+collector, the consumers' polls, the exporters) is subtracted from the loaded window."""
+
+
+def cpu_ceiling(per_call: dict[str, float], servers: list[str], cores: int) -> dict[str, Any]:
+    """What the measured CPU per call allows on this machine at most, every core busy.
+
+    ``per_call`` is CPU milliseconds per completed call of each process group (services,
+    ``servers``, the bench client). Whatever our services are made to cost, the servers'
+    own share bounds the rate: ``cores * 1000 / servers' ms`` calls/s.
+    """
+    ours = sum(ms for name, ms in per_call.items() if name not in servers and name != BENCH_CLIENT)
+    theirs = sum(per_call.get(name, 0.0) for name in servers)
+    client = per_call.get(BENCH_CLIENT, 0.0)
+    total = ours + theirs + client
+
+    def rate(ms: float) -> float | None:
+        return round(cores * 1000 / ms, 1) if ms > 0 else None
+
+    return {
+        "cores": cores,
+        "cpu_ms_per_call": {name: round(ms, 2) for name, ms in per_call.items()},
+        "services_ms": round(ours, 2),
+        "servers_ms": round(theirs, 2),
+        "client_ms": round(client, 2),
+        "total_ms": round(total, 2),
+        "calls_per_second_at_most": rate(total),
+        "calls_per_second_at_most_with_free_services": rate(theirs + client),
+    }
+
+
 def load_average() -> float:
     return os.getloadavg()[0]
 
@@ -183,23 +225,34 @@ def run_profile(target: Any, rate: float, seconds: float, out_dir: Path) -> dict
 
     services = ServiceSet(settings=bench_stack_settings(), ingest_port=bench_ingest_port())
     pids = {name: services.process(name).pid() for name in PIPELINE_SERVICES}
+    servers = infrastructure_pids()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     config = PipelineConfig()
     driver = PipelineDriver(target, config)
 
+    def cpu_now() -> dict[str, float]:
+        services_cpu = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+        return services_cpu | infrastructure_cpu(servers) | {BENCH_CLIENT: time.process_time()}
+
     async def warm_then_measure() -> tuple[list[Call], dict[str, float], dict[str, float]]:
         await steady_load(driver, 2, 3)
-        before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+        await asyncio.sleep(2)
+        idle_from = cpu_now()
+        await asyncio.sleep(IDLE_SECONDS)
+        idle = {
+            n: (c - idle_from[n]) / IDLE_SECONDS for n, c in cpu_now().items() if n in idle_from
+        }
+        began, before = time.monotonic(), cpu_now()
         spies = start_spies(py_spy, pids, seconds + 5, out_dir)
         calls = await steady_load(driver, rate, seconds)
-        after = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+        after, window = cpu_now(), time.monotonic() - began
         for spy in spies:
             await asyncio.to_thread(spy.wait)
         await driver.aclose()
-        return calls, before, after
+        return calls, busy_cpu(before, after, idle, window), idle
 
     load = load_average()
-    calls, before, after = asyncio.run(warm_then_measure())
+    calls, busy, idle = asyncio.run(warm_then_measure())
     completed = sum(1 for c in calls if c.status == "completed")
     result: dict[str, Any] = {
         "rate": rate,
@@ -209,15 +262,18 @@ def run_profile(target: Any, rate: float, seconds: float, out_dir: Path) -> dict
         "load_average": load,
         "services": {},
     }
-    for name in before:
+    per_call = {name: max(0.0, 1000 * cpu / max(1, completed)) for name, cpu in busy.items()}
+    result["idle_cpu_ms_per_second"] = {name: round(1000 * cpu, 2) for name, cpu in idle.items()}
+    result["ceiling"] = cpu_ceiling(per_call, list(servers), os.cpu_count() or 1)
+    for name in (n for n in busy if n in pids):
         shares = read_collapsed(out_dir / f"{name}.txt")
-        idle = shares.pop("idle", 0)
+        waiting = shares.pop("idle", 0)
         unseen = shares.pop("no Python frame", 0)
         total = sum(shares.values()) or 1
         result["services"][name] = {
-            "cpu_ms_per_call": 1000 * (after[name] - before[name]) / max(1, completed),
+            "cpu_ms_per_call": per_call[name],
             "samples": total,
-            "idle_samples": idle,
+            "idle_samples": waiting,
             "samples_without_python_frames": unseen,
             "shares": {k: v / total for k, v in shares.most_common()},
             "our_hot_functions": top_frames(out_dir / f"{name}.txt"),
@@ -238,6 +294,26 @@ def print_profile(result: dict[str, Any]) -> None:
         f"{result['rate']}/s, load average {result['load_average']:.1f}",
         ["", *names],
         rows,
+    )
+    ceiling = result["ceiling"]
+    servers = [n for n in ceiling["cpu_ms_per_call"] if n not in names and n != BENCH_CLIENT]
+    print_table(
+        f"CPU per call, every process ({ceiling['cores']} cores)",
+        ["process", "CPU ms / call"],
+        [[n, f"{ceiling['cpu_ms_per_call'][n]:.1f}"] for n in [*names, *servers, BENCH_CLIENT]]
+        + [
+            ["our services", f"{ceiling['services_ms']:.1f}"],
+            [
+                "servers (Kafka, PostgreSQL, object store, Redis, Zipkin)",
+                f"{ceiling['servers_ms']:.1f}",
+            ],
+            ["all", f"{ceiling['total_ms']:.1f}"],
+            ["calls/s at most, every core busy", f"{ceiling['calls_per_second_at_most']}"],
+            [
+                "calls/s at most if our services cost nothing",
+                f"{ceiling['calls_per_second_at_most_with_free_services']}",
+            ],
+        ],
     )
     for name in names:
         hot = ", ".join(f"{f} {c}" for f, c in result["services"][name]["our_hot_functions"][:5])

@@ -2,8 +2,8 @@
 
 Not a measurement: it only proves that each benchmark still runs end to end (uploads are
 accepted and timed, the ingest process's memory is read, both Kafka hop variants deliver,
-calls flow through the pipeline and through the raw aiokafka chain). The full-size runs are
-``make bench-ingest``, ``make bench-pipeline`` and ``make bench-kafka``.
+calls flow through the pipeline and through the raw and the durable aiokafka chains). The
+full-size runs are ``make bench-ingest``, ``make bench-pipeline`` and ``make bench-kafka``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import dataclasses
 import time
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bench.common import Target
 from bench.ingest import IngestConfig, run_ingest_bench
 from bench.kafka_hop import HopConfig, run_kafka_hop
-from bench.pipeline import PipelineConfig, run_pipeline_bench
+from bench.pipeline import DURABLE_TABLE, PipelineConfig, asyncpg_dsn, run_pipeline_bench
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(120)]
 
@@ -41,17 +42,24 @@ async def test_kafka_hop_smoke(endpoints: Any) -> None:
 
 
 async def test_pipeline_smoke(target: Target) -> None:
-    """The test services run the real transcriber and analyzer: a 1 s tone is quick for both."""
+    """The test services run the real transcriber and analyzer: a 1 s tone is quick for both.
+    The durable chain's stages recorded each record in PostgreSQL, and its table is gone."""
     began = time.monotonic()
     config = PipelineConfig.smoke()
     result = await run_pipeline_bench(target, config)
     assert [s.offered for s in result.pipeline] == list(config.rates)
     assert [s.offered for s in result.raw] == list(config.raw_rates)
-    for step in (*result.pipeline, *result.raw):
+    assert [s.offered for s in result.durable] == list(config.raw_rates)
+    for step in (*result.pipeline, *result.raw, *result.durable):
         assert step.completed == step.sent, step
         assert step.latency is not None and step.latency.p50 > 0
     assert result.pipeline[0].stages["total"] > 0
-    assert time.monotonic() - began < 60
+    conn = await asyncpg.connect(asyncpg_dsn(target.endpoints.database_url.get_secret_value()))
+    try:
+        assert await conn.fetchval("SELECT to_regclass($1)", DURABLE_TABLE) is None
+    finally:
+        await conn.close()
+    assert time.monotonic() - began < 90
 
 
 async def test_ingest_smoke(target: Target) -> None:
