@@ -37,7 +37,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.synchronize import Event as MpEvent
@@ -72,6 +72,8 @@ from bench.common import (
 from bench.completions import CompletionWatcher
 from bench.cpu import CpuMeter, infrastructure_pids
 from bench.kafka_hop import bench_topics
+from bench.latency_proxy import latency_proxy
+from callstream_cli.stack.endpoints import StackEndpoints
 from callstream_common import topics
 from callstream_common.contracts import (
     CallAnalyzed,
@@ -108,6 +110,8 @@ UNFINISHED = ("pending", "processing")
 CPU_MIN_MESSAGES = 200
 """Steps with fewer completions get no CPU per message (an idle JVM's collector alone
 spends tens of milliseconds a second)."""
+DELAY_PROXY_PORT_SHIFT = 7
+"""The delaying proxy listens this far above the bench stack's PostgreSQL port."""
 SUSTAIN_FRACTION = 0.9
 """A step is sustained when completions came at least this fraction of the offered rate."""
 
@@ -732,15 +736,19 @@ async def run_raw_steps(
 # --------------------------------------------------------------------------- the benchmark
 
 
-async def run_pipeline_bench(target: Target, config: PipelineConfig) -> PipelineResult:
+async def run_pipeline_bench(
+    target: Target, config: PipelineConfig, chains: bool = True
+) -> PipelineResult:
     """Raw chain, durable chain (they leave nothing behind), then the pipeline; print and
-    return."""
+    return. Without ``chains`` only the pipeline runs (comparing two commits' pipelines)."""
 
     async def both() -> PipelineResult:
         bootstrap = target.endpoints.kafka_bootstrap
-        raw = await run_raw_steps(bootstrap, config)
-        dsn = asyncpg_dsn(target.endpoints.database_url.get_secret_value())
-        durable = await run_raw_steps(bootstrap, config, dsn)
+        raw, durable = [], []
+        if chains:
+            raw = await run_raw_steps(bootstrap, config)
+            dsn = asyncpg_dsn(target.endpoints.database_url.get_secret_value())
+            durable = await run_raw_steps(bootstrap, config, dsn)
         pipeline = await run_pipeline_steps(target, config)
         return PipelineResult(config, pipeline, raw, durable)
 
@@ -807,6 +815,8 @@ def print_pipeline_tables(result: PipelineResult) -> None:
             result.durable,
         ),
     ):
+        if not steps:
+            continue
         print_table(
             title,
             ["offered /s", "done", "out /s", "p50", "p99", "sustained", "CPU ms / msg"],
@@ -975,10 +985,32 @@ async def skip_backlog(bootstrap: str, groups: dict[str, list[str]]) -> None:
             await consumer.stop()
 
 
+@contextlib.contextmanager
+def delayed_database(delay_ms: float) -> Iterator[str]:
+    """The services' database URL through a :mod:`bench.latency_proxy` holding each chunk
+    ``delay_ms`` back each way (the benchmark itself reads PostgreSQL directly)."""
+    settings = bench_stack_settings()
+    port = settings.postgres_port + DELAY_PROXY_PORT_SHIFT
+    direct = StackEndpoints.from_settings(settings).database_url.get_secret_value()
+    with latency_proxy(port, settings.postgres_port, delay_ms):
+        console.print(f"PostgreSQL for the services through :{port}, {delay_ms:g} ms each way")
+        yield direct.replace(f":{settings.postgres_port}/", f":{port}/", 1)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = arg_parser(__doc__.splitlines()[0] if __doc__ else "pipeline benchmark")
     parser.add_argument("--rates", type=float, nargs="+", default=None)
     parser.add_argument("--step-seconds", type=float, default=None)
+    parser.add_argument(
+        "--database-delay-ms",
+        type=float,
+        default=0.0,
+        help="hold each chunk between the services and PostgreSQL back this long each way "
+        "(a database across a network: a round trip gains twice this)",
+    )
+    parser.add_argument(
+        "--pipeline-only", action="store_true", help="skip the raw and durable chains"
+    )
     args = parser.parse_args(argv)
     config = PipelineConfig.smoke() if args.smoke else PipelineConfig()
     if args.rates:
@@ -989,9 +1021,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     def prepare(endpoints: Any) -> None:
         asyncio.run(skip_backlog(endpoints.kafka_bootstrap, STAGE_GROUPS))
 
-    with bench_services(PIPELINE_SERVICES, PIPELINE_ENV, keep=args.keep, prepare=prepare) as target:
-        result = asyncio.run(run_pipeline_bench(target, config))
-    paths = save_results("pipeline", result.to_dict(), charts(result))
+    with contextlib.ExitStack() as stack:
+        env = dict(PIPELINE_ENV)
+        if args.database_delay_ms > 0:
+            env["CALLSTREAM_DATABASE_URL"] = stack.enter_context(
+                delayed_database(args.database_delay_ms)
+            )
+        target = stack.enter_context(
+            bench_services(PIPELINE_SERVICES, env, keep=args.keep, prepare=prepare)
+        )
+        result = asyncio.run(run_pipeline_bench(target, config, chains=not args.pipeline_only))
+    paths = save_results(
+        "pipeline",
+        result.to_dict() | {"database_delay_ms": args.database_delay_ms},
+        charts(result),
+    )
     console.print("saved " + ", ".join(str(p) for p in paths if "latest" not in p.name))
 
 
