@@ -307,3 +307,47 @@ async def test_a_new_call_is_one_statement_joining_its_deal_with_its_outbox_even
         str(second.id),
         str(named.id),
     ]
+
+
+async def test_statements_alone_are_each_committed_and_the_pool_gives_transactions_back(
+    sessions: Any,
+) -> None:
+    """A unit of work whose statements stand alone (the stages' claims and stores) commits
+    each one as it runs: another session sees the move before the unit of work commits,
+    and leaving without a commit undoes nothing. Its pooled connection comes back in
+    transactions: a later unit of work's uncommitted move is rolled back. A unit of work
+    that has emitted an event keeps its transaction, and one whose statements are alone
+    refuses a durable event (its outbox row would not commit with the rows)."""
+    from callstream_common.conversations.sql import SqlUnitOfWork
+    from callstream_common.db.models import ConversationStatus
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions, None, 1.0)  # type: ignore[arg-type]
+
+    async def status(conv: Conversation) -> str:
+        async with sessions() as session:
+            found = await session.execute(
+                text("SELECT status FROM conversations WHERE id = :id"), {"id": conv.id}
+            )
+            return str(found.scalar_one())
+
+    alone, later = await saved_call(sessions), await saved_call(sessions)
+    async with uow() as unit:
+        assert await unit.statements_alone()
+        assert await unit.conversations.move(alone.id, ConversationStatus.PROCESSING)
+        assert await status(alone) == ConversationStatus.PROCESSING
+    assert await status(alone) == ConversationStatus.PROCESSING
+
+    for _ in range(16):  # more than the pool holds: the one that ran alone is among them
+        async with uow() as unit:
+            assert await unit.conversations.move(later.id, ConversationStatus.PROCESSING)
+            assert await status(later) == ConversationStatus.PENDING
+        assert await status(later) == ConversationStatus.PENDING
+
+    async with uow() as unit:
+        unit.emit("some.topic", b"{}")
+        assert not await unit.statements_alone()
+    async with uow() as unit:
+        assert await unit.statements_alone()
+        with pytest.raises(RuntimeError, match="durable event needs a transaction"):
+            unit.emit("some.topic", b"{}", durable=True)

@@ -34,6 +34,7 @@ class AnalyzerHandlers:
     async def on_transcribed(self, event: CallTranscribed) -> None:
         started = datetime.now(UTC)
         async with self.unit_of_work() as uow:
+            await uow.statements_alone()  # reads of rows written once
             conversation = await uow.conversations.load_for_stage(event.conversation_id)
             if conversation is None:
                 return
@@ -53,6 +54,7 @@ class AnalyzerHandlers:
                 raise PermanentError(f"conversation {event.conversation_id} has no transcript")
             analysis = await self._analyze(transcript)
         async with self.unit_of_work() as uow:
+            await uow.statements_alone()  # the analysis and its copy: one statement
             if fresh:
                 await uow.conversations.add_analysis(
                     event.conversation_id,

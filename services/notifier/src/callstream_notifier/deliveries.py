@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from callstream_common.db.engine import statements_alone
 from callstream_common.db.models import AlertRow, AlertRuleRow, Notification
 from callstream_notifier.alerts import AlertRule, AlertTriggered
 
@@ -160,7 +161,8 @@ class SqlDeliveryLog(DeliveryLog):
     async def mark_sent(
         self, conversation_id: uuid.UUID, channel: str, target: str, response: dict[str, Any]
     ) -> None:
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session:
+            await statements_alone(session)
             await session.execute(
                 text(
                     "UPDATE notifications SET status = 'sent', sent_at = now(), "
@@ -174,6 +176,7 @@ class SqlDeliveryLog(DeliveryLog):
                     "r": json.dumps(response, default=str),
                 },
             )
+            await session.commit()
 
     async def record_sent(
         self,
@@ -183,7 +186,8 @@ class SqlDeliveryLog(DeliveryLog):
         payload: dict[str, Any],
         response: dict[str, Any],
     ) -> bool:
-        async with self.sessions() as session, session.begin():
+        async with self.sessions() as session:
+            await statements_alone(session)
             inserted = await session.execute(
                 RECORD_SENT,
                 {
@@ -195,7 +199,9 @@ class SqlDeliveryLog(DeliveryLog):
                     "response": response,
                 },
             )
-            return inserted.first() is not None
+            recorded = inserted.first() is not None
+            await session.commit()
+        return recorded
 
     async def last_slack_channel_id(self) -> str | None:
         async with self.sessions() as session:
@@ -216,6 +222,7 @@ class SqlDeliveryLog(DeliveryLog):
         if self._rules is not None and now - self._rules[0] < self.rules_refresh_seconds:
             return self._rules[1]
         async with self.sessions() as session:
+            await statements_alone(session)
             rows = (
                 await session.execute(select(AlertRuleRow).where(col(AlertRuleRow.enabled)))
             ).scalars()

@@ -71,6 +71,7 @@ class NotifierHandlers:
     async def on_analyzed(self, event: CallAnalyzed) -> None:
         started = datetime.now(UTC)
         async with self.unit_of_work() as uow:
+            await uow.statements_alone()  # reads of rows written once
             conv = await uow.conversations.load_for_stage(event.conversation_id)
             if conv is None:
                 return
@@ -138,6 +139,7 @@ class NotifierHandlers:
                 lambda: _webhook_send(self.webhooks, target, body, event.event_id),
             )
         async with self.unit_of_work() as uow:
+            await uow.statements_alone()  # one guarded move
             await uow.conversations.move(
                 conv.id,
                 ConversationStatus.COMPLETED,

@@ -52,6 +52,7 @@ class TranscriberHandlers:
     async def on_uploaded(self, event: CallUploaded) -> None:
         started = datetime.now(UTC)
         async with self.unit_of_work() as uow:
+            await uow.statements_alone()  # reads, then one guarded move
             conversation = await uow.conversations.load_for_stage(event.conversation_id)
             if conversation is None:
                 return
@@ -83,6 +84,7 @@ class TranscriberHandlers:
                         return
                     transcript = await self._transcribe(event, path)
         async with self.unit_of_work() as uow:
+            await uow.statements_alone()  # the transcript and its copy: one statement
             if fresh:
                 await uow.conversations.add_transcript(
                     event.conversation_id,

@@ -52,6 +52,7 @@ from callstream_common.conversations.unit_of_work import (
     lane_and_key,
     uploaded_headers,
 )
+from callstream_common.db.engine import statements_alone
 from callstream_common.db.models import (
     Conversation,
     ConversationStatus,
@@ -498,14 +499,21 @@ class SqlUnitOfWork(UnitOfWork):
         """The registration statement on an autocommit connection: one statement is one
         transaction, atomic as a BEGIN … COMMIT around it (nothing of it is kept if it
         fails), with one round trip instead of three."""
-        assert self._session is not None, "add_call_and_commit outside `async with`"
-        session = self._session
-        if self._emitted or session.in_transaction() or session.new or session.dirty:
+        if not await self.statements_alone():
             await super().add_call_and_commit(conversation, event)  # all in one transaction
             return
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         await self.add_call(conversation, event)
         await self.commit()
+
+    async def statements_alone(self) -> bool:
+        """Autocommit (:func:`~callstream_common.db.engine.statements_alone`), unless this
+        unit of work already began or holds changes the ORM has yet to write."""
+        assert self._session is not None, "statements_alone outside `async with`"
+        session = self._session
+        if self._emitted or session.new or session.dirty:
+            return False
+        self.alone = await statements_alone(session)
+        return self.alone
 
     async def _commit(self, emitted: list[Emitted]) -> None:
         assert self._session is not None, "commit outside `async with`"

@@ -205,9 +205,12 @@ class UnitOfWork(ABC):
 
     def __init__(self) -> None:
         self._emitted: list[Emitted] = []
+        self.alone = False
+        """Whether :meth:`statements_alone` applied."""
 
     async def __aenter__(self) -> Self:
         self._emitted = []
+        self.alone = False
         return self
 
     async def __aexit__(
@@ -231,7 +234,11 @@ class UnitOfWork(ABC):
     ) -> None:
         """Publish ``event`` on ``topic`` once this unit of work commits (``durable``:
         through the transactional outbox, so not even a crash right after the commit
-        can lose it; ``partition``: there rather than where the key hashes to)."""
+        can lose it; ``partition``: there rather than where the key hashes to). A durable
+        event's outbox row commits with the rows it announces, which statements alone would
+        not do: refused before anything is written."""
+        if durable and self.alone:
+            raise RuntimeError("a durable event needs a transaction: not with statements alone")
         self._emitted.append(Emitted(topic, event, key, headers or {}, durable, partition))
 
     def emit_next(
@@ -261,6 +268,13 @@ class UnitOfWork(ABC):
         transaction, sparing the round trips that open and commit one."""
         await self.add_call(conversation, event)
         await self.commit()
+
+    async def statements_alone(self) -> bool:
+        """Let each statement of this unit of work be its own transaction, for work whose
+        statements each stand alone (reads of rows that only move forward, one write
+        guarded in its SQL): no BEGIN or COMMIT round trips. Called before the first
+        statement; returns whether it applies (an adapter without round trips: never)."""
+        return False
 
     async def commit(self) -> None:
         """Commit the transaction, then publish what was emitted (each acknowledged before

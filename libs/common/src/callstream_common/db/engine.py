@@ -69,3 +69,17 @@ def _check_on_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def statements_alone(session: AsyncSession) -> bool:
+    """Run each later statement of ``session`` as its own transaction (autocommit).
+
+    For work whose every statement stands alone — reads of rows that only ever move
+    forward, one write whose guard is in its SQL — a BEGIN … COMMIT around it adds two
+    round trips and buys nothing: one statement is atomic by itself. The connection gets
+    its isolation level back when it returns to the pool. A session already in a
+    transaction keeps it (returns False)."""
+    if session.in_transaction():
+        return False
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
