@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 
 from bench.common import bench_stack_settings
@@ -56,11 +56,6 @@ def infrastructure_pids() -> dict[str, int]:
     return {name: pid for name, pid in found.items() if pid}
 
 
-def infrastructure_cpu(pids: dict[str, int]) -> dict[str, float]:
-    table = process_table()
-    return {name: tree_cpu_seconds(pid, table) for name, pid in pids.items()}
-
-
 def busy_cpu(
     before: dict[str, float], after: dict[str, float], idle: dict[str, float], window: float
 ) -> dict[str, float]:
@@ -73,28 +68,47 @@ def busy_cpu(
     }
 
 
-@dataclass
+BENCH_CLIENT = "bench client"
+"""This process (a benchmark's load generator) in a :class:`CpuMeter`'s readings."""
+
+
 class CpuMeter:
-    """CPU seconds of some process trees and of this process together, less what they spend
-    idle: what one step of a benchmark's load cost the machine."""
+    """CPU seconds each of some process trees (and this process, as :data:`BENCH_CLIENT`,
+    unless ``client`` is False) spent on a load, less what it spends idle once
+    :meth:`measure_idle` has measured that: between :meth:`start` and :meth:`busy`, or
+    over a ``with`` block (then in :attr:`used`). Processes without a pid are left out."""
 
-    pids: dict[str, int]
-    idle_per_second: float = 0.0
-    _mark: tuple[float, float] = field(default=(0.0, 0.0))
+    def __init__(self, pids: Mapping[str, int | None], client: bool = True) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+        self.client = client
+        self.idle_per_second: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+        self._mark: tuple[float, dict[str, float]] = (time.monotonic(), {})
 
-    def read(self) -> float:
+    def read(self) -> dict[str, float]:
         table = process_table()
-        return sum(tree_cpu_seconds(pid, table) for pid in self.pids.values()) + time.process_time()
+        cpu = {name: tree_cpu_seconds(pid, table) for name, pid in self.pids.items()}
+        return cpu | {BENCH_CLIENT: time.process_time()} if self.client else cpu
 
     async def measure_idle(self, seconds: float) -> None:
-        began, cpu = time.monotonic(), self.read()
+        began, before = time.monotonic(), self.read()
         await asyncio.sleep(seconds)
-        self.idle_per_second = max(0.0, (self.read() - cpu) / (time.monotonic() - began))
+        after, window = self.read(), time.monotonic() - began
+        self.idle_per_second = {
+            n: max(0.0, c / window) for n, c in busy_cpu(before, after, {}, window).items()
+        }
 
     def start(self) -> None:
         self._mark = (time.monotonic(), self.read())
 
-    def busy(self) -> float:
-        """CPU seconds spent on the load since :meth:`start`."""
-        began, cpu = self._mark
-        return max(0.0, self.read() - cpu - self.idle_per_second * (time.monotonic() - began))
+    def busy(self) -> dict[str, float]:
+        """CPU seconds each process spent on the load since :meth:`start`."""
+        began, before = self._mark
+        return busy_cpu(before, self.read(), self.idle_per_second, time.monotonic() - began)
+
+    def __enter__(self) -> CpuMeter:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.used = self.busy()

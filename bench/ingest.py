@@ -46,7 +46,6 @@ from bench.common import (
     bearer,
     bench_services,
     console,
-    cpu_seconds,
     fmt_mb,
     fmt_ms,
     fmt_ratio,
@@ -59,6 +58,7 @@ from bench.common import (
     synth_wav,
     wav_header,
 )
+from bench.cpu import CpuMeter
 from bench.ingest_baseline import (
     PHASE_TIMEOUT,
     _Reader,
@@ -182,22 +182,6 @@ class IngestResult:
 
 
 # --------------------------------------------------------------------------- uploads
-
-
-class CpuMeter:
-    """CPU seconds (user + system) each process used over a ``with`` block: steadier
-    than latency on a machine shared with other work, since it does not count waiting."""
-
-    def __init__(self, pids: dict[str, int | None]) -> None:
-        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
-        self.used: dict[str, float] = {}
-
-    def __enter__(self) -> CpuMeter:
-        self._start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.used = {n: cpu_seconds(p) - self._start[n] for n, p in self.pids.items()}
 
 
 class Uploader:
@@ -368,13 +352,13 @@ async def run_ingest_bench(target: Target, config: IngestConfig) -> IngestResult
             baseline_keys += keys[-1:]
         for c in config.concurrencies:
             console.print(f"concurrency {c}: {config.uploads} uploads + {config.uploads} bare PUTs")
-            meter = CpuMeter({"ingest": target.ingest_pid, "store": target.store_pid})
+            meter = CpuMeter({"ingest": target.ingest_pid, "store": target.store_pid}, client=False)
             durations, wall, keys, window = await measure_uploads(
                 target, body, c, config.uploads, config.warmup, meter
             )
             windows.append(window)
             stored += keys
-            bare_meter = CpuMeter({"store": target.store_pid})
+            bare_meter = CpuMeter({"store": target.store_pid}, client=False)
             base, base_wall, bkeys = await asyncio.to_thread(
                 measure_bare_puts,
                 target.endpoints,

@@ -52,6 +52,7 @@ from bench.common import (
     bench_services,
     bench_stack_settings,
     console,
+    cpu_seconds,
     fmt_mb,
     print_table,
     read_memory_kib,
@@ -124,11 +125,6 @@ def recording(minutes: float) -> Path:
 
 
 # --------------------------------------------------------------------------- one run
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def transcriber_pids(instances: int) -> list[int]:

@@ -69,7 +69,7 @@ from bench.common import (
     summarize,
     synth_wav,
 )
-from bench.completions import CompletionWatcher
+from bench.completions import CompletionWatcher, asyncpg_dsn
 from bench.cpu import CpuMeter, infrastructure_pids
 from bench.kafka_hop import bench_topics
 from bench.latency_proxy import latency_proxy
@@ -415,7 +415,7 @@ async def run_pipeline_steps(target: Target, config: PipelineConfig) -> list[Ste
             console.print(f"pipeline: {rate:g} calls/s x {count} calls")
             meter.start()
             step = await driver.step(rate, count)
-            step.cpu_seconds = meter.busy()
+            step.cpu_seconds = max(0.0, sum(meter.busy().values()))
             steps.append(step)
             if not step.sustained:
                 break
@@ -586,11 +586,6 @@ async def durable_table(database_url: str | None) -> AsyncIterator[None]:
         await conn.close()
 
 
-def asyncpg_dsn(database_url: str) -> str:
-    """The stack's SQLAlchemy URL as a DSN asyncpg takes."""
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 @contextlib.asynccontextmanager
 async def raw_chain(
     bootstrap: str, config: PipelineConfig, database_url: str | None = None
@@ -726,7 +721,7 @@ async def run_raw_steps(
             console.print(f"{label}: {rate:g} msg/s x {count}")
             meter.start()
             step = await chain.step(rate, count)
-            step.cpu_seconds = meter.busy()
+            step.cpu_seconds = max(0.0, sum(meter.busy().values()))
             steps.append(step)
             if not step.sustained:
                 break

@@ -41,14 +41,12 @@ from typing import Any
 
 from bench.common import (
     arg_parser,
-    bench_ingest_port,
     bench_services,
-    bench_stack_settings,
     console,
     print_table,
     save_results,
 )
-from bench.cpu import busy_cpu, infrastructure_cpu, infrastructure_pids
+from bench.cpu import BENCH_CLIENT, CpuMeter, infrastructure_pids
 from bench.pipeline import (
     PIPELINE_ENV,
     PIPELINE_SERVICES,
@@ -57,6 +55,7 @@ from bench.pipeline import (
     PipelineConfig,
     PipelineDriver,
     open_loop,
+    service_pids,
     skip_backlog,
 )
 
@@ -134,13 +133,6 @@ def top_frames(path: Path, ours: str = "callstream_", n: int = 8) -> list[tuple[
     return below.most_common(n)
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-BENCH_CLIENT = "bench client"
-"""This process: the uploads' HTTP client and the completion listener."""
 IDLE_SECONDS = 10.0
 """The quiet window before the load: what each process spends with no call (a JVM's
 collector, the consumers' polls, the exporters) is subtracted from the loaded window."""
@@ -191,7 +183,7 @@ async def steady_load(driver: PipelineDriver, rate: float, seconds: float) -> li
 
 
 def start_spies(
-    py_spy: str, pids: dict[str, int | None], seconds: float, out_dir: Path
+    py_spy: str, pids: dict[str, int], seconds: float, out_dir: Path
 ) -> list[subprocess.Popen[bytes]]:
     """One sampling profiler per service process, writing collapsed stacks."""
     return [
@@ -216,43 +208,33 @@ def start_spies(
             stderr=subprocess.DEVNULL,
         )
         for name, pid in pids.items()
-        if pid
     ]
 
 
 def run_profile(target: Any, rate: float, seconds: float, out_dir: Path) -> dict[str, Any]:
-    from callstream_cli.services import ServiceSet
-
-    services = ServiceSet(settings=bench_stack_settings(), ingest_port=bench_ingest_port())
-    pids = {name: services.process(name).pid() for name in PIPELINE_SERVICES}
+    pids = service_pids()
     servers = infrastructure_pids()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     config = PipelineConfig()
     driver = PipelineDriver(target, config)
 
-    def cpu_now() -> dict[str, float]:
-        services_cpu = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
-        return services_cpu | infrastructure_cpu(servers) | {BENCH_CLIENT: time.process_time()}
+    meter = CpuMeter(pids | servers)
 
-    async def warm_then_measure() -> tuple[list[Call], dict[str, float], dict[str, float]]:
+    async def warm_then_measure() -> tuple[list[Call], dict[str, float]]:
         await steady_load(driver, 2, 3)
         await asyncio.sleep(2)
-        idle_from = cpu_now()
-        await asyncio.sleep(IDLE_SECONDS)
-        idle = {
-            n: (c - idle_from[n]) / IDLE_SECONDS for n, c in cpu_now().items() if n in idle_from
-        }
-        began, before = time.monotonic(), cpu_now()
+        await meter.measure_idle(IDLE_SECONDS)
+        meter.start()
         spies = start_spies(py_spy, pids, seconds + 5, out_dir)
         calls = await steady_load(driver, rate, seconds)
-        after, window = cpu_now(), time.monotonic() - began
+        busy = meter.busy()
         for spy in spies:
             await asyncio.to_thread(spy.wait)
         await driver.aclose()
-        return calls, busy_cpu(before, after, idle, window), idle
+        return calls, busy
 
     load = load_average()
-    calls, busy, idle = asyncio.run(warm_then_measure())
+    calls, busy = asyncio.run(warm_then_measure())
     completed = sum(1 for c in calls if c.status == "completed")
     result: dict[str, Any] = {
         "rate": rate,
@@ -263,7 +245,9 @@ def run_profile(target: Any, rate: float, seconds: float, out_dir: Path) -> dict
         "services": {},
     }
     per_call = {name: max(0.0, 1000 * cpu / max(1, completed)) for name, cpu in busy.items()}
-    result["idle_cpu_ms_per_second"] = {name: round(1000 * cpu, 2) for name, cpu in idle.items()}
+    result["idle_cpu_ms_per_second"] = {
+        name: round(1000 * cpu, 2) for name, cpu in meter.idle_per_second.items()
+    }
     result["ceiling"] = cpu_ceiling(per_call, list(servers), os.cpu_count() or 1)
     for name in (n for n in busy if n in pids):
         shares = read_collapsed(out_dir / f"{name}.txt")

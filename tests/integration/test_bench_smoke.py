@@ -16,9 +16,10 @@ import asyncpg
 import pytest
 
 from bench.common import Target
+from bench.completions import asyncpg_dsn
 from bench.ingest import IngestConfig, run_ingest_bench
 from bench.kafka_hop import HopConfig, run_kafka_hop
-from bench.pipeline import DURABLE_TABLE, PipelineConfig, asyncpg_dsn, run_pipeline_bench
+from bench.pipeline import DURABLE_TABLE, PipelineConfig, run_pipeline_bench
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(120)]
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from bench.cpu import CpuMeter, busy_cpu, process_table, tree_cpu_seconds
-from bench.stage_profile import BENCH_CLIENT, cpu_ceiling
+from bench.cpu import BENCH_CLIENT, CpuMeter, busy_cpu, process_table, tree_cpu_seconds
+from bench.stage_profile import cpu_ceiling
 
 
 def test_a_tree_counts_the_server_and_every_descendant_but_nothing_else() -> None:
@@ -70,4 +70,13 @@ async def test_a_meter_counts_the_work_done_since_its_start_and_not_the_idle_tim
     while time.process_time() < deadline:
         pass
     await asyncio.sleep(0.2)
-    assert 0.25 <= meter.busy() <= 0.6
+    assert 0.25 <= meter.busy()[BENCH_CLIENT] <= 0.6
+
+
+def test_a_meter_over_a_block_keeps_what_each_process_used_and_leaves_out_unknown_ones() -> None:
+    with CpuMeter({"this": os.getpid(), "gone": None}, client=False) as meter:
+        deadline = time.process_time() + 0.2
+        while time.process_time() < deadline:
+            pass
+    assert set(meter.used) == {"this"}
+    assert meter.used["this"] >= 0.15
