@@ -176,6 +176,50 @@ async def test_a_log_notification_is_recorded_sent_once(sessions: Any) -> None:
     assert [tuple(r) for r in rows] == [("sent", 1, True)]
 
 
+async def test_a_stage_s_joined_read_and_its_claim_answer_as_the_fake_does(sessions: Any) -> None:
+    """``load_with_transcript`` and ``load_with_analysis`` (one statement each) give what
+    the fake's two reads give: the call and nothing before its row is stored, the call and
+    the row after, nothing for a finished call, ``ConversationMissing`` for a missing one.
+    A claim (``only_from=UNCLAIMED``) moves a pending call once: a second claim is
+    refused while the forward move it narrows is still allowed."""
+    from callstream_common.conversations.status import UNCLAIMED, ConversationMissing
+    from callstream_common.db.models import ConversationStatus
+    from tests.unit.fakes import FakeConversations, FakeDatabase
+
+    conv = await saved_call(sessions)
+    fake_db = FakeDatabase()
+    fake_db.add(conversation(id=conv.id))
+    fake = FakeConversations(fake_db)
+
+    async def both(read: str) -> list[Any]:
+        async with sessions() as session:
+            sql = await getattr(SqlConversationRepository(session), read)(conv.id)
+        faked = await getattr(fake, read)(conv.id)
+        return [None if r is None else (r[0].id, r[1]) for r in (sql, faked)]
+
+    assert await both("load_with_transcript") == [(conv.id, None)] * 2
+    assert await both("load_with_analysis") == [(conv.id, None)] * 2
+    async with sessions() as session, session.begin():
+        repo = SqlConversationRepository(session)
+        assert await repo.move(conv.id, ConversationStatus.PROCESSING, only_from=UNCLAIMED)
+        assert not await repo.move(conv.id, ConversationStatus.PROCESSING, only_from=UNCLAIMED)
+        assert await repo.move(conv.id, ConversationStatus.PROCESSING)
+        assert await repo.add_transcript(conv.id, TRANSCRIPT)
+        assert await repo.add_analysis(conv.id, ANALYSIS)
+    fake_db.transcripts[conv.id], fake_db.analyses[conv.id] = TRANSCRIPT, ANALYSIS
+    assert await both("load_with_transcript") == [(conv.id, TRANSCRIPT)] * 2
+    assert await both("load_with_analysis") == [(conv.id, ANALYSIS)] * 2
+
+    async with sessions() as session, session.begin():
+        assert await SqlConversationRepository(session).move(conv.id, ConversationStatus.COMPLETED)
+    fake_db.conversations[conv.id].status = ConversationStatus.COMPLETED
+    assert await both("load_with_transcript") == [None, None]
+    assert await both("load_with_analysis") == [None, None]
+    async with sessions() as session:
+        with pytest.raises(ConversationMissing):
+            await SqlConversationRepository(session).load_with_analysis(uuid.uuid4())
+
+
 async def test_a_stage_timing_is_written_with_its_change_and_only_with_it(sessions: Any) -> None:
     """``timing=`` rides on the move or the insert it goes with (no statement of its own):
     written when the change is made, left alone when it is refused, earlier entries kept."""

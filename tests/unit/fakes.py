@@ -148,9 +148,12 @@ class FakeConversations(ConversationRepository):
         reason: str | None = None,
         reopen: bool = False,
         timing: StageTiming | None = None,
+        only_from: frozenset[ConversationStatus] | None = None,
     ) -> bool:
         conv = self.db.conversations.get(conversation_id)
-        if conv is None or not can_move(ConversationStatus(conv.status), target, reopen=reopen):
+        if conv is None or not can_move(
+            ConversationStatus(conv.status), target, reopen=reopen, only_from=only_from
+        ):
             return False
         fields = status_fields(target, datetime.now(UTC), stage=stage, reason=reason, reopen=reopen)
         self.changes.append(lambda: [setattr(conv, k, v) for k, v in fields.items()])

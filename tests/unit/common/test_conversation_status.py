@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from callstream_common.conversations.status import can_move, status_fields
+from callstream_common.conversations.status import UNCLAIMED, can_move, status_fields
 from callstream_common.db.models import ConversationStatus as S
 
 
@@ -41,3 +41,12 @@ def test_a_failure_keeps_its_reason_and_stage_and_a_reopen_clears_them() -> None
     assert failed["completed_at"] == now
     reopened = status_fields(S.PROCESSING, now, reopen=True)
     assert reopened["failure_reason"] is None and reopened["completed_at"] is None
+
+
+def test_a_claim_moves_only_a_pending_call() -> None:
+    """The transcriber's claim: the first delivery moves the call to processing; a
+    redelivery finds it processing already and looks at what it has instead."""
+    assert can_move(S.PENDING, S.PROCESSING, only_from=UNCLAIMED)
+    assert not can_move(S.PROCESSING, S.PROCESSING, only_from=UNCLAIMED)
+    assert not can_move(S.FAILED, S.PROCESSING, only_from=UNCLAIMED)
+    assert not can_move(S.COMPLETED, S.PROCESSING, only_from=UNCLAIMED)

@@ -137,6 +137,20 @@ async def test_a_redelivery_re_emits_the_same_event_without_transcribing_again(
     assert sent.value.event_id == event_id_for(conv.id, "call.transcribed")
 
 
+async def test_a_claimed_call_without_its_transcript_is_transcribed_on_redelivery(
+    db: FakeDatabase, uow: Callable[[], UnitOfWork]
+) -> None:
+    """The process that claimed the call died before storing the transcript: the claim
+    (pending only) fails, and the handler finds no transcript and does the work."""
+    conv = db.add(conversation(ConversationStatus.PROCESSING))
+    transcriber = ScriptedTranscriber()
+    await handlers(uow, transcriber).on_uploaded(uploaded(conv.id))
+    assert len(transcriber.paths) == 1 and db.transcripts[conv.id] == TRANSCRIPT
+    assert "started_at" in (conv.timings or {})["transcription"]
+    [sent] = db.published
+    assert sent.value.event_id == event_id_for(conv.id, "call.transcribed")
+
+
 async def test_a_permanent_provider_failure_stores_and_emits_nothing(
     db: FakeDatabase, uow: Callable[[], UnitOfWork]
 ) -> None:

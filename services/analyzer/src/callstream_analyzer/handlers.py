@@ -35,18 +35,14 @@ class AnalyzerHandlers:
         started = datetime.now(UTC)
         async with self.unit_of_work() as uow:
             await uow.statements_alone()  # reads of rows written once
-            conversation = await uow.conversations.load_for_stage(event.conversation_id)
-            if conversation is None:
+            loaded = await uow.conversations.load_with_transcript(event.conversation_id)
+            if loaded is None:
                 return
+            conversation, transcript = loaded
             analysis = (
                 None  # its first delivery: the summary is stored with the analysis, always
                 if conversation.analysis_summary is None
                 else await uow.conversations.analysis(conversation.id)
-            )
-            transcript = (
-                None
-                if analysis is not None
-                else await uow.conversations.transcript(conversation.id)
             )
         fresh = analysis is None
         if analysis is None:

@@ -72,10 +72,10 @@ class NotifierHandlers:
         started = datetime.now(UTC)
         async with self.unit_of_work() as uow:
             await uow.statements_alone()  # reads of rows written once
-            conv = await uow.conversations.load_for_stage(event.conversation_id)
-            if conv is None:
+            loaded = await uow.conversations.load_with_analysis(event.conversation_id)
+            if loaded is None:
                 return
-            analysis = await uow.conversations.analysis(conv.id)
+            conv, analysis = loaded
         if analysis is None:
             raise PermanentError(f"conversation {conv.id} has no analysis")
         rules = await self.deliveries.alert_rules()

@@ -20,7 +20,7 @@ from opentelemetry import trace
 
 from callstream_common import topics
 from callstream_common.contracts import CallUploaded, Transcript
-from callstream_common.conversations.status import StageTiming
+from callstream_common.conversations.status import UNCLAIMED, StageTiming
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.db.models import ConversationStatus
 from callstream_transcriber.long_calls import STAGE, LongCalls, transcribed
@@ -52,22 +52,26 @@ class TranscriberHandlers:
     async def on_uploaded(self, event: CallUploaded) -> None:
         started = datetime.now(UTC)
         async with self.unit_of_work() as uow:
-            await uow.statements_alone()  # reads, then one guarded move
-            conversation = await uow.conversations.load_for_stage(event.conversation_id)
-            if conversation is None:
-                return
-            transcript = (
-                None  # its first delivery: a transcript is stored only after the move below
-                if conversation.status == ConversationStatus.PENDING
-                else await uow.conversations.transcript(conversation.id)
+            await uow.statements_alone()  # guarded moves and reads of rows written once
+            claimed = await uow.conversations.move(
+                event.conversation_id,
+                ConversationStatus.PROCESSING,
+                only_from=UNCLAIMED,
+                timing=StageTiming(STAGE, started),
             )
-            if transcript is None:
-                await uow.conversations.move(
-                    conversation.id,
-                    ConversationStatus.PROCESSING,
-                    timing=StageTiming(STAGE, started),
-                )
-                await uow.commit()
+            transcript = None  # a claimed call has no transcript: it is stored after this
+            if not claimed:  # a redelivery, a missing or a finished call: look
+                loaded = await uow.conversations.load_with_transcript(event.conversation_id)
+                if loaded is None:
+                    return
+                transcript = loaded[1]
+                if transcript is None:
+                    await uow.conversations.move(
+                        event.conversation_id,
+                        ConversationStatus.PROCESSING,
+                        timing=StageTiming(STAGE, started),
+                    )
+            await uow.commit()
         fresh = transcript is None
         if transcript is None:
             if self.confirm is not None and not getattr(self.transcriber, "reads_audio", True):

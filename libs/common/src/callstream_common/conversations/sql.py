@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import (
+    Select,
     String,
     Table,
     TextClause,
@@ -49,6 +51,7 @@ from callstream_common.conversations.unit_of_work import (
     Emitted,
     PublishFailed,
     UnitOfWork,
+    for_stage,
     lane_and_key,
     uploaded_headers,
 )
@@ -103,21 +106,60 @@ ANALYSIS_COLUMNS = (
 )
 
 
-TRANSCRIPT_OF = text(
-    "SELECT language, duration_seconds, segments, provider, model, diarization "
-    "FROM transcripts WHERE conversation_id = :id"
-).columns(
-    *(
-        TRANSCRIPTS.c[name]
-        for name in ("language", "duration_seconds", "segments", "provider", "model", "diarization")
-    )
+TRANSCRIPT_COLUMNS = (
+    "language",
+    "duration_seconds",
+    "segments",
+    "provider",
+    "model",
+    "diarization",
 )
+TRANSCRIPT_OF = text(
+    f"SELECT {', '.join(TRANSCRIPT_COLUMNS)} FROM transcripts "  # noqa: S608 - our columns
+    "WHERE conversation_id = :id"
+).columns(*(TRANSCRIPTS.c[name] for name in TRANSCRIPT_COLUMNS))
 ANALYSIS_OF = text(
     f"SELECT {', '.join(ANALYSIS_COLUMNS)} FROM meddic_analyses "  # noqa: S608 - our columns
     "WHERE conversation_id = :id"
 ).columns(*(ANALYSES.c[name] for name in ANALYSIS_COLUMNS))
 """The stored transcript and analysis as plain rows: the ORM's object loading was a
 large part of a stage's database CPU for two reads per record."""
+JOINED_PREFIX = "joined_"
+
+
+def _with_one(table: Table, names: tuple[str, ...]) -> Select[Any]:
+    """The conversation and its row of ``table`` (columns prefixed ``joined_``, all NULL
+    when it has none): a stage's two reads as one round trip."""
+    return (
+        select(
+            Conversation,
+            table.c.conversation_id.label(f"{JOINED_PREFIX}id"),
+            *(table.c[name].label(JOINED_PREFIX + name) for name in names),
+        )
+        .outerjoin(table, table.c.conversation_id == CONVERSATIONS.c.id)
+        .where(CONVERSATIONS.c.id == bindparam("id"))
+    )
+
+
+WITH_TRANSCRIPT = _with_one(TRANSCRIPTS, TRANSCRIPT_COLUMNS)
+WITH_ANALYSIS = _with_one(ANALYSES, ANALYSIS_COLUMNS)
+
+
+def transcript_of(row: Mapping[Any, Any]) -> Transcript:
+    return Transcript(
+        language=row["language"],
+        duration_seconds=row["duration_seconds"],
+        segments=[TranscriptSegment.model_validate(s) for s in row["segments"]],
+        provider=row["provider"],
+        model=row["model"],
+        diarization=row["diarization"],
+    )
+
+
+def analysis_of(row: Mapping[Any, Any]) -> MeddicAnalysis:
+    return MeddicAnalysis.model_validate(dict(row) | {"trackers": row["trackers"] or []})
+
+
 MERGED_TIMINGS = (  # a conversation without timings yet (SQL or JSON null) starts empty
     "(CASE WHEN jsonb_typeof(timings) = 'object' THEN timings ELSE '{}'::jsonb END) || :timing"
 )
@@ -285,8 +327,9 @@ class SqlConversationRepository(ConversationRepository):
         reason: str | None = None,
         reopen: bool = False,
         timing: StageTiming | None = None,
+        only_from: frozenset[ConversationStatus] | None = None,
     ) -> bool:
-        allowed = [s.value for s in moves_from(target, reopen=reopen)]
+        allowed = [s.value for s in moves_from(target, reopen=reopen, only_from=only_from)]
         fields = status_fields(target, utcnow(), stage=stage, reason=reason, reopen=reopen)
         params = fields | {"id": conversation_id, "allowed": allowed}
         if timing is not None:
@@ -310,16 +353,41 @@ class SqlConversationRepository(ConversationRepository):
 
     async def transcript(self, conversation_id: uuid.UUID) -> Transcript | None:
         row = (await self.session.execute(TRANSCRIPT_OF, {"id": conversation_id})).first()
-        if row is None:
+        return None if row is None else transcript_of(row._mapping)
+
+    async def load_with_transcript(
+        self, conversation_id: uuid.UUID
+    ) -> tuple[Conversation, Transcript | None] | None:
+        conversation, joined = await self._load_joined(WITH_TRANSCRIPT, conversation_id)
+        if conversation is None:
             return None
-        return Transcript(
-            language=row.language,
-            duration_seconds=row.duration_seconds,
-            segments=[TranscriptSegment.model_validate(s) for s in row.segments],
-            provider=row.provider,
-            model=row.model,
-            diarization=row.diarization,
-        )
+        return conversation, None if joined is None else transcript_of(joined)
+
+    async def load_with_analysis(
+        self, conversation_id: uuid.UUID
+    ) -> tuple[Conversation, MeddicAnalysis | None] | None:
+        conversation, joined = await self._load_joined(WITH_ANALYSIS, conversation_id)
+        if conversation is None:
+            return None
+        return conversation, None if joined is None else analysis_of(joined)
+
+    async def _load_joined(
+        self, statement: Select[Any], conversation_id: uuid.UUID
+    ) -> tuple[Conversation | None, dict[str, Any] | None]:
+        """The conversation a stage's event names, checked as :func:`for_stage` does, and
+        the row of its one-per-call table (its columns without their prefix; None when
+        there is none yet), in one statement."""
+        row = (await self.session.execute(statement, {"id": conversation_id})).first()
+        conversation = for_stage(conversation_id, None if row is None else row[0])
+        row_id_key = f"{JOINED_PREFIX}id"
+        if conversation is None or row is None or row._mapping[row_id_key] is None:
+            return conversation, None
+        joined = {
+            str(key).removeprefix(JOINED_PREFIX): value
+            for key, value in row._mapping.items()
+            if str(key).startswith(JOINED_PREFIX) and key != row_id_key
+        }
+        return conversation, joined
 
     async def _add_once(
         self,
@@ -362,9 +430,7 @@ class SqlConversationRepository(ConversationRepository):
 
     async def analysis(self, conversation_id: uuid.UUID) -> MeddicAnalysis | None:
         row = (await self.session.execute(ANALYSIS_OF, {"id": conversation_id})).mappings().first()
-        if row is None:
-            return None
-        return MeddicAnalysis.model_validate(dict(row) | {"trackers": row["trackers"] or []})
+        return None if row is None else analysis_of(row)
 
     async def add_analysis(
         self,

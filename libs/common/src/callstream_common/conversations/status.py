@@ -38,16 +38,29 @@ class ConversationMissing(PermanentError):
 
 
 def moves_from(
-    target: ConversationStatus, *, reopen: bool = False
+    target: ConversationStatus,
+    *,
+    reopen: bool = False,
+    only_from: frozenset[ConversationStatus] | None = None,
 ) -> frozenset[ConversationStatus]:
-    """The statuses from which a conversation may move to ``target``."""
-    return (_REOPEN if reopen else _FORWARD).get(target, frozenset())
+    """The statuses from which a conversation may move to ``target``; ``only_from``
+    narrows them (a claim: pending → processing, taken by the first delivery alone)."""
+    allowed = (_REOPEN if reopen else _FORWARD).get(target, frozenset())
+    return allowed if only_from is None else allowed & only_from
 
 
 def can_move(
-    current: ConversationStatus, target: ConversationStatus, *, reopen: bool = False
+    current: ConversationStatus,
+    target: ConversationStatus,
+    *,
+    reopen: bool = False,
+    only_from: frozenset[ConversationStatus] | None = None,
 ) -> bool:
-    return ConversationStatus(current) in moves_from(target, reopen=reopen)
+    return ConversationStatus(current) in moves_from(target, reopen=reopen, only_from=only_from)
+
+
+UNCLAIMED = frozenset({ConversationStatus.PENDING})
+"""What a stage's claim moves from: a move that succeeds from here is the call's first."""
 
 
 def status_fields(

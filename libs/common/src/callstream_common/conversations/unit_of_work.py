@@ -57,12 +57,27 @@ class ConversationRepository(ABC):
         ``lock`` holds its row until the transaction ends, so a decision taken on it (e.g.
         "this was the last chunk") cannot race the same decision in another replica."""
         conversation = await (self.lock(conversation_id) if lock else self.get(conversation_id))
+        return for_stage(conversation_id, conversation)
+
+    async def load_with_transcript(
+        self, conversation_id: uuid.UUID
+    ) -> tuple[Conversation, Transcript | None] | None:
+        """:meth:`load_for_stage` and the call's transcript (None before it is stored):
+        one read where the store can join them."""
+        conversation = await self.load_for_stage(conversation_id)
         if conversation is None:
-            raise ConversationMissing(conversation_id)
-        if conversation.status in FINISHED:
-            log.info("conversation %s already %s; skipping", conversation.id, conversation.status)
             return None
-        return conversation
+        return conversation, await self.transcript(conversation_id)
+
+    async def load_with_analysis(
+        self, conversation_id: uuid.UUID
+    ) -> tuple[Conversation, MeddicAnalysis | None] | None:
+        """:meth:`load_for_stage` and the call's analysis (None before it is stored): one
+        read where the store can join them."""
+        conversation = await self.load_for_stage(conversation_id)
+        if conversation is None:
+            return None
+        return conversation, await self.analysis(conversation_id)
 
     @abstractmethod
     async def get(self, conversation_id: uuid.UUID) -> Conversation | None: ...
@@ -92,11 +107,13 @@ class ConversationRepository(ABC):
         reason: str | None = None,
         reopen: bool = False,
         timing: StageTiming | None = None,
+        only_from: frozenset[ConversationStatus] | None = None,
     ) -> bool:
         """The only writer of a conversation's status. Moves forward only (see
         :mod:`callstream_common.conversations.status`), or back from ``failed`` when
-        ``reopen`` is asked; False when the rule refused the move. ``timing`` is recorded
-        with the move (and only if it is made)."""
+        ``reopen`` is asked; False when the rule refused the move (or the call is missing).
+        ``only_from`` narrows the rule (a claim moves from ``pending`` only). ``timing`` is
+        recorded with the move (and only if it is made)."""
 
     async def reopen(self, conversation_id: uuid.UUID) -> bool:
         """Put a failed call back to ``processing`` (what a DLQ replay asks for, so the
@@ -164,6 +181,18 @@ class DeadLetterRepository(ABC):
     @abstractmethod
     async def reopen(self, entry_id: uuid.UUID) -> None:
         """Undo a resolution whose replay could not be published."""
+
+
+def for_stage(conversation_id: uuid.UUID, conversation: Conversation | None) -> Conversation | None:
+    """What a stage does with the conversation its event names: a missing one is permanent
+    (no retry can make it appear), a finished one is skipped (a redelivery or a late
+    duplicate: nothing to do)."""
+    if conversation is None:
+        raise ConversationMissing(conversation_id)
+    if conversation.status in FINISHED:
+        log.info("conversation %s already %s; skipping", conversation.id, conversation.status)
+        return None
+    return conversation
 
 
 def lane_and_key(
