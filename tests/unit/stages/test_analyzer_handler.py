@@ -60,6 +60,8 @@ async def test_a_transcript_is_analysed_saved_with_its_summary_and_announced(
     assert isinstance(sent.value, CallAnalyzed)
     assert sent.value.event_id == event_id_for(conv_id, "call.analyzed")
     assert sent.value.overall_score == 3.0
+    finished = (db.conversations[conv_id].timings or {})["analysis"]["finished_at"]
+    assert sent.value.occurred_at.isoformat() == finished, "stamped before it was stored"
 
 
 async def test_a_missing_conversation_is_a_permanent_failure(

@@ -93,6 +93,7 @@ async def test_a_pending_call_is_transcribed_saved_and_announced(
     assert isinstance(sent.value, CallTranscribed)
     assert sent.value.event_id == event_id_for(conv.id, "call.transcribed")
     assert (sent.value.segment_count, sent.value.language) == (2, "en")
+    assert sent.value.occurred_at.isoformat() == timing["finished_at"], "before it was stored"
 
 
 async def test_a_high_priority_call_travels_in_the_priority_lane(

@@ -49,17 +49,16 @@ class AnalyzerHandlers:
             if transcript is None:
                 raise PermanentError(f"conversation {event.conversation_id} has no transcript")
             analysis = await self._analyze(transcript)
+        finished = datetime.now(UTC) if fresh else None
         async with self.unit_of_work() as uow:
             await uow.statements_alone()  # the analysis and its copy: one statement
-            if fresh:
+            if finished is not None:
                 await uow.conversations.add_analysis(
                     event.conversation_id,
                     analysis,
-                    timing=StageTiming(
-                        STAGE, started, datetime.now(UTC), {"provider": analysis.provider}
-                    ),
+                    timing=StageTiming(STAGE, started, finished, {"provider": analysis.provider}),
                 )
-            uow.emit_next(topics.CALLS_ANALYZED, analyzed(event, analysis))
+            uow.emit_next(topics.CALLS_ANALYZED, analyzed(event, analysis, finished))
             await uow.commit()
 
     async def _analyze(self, transcript: Transcript) -> MeddicAnalysis:
@@ -72,12 +71,18 @@ class AnalyzerHandlers:
             return analysis
 
 
-def analyzed(event: CallTranscribed, analysis: MeddicAnalysis) -> CallAnalyzed:
-    """The next stage's event, with an id derived from the conversation."""
+def analyzed(
+    event: CallTranscribed, analysis: MeddicAnalysis, occurred_at: datetime | None = None
+) -> CallAnalyzed:
+    """The next stage's event, with an id derived from the conversation. ``occurred_at``
+    is when the analysis was done, taken before the statement that stores it (the read
+    cache counts an event as already invalidated by that statement's change notification,
+    stamped later); a re-emitted event has none and is stamped now."""
     return CallAnalyzed(
         event_id=event_id_for(event.conversation_id, "call.analyzed"),
         conversation_id=event.conversation_id,
         overall_score=analysis.overall_score,
         qualification_status=analysis.qualification_status,
         priority=event.priority,
+        **({} if occurred_at is None else {"occurred_at": occurred_at}),
     )

@@ -87,16 +87,17 @@ class TranscriberHandlers:
                         await long_calls.split(event, path, started)
                         return
                     transcript = await self._transcribe(event, path)
+        finished = datetime.now(UTC) if fresh else None
         async with self.unit_of_work() as uow:
             await uow.statements_alone()  # the transcript and its copy: one statement
-            if fresh:
+            if finished is not None:
                 await uow.conversations.add_transcript(
                     event.conversation_id,
                     transcript,
                     timing=StageTiming(
                         STAGE,
                         started,
-                        datetime.now(UTC),
+                        finished,
                         {
                             "provider": transcript.provider,
                             "audio_seconds": round(transcript.duration_seconds, 2),
@@ -105,7 +106,7 @@ class TranscriberHandlers:
                 )
             uow.emit_next(
                 topics.CALLS_TRANSCRIBED,
-                transcribed(event.conversation_id, event.priority, transcript),
+                transcribed(event.conversation_id, event.priority, transcript, finished),
             )
             await uow.commit()
 

@@ -170,6 +170,7 @@ class LongCalls:
                 max_speakers=self.max_speakers,
             )
         cid = conversation.id
+        finished = datetime.now(UTC)
         if not await uow.conversations.add_transcript(cid, transcript):
             return False
         split = (conversation.timings or {}).get(STAGE) or {}
@@ -177,7 +178,7 @@ class LongCalls:
             cid,
             STAGE,
             stage_started(conversation),
-            datetime.now(UTC),
+            finished,
             split_seconds=split.get("split_seconds"),
             provider=transcript.provider,
             audio_seconds=round(transcript.duration_seconds, 2),
@@ -186,7 +187,7 @@ class LongCalls:
         )
         uow.emit_next(
             topics.CALLS_TRANSCRIBED,
-            transcribed(cid, event.priority, transcript),
+            transcribed(cid, event.priority, transcript, occurred_at=finished),
             durable=True,
         )
         log.info("assembled", extra={"conversation_id": str(cid), "chunks": len(pieces)})
@@ -235,10 +236,16 @@ def chunk_requested(
 
 
 def transcribed(
-    conversation_id: uuid.UUID, priority: int, transcript: Transcript
+    conversation_id: uuid.UUID,
+    priority: int,
+    transcript: Transcript,
+    occurred_at: datetime | None = None,
 ) -> CallTranscribed:
     """The next stage's event; its id derives from the conversation, so re-emitting it
-    after a crash is recognised downstream as the same event."""
+    after a crash is recognised downstream as the same event. ``occurred_at`` is when the
+    transcript was done, taken before the statement that stores it (the read cache counts
+    an event as already invalidated by that statement's change notification, stamped
+    later); a re-emitted event has none and is stamped now."""
     return CallTranscribed(
         event_id=event_id_for(conversation_id, "call.transcribed"),
         conversation_id=conversation_id,
@@ -246,6 +253,7 @@ def transcribed(
         duration_seconds=transcript.duration_seconds,
         segment_count=len(transcript.segments),
         priority=priority,
+        **({} if occurred_at is None else {"occurred_at": occurred_at}),
     )
 
 

@@ -5,8 +5,8 @@ extra miss and nothing else), each naming the facets that changed (membership, s
 results: see :mod:`callstream_ingest.cache.policy`):
 
 * the pipeline's events, consumed by ingest in its own consumer group (``ingest-cache``):
-  a new upload (membership), a stored transcript or analysis (status and results), a
-  dead letter (status);
+  a new upload (membership), a stored transcript or analysis (results: the call's status
+  moved when the stage claimed it, a change of its own), a dead letter (status);
 * PostgreSQL's notification at commit of every change of a conversation a read shows
   (triggers, ``callstream_conversation_changed``): an insert or delete, a reassignment
   (membership, in the old scopes too), a status change, an analysis summary or a stored
@@ -45,15 +45,14 @@ CHANNEL = "callstream_conversation_changed"
 CONSUMER_GROUP = "ingest-cache"
 EVENT_FACETS = {
     **dict.fromkeys(topics.input_topics(topics.CALLS_UPLOADED), frozenset({Facet.MEMBERSHIP})),
-    **dict.fromkeys(
-        topics.input_topics(topics.CALLS_TRANSCRIBED), frozenset({Facet.STATUS, Facet.RESULTS})
-    ),
-    **dict.fromkeys(
-        topics.input_topics(topics.CALLS_ANALYZED), frozenset({Facet.STATUS, Facet.RESULTS})
-    ),
+    **dict.fromkeys(topics.input_topics(topics.CALLS_TRANSCRIBED), frozenset({Facet.RESULTS})),
+    **dict.fromkeys(topics.input_topics(topics.CALLS_ANALYZED), frozenset({Facet.RESULTS})),
     topics.DLQ: frozenset({Facet.STATUS}),
 }
-"""What each event tells has changed about its call."""
+"""What each event tells has changed about its call: exactly what the change notification
+of the statement that stored it names, so that an event whose notification came first is
+recognised as covered (:meth:`RecentCommits.covers`) and costs neither a scope lookup nor
+a second bump of versions that its notification has bumped already."""
 EVENT_TOPICS = tuple(EVENT_FACETS)
 
 
