@@ -96,3 +96,46 @@ async def test_a_stored_transcript_or_analysis_event_is_covered_by_its_notificat
         again = event_conversation(resent.model_dump_json().encode())
         assert again is not None
         assert not commits.covers(str(conv.id), EVENT_FACETS[topic], again[1]), "re-emitted"
+
+
+async def test_an_event_no_commit_notification_announced_invalidates_its_call(
+    services: Any, endpoints: Any, tokens: dict[str, str], sessions: Any
+) -> None:
+    """The event feed on its own: a transcript event for a call whose change no commit
+    notification announced (published straight to the topic) makes ingest look up the
+    call's scopes and bump them, counted as an ``event`` invalidation within seconds
+    (ingest's consumer group takes events in batches, at most 100 ms apart). Published
+    until counted: the group reads from the latest offset once it has joined."""
+    import httpx
+    from aiokafka import AIOKafkaProducer
+
+    conv = conversation()
+    async with sessions() as session, session.begin():
+        repo = SqlConversationRepository(session)
+        await repo.join_opportunity(conv)
+        await repo.add(conv)
+
+    async def event_invalidations() -> int:
+        async with httpx.AsyncClient(base_url=services.base_url, timeout=10) as client:
+            r = await client.get(
+                "/v1/ops/cache", headers={"Authorization": f"Bearer {tokens['admin']}"}
+            )
+        assert r.status_code == 200, r.text
+        return int(r.json()["invalidations"].get("event", 0))
+
+    before = await event_invalidations()
+    producer = AIOKafkaProducer(bootstrap_servers=endpoints.kafka_bootstrap)
+    await producer.start()
+    try:
+        deadline = time.monotonic() + 30
+        counted = before
+        while counted == before and time.monotonic() < deadline:
+            event = transcribed(conv.id, 5, TRANSCRIPT)
+            await producer.send_and_wait(
+                topics.CALLS_TRANSCRIBED, event.model_dump_json().encode(), key=conv.id.bytes
+            )
+            await asyncio.sleep(0.5)
+            counted = await event_invalidations()
+    finally:
+        await producer.stop()
+    assert counted > before, "no event invalidation counted within 30 s"

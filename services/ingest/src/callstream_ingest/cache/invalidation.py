@@ -28,14 +28,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 import asyncpg
+from aiokafka import ConsumerRecord
 from faststream.kafka.fastapi import KafkaMessage, KafkaRouter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callstream_common import topics
-from callstream_common.stage import raw_decoder
 from callstream_ingest.cache.policy import ALL_FACETS, Facet, changed_scopes
 from callstream_ingest.cache.store import ReadCache
 
@@ -124,6 +125,13 @@ async def scopes_of(
     return changed_scopes(conversation_id, row[0], row[1], row[2], facets)
 
 
+EVENT_BATCH_WAIT_MS = 100
+"""How long the broker may hold ingest's fetch of events to gather more (it answers at
+once when a megabyte is waiting): the commit feed has invalidated nearly every change
+before its event arrives, so the events are taken in batches, a few times a second,
+instead of one wake-up of ingest per event at the moment the next stage starts."""
+
+
 def subscribe_events(
     kafka: KafkaRouter,
     cache: ReadCache,
@@ -134,27 +142,50 @@ def subscribe_events(
         *EVENT_TOPICS,
         group_id=CONSUMER_GROUP,
         auto_offset_reset="latest",
-        decoder=raw_decoder,
+        batch=True,
+        max_records=500,
+        fetch_min_bytes=1024 * 1024,
+        fetch_max_wait_ms=EVENT_BATCH_WAIT_MS,
+        decoder=raw_batch_decoder,
         include_in_schema=False,
     )
-    async def on_pipeline_event(body: bytes, message: KafkaMessage) -> None:
-        found = event_conversation(body)
-        if found is None:
-            return
-        conversation_id, at = found
-        facets = EVENT_FACETS.get(message.raw_message.topic, ALL_FACETS)  # type: ignore[union-attr]
-        if commits.covers(str(conversation_id), facets, at):
-            cache.stats.record_invalidation("event:covered", None)
-            return
-        try:
-            scopes = await scopes_of(sessions, conversation_id, facets)
-        except Exception as exc:
-            # Which scopes the call belongs to is unknown (PostgreSQL unreachable): drop
-            # everything by moving to a new epoch rather than leave one stale answer.
-            log.warning("read cache: scope lookup failed (%s); new epoch", type(exc).__name__)
-            await cache.start()
-            return
-        await cache.invalidate(scopes, "event", None if at is None else time.time() - at)
+    async def on_pipeline_events(bodies: list[bytes], message: KafkaMessage) -> None:
+        records = cast("tuple[ConsumerRecord[bytes, bytes], ...]", message.raw_message)
+        for body, record in zip(bodies, records, strict=True):
+            await invalidate_for_event(body, record.topic, cache, sessions, commits)
+
+
+async def invalidate_for_event(
+    body: bytes,
+    topic: str,
+    cache: ReadCache,
+    sessions: async_sessionmaker[AsyncSession],
+    commits: RecentCommits,
+) -> None:
+    """Bump what one pipeline event says has changed, unless the commit feed already did."""
+    found = event_conversation(body)
+    if found is None:
+        return
+    conversation_id, at = found
+    facets = EVENT_FACETS.get(topic, ALL_FACETS)
+    if commits.covers(str(conversation_id), facets, at):
+        cache.stats.record_invalidation("event:covered", None)
+        return
+    try:
+        scopes = await scopes_of(sessions, conversation_id, facets)
+    except Exception as exc:
+        # Which scopes the call belongs to is unknown (PostgreSQL unreachable): drop
+        # everything by moving to a new epoch rather than leave one stale answer.
+        log.warning("read cache: scope lookup failed (%s); new epoch", type(exc).__name__)
+        await cache.start()
+        return
+    await cache.invalidate(scopes, "event", None if at is None else time.time() - at)
+
+
+async def raw_batch_decoder(msg: Any) -> list[bytes]:
+    """The records' raw values: each is decoded (or skipped, when it is not an event)
+    by :func:`event_conversation`, never by the framework."""
+    return [bytes(body) for body in msg.body]
 
 
 @dataclass(frozen=True)
