@@ -123,6 +123,9 @@ class PipelineConfig:
     step_seconds: float = 15.0
     max_calls_per_step: int = 1000
     max_messages_per_step: int = 16_000
+    min_per_step: int = 30
+    """Calls (messages) of the slowest steps: the p50 at 1 call/s is the latency target's
+    figure, and a median of 15 moved by several ms from one run to the next."""
     max_in_flight: int = 256
     """Uploads in flight at once; a step whose schedule had to wait for a slot is saturated."""
     drain_timeout: float = 180.0
@@ -142,7 +145,13 @@ class PipelineConfig:
             drain_timeout=40.0,
             warmup_calls=1,
             idle_seconds=0.5,
+            min_per_step=2,
         )
+
+    def step_count(self, rate: float, cap: int) -> int:
+        """How many calls (messages) a step at ``rate`` sends: ``step_seconds`` of them,
+        at least :attr:`min_per_step`, at most ``cap``."""
+        return min(cap, max(self.min_per_step, round(rate * self.step_seconds)))
 
 
 @dataclass
@@ -411,7 +420,7 @@ async def run_pipeline_steps(target: Target, config: PipelineConfig) -> list[Ste
             )
         await meter.measure_idle(config.idle_seconds)
         for rate in config.rates:
-            count = min(config.max_calls_per_step, max(2, round(rate * config.step_seconds)))
+            count = config.step_count(rate, config.max_calls_per_step)
             console.print(f"pipeline: {rate:g} calls/s x {count} calls")
             meter.start()
             step = await driver.step(rate, count)
@@ -717,7 +726,7 @@ async def run_raw_steps(
         meter = CpuMeter(chain.pids | infrastructure_pids())
         await meter.measure_idle(config.idle_seconds)
         for rate in config.raw_rates:
-            count = min(config.max_messages_per_step, max(2, round(rate * config.step_seconds)))
+            count = config.step_count(rate, config.max_messages_per_step)
             console.print(f"{label}: {rate:g} msg/s x {count}")
             meter.start()
             step = await chain.step(rate, count)

@@ -31,6 +31,7 @@ from bench.ingest import _stream_chunks
 from bench.ingest_baseline import _Reader
 from bench.pipeline import (
     SEGMENTS,
+    PipelineConfig,
     Step,
     event_sizes,
     json_value,
@@ -158,6 +159,14 @@ def test_output_rate() -> None:
     assert output_rate([10.0, 11.0, 12.0, 13.0], 4, 3.0) == pytest.approx(1.0)
     assert output_rate([5.0], 1, 0.5) == 2.0
     assert output_rate([], 0, 0.0) == 0.0
+
+
+def test_a_step_sends_its_seconds_of_calls_at_least_the_minimum_at_most_the_cap() -> None:
+    config = PipelineConfig()
+    assert config.step_count(1, 1000) == config.min_per_step == 30
+    assert config.step_count(16, 1000) == 16 * config.step_seconds
+    assert config.step_count(512, 1000) == 1000
+    assert PipelineConfig.smoke().step_count(1, 1000) == 2
 
 
 def test_step_is_sustained_only_when_everything_completed_in_time() -> None:
