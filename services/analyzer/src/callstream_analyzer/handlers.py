@@ -16,7 +16,13 @@ from opentelemetry import trace
 
 from callstream_analyzer.meddic import Analyzer
 from callstream_common import topics
-from callstream_common.contracts import CallAnalyzed, CallTranscribed, MeddicAnalysis, Transcript
+from callstream_common.contracts import (
+    CallAnalyzed,
+    CallTranscribed,
+    MeddicAnalysis,
+    Transcript,
+    utcnow,
+)
 from callstream_common.conversations.status import StageTiming
 from callstream_common.conversations.unit_of_work import UnitOfWork
 from callstream_common.retry import PermanentError
@@ -84,5 +90,5 @@ def analyzed(
         overall_score=analysis.overall_score,
         qualification_status=analysis.qualification_status,
         priority=event.priority,
-        **({} if occurred_at is None else {"occurred_at": occurred_at}),
+        occurred_at=occurred_at or utcnow(),
     )

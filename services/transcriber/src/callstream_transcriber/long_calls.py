@@ -32,6 +32,7 @@ from callstream_common.contracts import (
     CallUploaded,
     Transcript,
     TranscriptionChunkRequested,
+    utcnow,
 )
 from callstream_common.db.models import Conversation
 from callstream_common.runtime import event_id_for, fail_conversation_on_dead_letter
@@ -253,7 +254,7 @@ def transcribed(
         duration_seconds=transcript.duration_seconds,
         segment_count=len(transcript.segments),
         priority=priority,
-        **({} if occurred_at is None else {"occurred_at": occurred_at}),
+        occurred_at=occurred_at or utcnow(),
     )
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import (
@@ -125,6 +125,7 @@ ANALYSIS_OF = text(
 """The stored transcript and analysis as plain rows: the ORM's object loading was a
 large part of a stage's database CPU for two reads per record."""
 JOINED_PREFIX = "joined_"
+JoinedT = TypeVar("JoinedT")
 
 
 def _with_one(table: Table, names: tuple[str, ...]) -> Select[Any]:
@@ -358,36 +359,35 @@ class SqlConversationRepository(ConversationRepository):
     async def load_with_transcript(
         self, conversation_id: uuid.UUID
     ) -> tuple[Conversation, Transcript | None] | None:
-        conversation, joined = await self._load_joined(WITH_TRANSCRIPT, conversation_id)
-        if conversation is None:
-            return None
-        return conversation, None if joined is None else transcript_of(joined)
+        return await self._load_joined(WITH_TRANSCRIPT, conversation_id, transcript_of)
 
     async def load_with_analysis(
         self, conversation_id: uuid.UUID
     ) -> tuple[Conversation, MeddicAnalysis | None] | None:
-        conversation, joined = await self._load_joined(WITH_ANALYSIS, conversation_id)
-        if conversation is None:
-            return None
-        return conversation, None if joined is None else analysis_of(joined)
+        return await self._load_joined(WITH_ANALYSIS, conversation_id, analysis_of)
 
     async def _load_joined(
-        self, statement: Select[Any], conversation_id: uuid.UUID
-    ) -> tuple[Conversation | None, dict[str, Any] | None]:
+        self,
+        statement: Select[Any],
+        conversation_id: uuid.UUID,
+        row_of: Callable[[Mapping[Any, Any]], JoinedT],
+    ) -> tuple[Conversation, JoinedT | None] | None:
         """The conversation a stage's event names, checked as :func:`for_stage` does, and
-        the row of its one-per-call table (its columns without their prefix; None when
-        there is none yet), in one statement."""
+        its row of a one-per-call table (built by ``row_of`` from the columns without their
+        prefix; None when there is none yet), in one statement."""
         row = (await self.session.execute(statement, {"id": conversation_id})).first()
         conversation = for_stage(conversation_id, None if row is None else row[0])
+        if conversation is None or row is None:
+            return None
         row_id_key = f"{JOINED_PREFIX}id"
-        if conversation is None or row is None or row._mapping[row_id_key] is None:
+        if row._mapping[row_id_key] is None:
             return conversation, None
         joined = {
             str(key).removeprefix(JOINED_PREFIX): value
             for key, value in row._mapping.items()
             if str(key).startswith(JOINED_PREFIX) and key != row_id_key
         }
-        return conversation, joined
+        return conversation, row_of(joined)
 
     async def _add_once(
         self,
